@@ -1,0 +1,170 @@
+//! Topic administration: create, list, describe, alter config, delete.
+//!
+//! Config arrives as Kafka-style `key = value` strings (every front end speaks them) and is
+//! checked here, key by key, before it reaches the log.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Broker, Error, Result};
+use crate::event::TopicName;
+use crate::log::{CleanupPolicy, Topic, TopicConfig};
+
+/// Most partitions one topic may have.
+pub const MAX_PARTITIONS: u32 = 1024;
+
+/// One partition's offsets.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Partition number.
+    pub partition: u32,
+    /// First offset still stored.
+    pub start_offset: u64,
+    /// One past the last readable offset.
+    pub end_offset: u64,
+}
+
+/// A topic as admin calls describe it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicDescription {
+    /// Topic name.
+    pub name: String,
+    /// Internal topics (`__…`) are maintained by Tidegate itself.
+    pub internal: bool,
+    /// Per-partition offsets.
+    pub partitions: Vec<PartitionInfo>,
+    /// Effective configuration.
+    pub config: TopicConfig,
+}
+
+impl Broker {
+    /// Creates a topic.
+    ///
+    /// # Errors
+    /// Invalid name, partition count or config; [`crate::log::Error::TopicExists`].
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i64,
+        config: &BTreeMap<String, String>,
+    ) -> Result<TopicDescription> {
+        let name = TopicName::new(name)?;
+        let count = u32::try_from(partitions)
+            .ok()
+            .filter(|p| (1..=MAX_PARTITIONS).contains(p))
+            .ok_or(Error::InvalidPartitionCount { requested: partitions, max: MAX_PARTITIONS })?;
+        let mut topic_config = TopicConfig::defaults(self.inner.log.config());
+        apply_config(&mut topic_config, config)?;
+        let topic = self.inner.log.create_topic(&name, count, topic_config)?;
+        Ok(describe(&topic))
+    }
+
+    /// Every topic, sorted by name.
+    #[must_use]
+    pub fn list_topics(&self) -> Vec<TopicDescription> {
+        self.inner.log.topics().iter().map(|t| describe(t)).collect()
+    }
+
+    /// One topic.
+    ///
+    /// # Errors
+    /// Invalid name or unknown topic.
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        let name = TopicName::new(name)?;
+        Ok(describe(&*self.inner.log.topic(&name)?))
+    }
+
+    /// Changes some config keys of a topic; keys not named keep their values.
+    ///
+    /// # Errors
+    /// Invalid name, unknown topic or invalid config.
+    pub fn alter_topic_config(
+        &self,
+        name: &str,
+        changes: &BTreeMap<String, String>,
+    ) -> Result<TopicDescription> {
+        let name = TopicName::new(name)?;
+        let topic = self.inner.log.topic(&name)?;
+        let mut config = topic.config();
+        apply_config(&mut config, changes)?;
+        self.inner.log.alter_topic_config(&name, config)?;
+        Ok(describe(&topic))
+    }
+
+    /// Deletes a topic and its data.
+    ///
+    /// # Errors
+    /// Invalid name, unknown or internal topic.
+    pub fn delete_topic(&self, name: &str) -> Result<()> {
+        let name = TopicName::new(name)?;
+        if name.is_internal() {
+            return Err(Error::InternalTopic(name));
+        }
+        self.inner.log.delete_topic(&name)?;
+        self.inner.groups.forget_topic(&name);
+        Ok(())
+    }
+}
+
+pub(super) fn describe(topic: &Topic) -> TopicDescription {
+    TopicDescription {
+        name: topic.name().to_string(),
+        internal: topic.name().is_internal(),
+        partitions: topic
+            .partitions()
+            .iter()
+            .map(|p| PartitionInfo {
+                partition: p.id(),
+                start_offset: p.start_offset(),
+                end_offset: p.end_offset(),
+            })
+            .collect(),
+        config: topic.config(),
+    }
+}
+
+/// Applies Kafka-style config strings to `config`, refusing unknown keys and bad values.
+fn apply_config(config: &mut TopicConfig, changes: &BTreeMap<String, String>) -> Result<()> {
+    for (key, value) in changes {
+        let bad = |problem: &str| Error::InvalidConfig { key: key.clone(), problem: problem.into() };
+        let int = || value.trim().parse::<i64>().map_err(|_| bad("must be an integer"));
+        match key.as_str() {
+            "retention.ms" => config.retention_ms = at_least(int()?, -1).ok_or(bad("must be ≥ -1"))?,
+            "retention.bytes" => {
+                config.retention_bytes = at_least(int()?, -1).ok_or(bad("must be ≥ -1"))?;
+            }
+            "delete.retention.ms" => {
+                config.delete_retention_ms = at_least(int()?, 0).ok_or(bad("must be ≥ 0"))?;
+            }
+            "segment.ms" => config.segment_ms = at_least(int()?, 1).ok_or(bad("must be ≥ 1"))?,
+            "segment.bytes" => {
+                config.segment_bytes = u64::try_from(int()?)
+                    .ok()
+                    .filter(|b| *b >= 1024)
+                    .ok_or(bad("must be ≥ 1024"))?;
+            }
+            "max.message.bytes" => {
+                config.max_message_bytes = u32::try_from(int()?)
+                    .ok()
+                    .filter(|b| *b >= 1)
+                    .ok_or(bad("must be between 1 and 4294967295"))?;
+            }
+            "cleanup.policy" => {
+                config.cleanup_policy = match value.trim() {
+                    "delete" => CleanupPolicy::Delete,
+                    "compact" => CleanupPolicy::Compact,
+                    _ => return Err(bad("must be 'delete' or 'compact'")),
+                };
+            }
+            _ => return Err(bad("unknown config key")),
+        }
+    }
+    config
+        .validate()
+        .map_err(|problem| Error::InvalidConfig { key: "config".into(), problem })
+}
+
+fn at_least(v: i64, min: i64) -> Option<i64> {
+    (v >= min).then_some(v)
+}

@@ -1,0 +1,85 @@
+//! The broker's error type: every way a use case can refuse or fail, with typed context.
+//! Front ends map it to their protocol in one place each.
+
+use crate::event::{InvalidTopicName, TopicName};
+use crate::log;
+
+/// A broker operation's failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Storage refused or failed (unknown topic, out-of-range offset, I/O, …).
+    #[error(transparent)]
+    Log(#[from] log::Error),
+    /// The topic name breaks the naming rules.
+    #[error("invalid topic name: {0}")]
+    InvalidTopicName(#[from] InvalidTopicName),
+    /// Partition count out of range on create.
+    #[error("partitions must be between 1 and {max}, got {requested}")]
+    InvalidPartitionCount {
+        /// What was asked for.
+        requested: i64,
+        /// The largest allowed count.
+        max: u32,
+    },
+    /// A topic config key or value is not acceptable.
+    #[error("invalid config '{key}': {problem}")]
+    InvalidConfig {
+        /// The config key.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A record of a produce request exceeds the topic's `max.message.bytes`.
+    #[error("record {index} is {size} bytes, over the topic's max.message.bytes of {limit}")]
+    RecordTooLarge {
+        /// Index of the record in the request.
+        index: usize,
+        /// Its key + value + header bytes.
+        size: usize,
+        /// The topic's limit.
+        limit: u32,
+    },
+    /// A record names a partition the topic does not have.
+    #[error("record {index} names partition {partition}, but topic '{topic}' has {partitions}")]
+    RecordPartition {
+        /// Index of the record in the request.
+        index: usize,
+        /// The topic.
+        topic: TopicName,
+        /// The requested partition.
+        partition: u32,
+        /// How many partitions the topic has.
+        partitions: u32,
+    },
+    /// A produce request with no records.
+    #[error("a produce request needs at least one record")]
+    EmptyProduce,
+    /// Writing to an internal topic (`__…`) through a front end.
+    #[error("topic '{0}' is internal and read-only")]
+    InternalTopic(TopicName),
+    /// A group commit names a negative or otherwise impossible offset.
+    #[error("offset commit {index}: {problem}")]
+    InvalidCommit {
+        /// Index of the entry in the request.
+        index: usize,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The group has no committed offsets.
+    #[error("consumer group '{0}' not found")]
+    UnknownGroup(String),
+    /// Stored internal state could not be decoded (a bug or a damaged internal topic).
+    #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
+    InternalState {
+        /// The internal topic.
+        topic: &'static str,
+        /// The record's offset.
+        offset: u64,
+        /// The decode problem.
+        problem: String,
+    },
+}
+
+/// The broker's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

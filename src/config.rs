@@ -1,0 +1,222 @@
+//! Server configuration: TOML file < `TIDEGATE_*` environment < command-line flags, validated
+//! as a whole so every problem is reported at once with its field name.
+//!
+//! This module only parses and checks; it builds nothing and opens no files but the TOML.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::log::FsyncPolicy;
+
+/// `tidegate serve` flags. Every flag can also come from the TOML file and a `TIDEGATE_*`
+/// environment variable.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "TIDEGATE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Directory holding the log.
+    #[arg(long, env = "TIDEGATE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When appends are made durable: `always` (default), `never`, or an interval in ms.
+    #[arg(long, env = "TIDEGATE_FSYNC", value_name = "always|never|MS")]
+    pub fsync: Option<String>,
+    /// A TOML file with any of these settings (flag names with `_` instead of `-`).
+    #[arg(long, env = "TIDEGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Create unknown topics on first produce.
+    #[arg(long, env = "TIDEGATE_AUTO_CREATE_TOPICS", num_args = 0..=1, default_missing_value = "true")]
+    pub auto_create_topics: Option<bool>,
+    /// Partitions of auto-created topics.
+    #[arg(long, env = "TIDEGATE_DEFAULT_PARTITIONS")]
+    pub default_partitions: Option<u32>,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TIDEGATE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Default segment size, in bytes.
+    #[arg(long, env = "TIDEGATE_SEGMENT_BYTES")]
+    pub segment_bytes: Option<u64>,
+    /// How often retention, compaction and age-based rolls run, in ms.
+    #[arg(long, env = "TIDEGATE_MAINTENANCE_INTERVAL_MS")]
+    pub maintenance_interval_ms: Option<u64>,
+    /// How long shutdown waits for in-flight requests, in ms.
+    #[arg(long, env = "TIDEGATE_DRAIN_TIMEOUT_MS")]
+    pub drain_timeout_ms: Option<u64>,
+}
+
+/// The TOML file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    fsync: Option<toml::Value>,
+    auto_create_topics: Option<bool>,
+    default_partitions: Option<u32>,
+    max_body_bytes: Option<usize>,
+    segment_bytes: Option<u64>,
+    maintenance_interval_ms: Option<u64>,
+    drain_timeout_ms: Option<u64>,
+}
+
+/// Defaults of the embedded zero-config setup.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./tidegate-data";
+/// Default segment size (128 MiB).
+pub const DEFAULT_SEGMENT_BYTES: u64 = 128 << 20;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Fsync policy.
+    pub fsync: FsyncPolicy,
+    /// Auto-create topics on produce.
+    pub auto_create_topics: bool,
+    /// Partitions of auto-created topics.
+    pub default_partitions: u32,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+    /// Default segment size.
+    pub segment_bytes: u64,
+    /// Maintenance period.
+    pub maintenance_interval: Duration,
+    /// Shutdown drain deadline.
+    pub drain_timeout: Duration,
+}
+
+/// Every problem found, one per line as `field: problem`.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct Error(pub Vec<String>);
+
+impl Config {
+    /// Merges the file named by `args.config` (if any) under the flags and validates the result.
+    ///
+    /// # Errors
+    /// Every invalid or unreadable setting, at once.
+    pub fn load(args: &ServeArgs) -> Result<Self, Error> {
+        let mut problems = Vec::new();
+        let file = match &args.config {
+            None => FileConfig::default(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
+                    problems.push(format!("config {}: {e}", path.display()));
+                    FileConfig::default()
+                }),
+                Err(e) => {
+                    problems.push(format!("config: cannot read {}: {e}", path.display()));
+                    FileConfig::default()
+                }
+            },
+        };
+        let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            problems.push(format!("listen: '{listen_text}' is not an IP:port address"));
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        });
+        let fsync_text = args.fsync.clone().or_else(|| file.fsync.map(|v| match v {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        }));
+        let fsync = parse_fsync(fsync_text.as_deref().unwrap_or("always")).unwrap_or_else(|p| {
+            problems.push(format!("fsync: {p}"));
+            FsyncPolicy::Always
+        });
+        let default_partitions = args.default_partitions.or(file.default_partitions).unwrap_or(1);
+        if !(1..=crate::broker::MAX_PARTITIONS).contains(&default_partitions) {
+            problems.push(format!(
+                "default_partitions: must be 1 to {}, got {default_partitions}",
+                crate::broker::MAX_PARTITIONS
+            ));
+        }
+        let max_body_bytes = args.max_body_bytes.or(file.max_body_bytes).unwrap_or(8 << 20);
+        if max_body_bytes < 1024 {
+            problems.push(format!("max_body_bytes: must be ≥ 1024, got {max_body_bytes}"));
+        }
+        let segment_bytes = args.segment_bytes.or(file.segment_bytes).unwrap_or(DEFAULT_SEGMENT_BYTES);
+        if segment_bytes < 1024 {
+            problems.push(format!("segment_bytes: must be ≥ 1024, got {segment_bytes}"));
+        }
+        let maintenance_ms = args.maintenance_interval_ms.or(file.maintenance_interval_ms).unwrap_or(30_000);
+        if maintenance_ms == 0 {
+            problems.push("maintenance_interval_ms: must be ≥ 1".into());
+        }
+        let drain_ms = args.drain_timeout_ms.or(file.drain_timeout_ms).unwrap_or(10_000);
+        if !problems.is_empty() {
+            return Err(Error(problems));
+        }
+        Ok(Self {
+            listen,
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            fsync,
+            auto_create_topics: args.auto_create_topics.or(file.auto_create_topics).unwrap_or(false),
+            default_partitions,
+            max_body_bytes,
+            segment_bytes,
+            maintenance_interval: Duration::from_millis(maintenance_ms),
+            drain_timeout: Duration::from_millis(drain_ms),
+        })
+    }
+}
+
+/// `always`, `never`, or a positive interval in milliseconds.
+fn parse_fsync(text: &str) -> Result<FsyncPolicy, String> {
+    match text.trim() {
+        "always" => Ok(FsyncPolicy::Always),
+        "never" => Ok(FsyncPolicy::Never),
+        ms => ms
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(|ms| FsyncPolicy::Interval(Duration::from_millis(ms)))
+            .ok_or_else(|| format!("'{text}' is not 'always', 'never' or a positive number of ms")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let config = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.fsync, FsyncPolicy::Always);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn file_is_overridden_by_flags_and_all_problems_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tidegate.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nfsync = 50\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), listen: Some("127.0.0.1:9001".into()), ..Default::default() };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.fsync, FsyncPolicy::Interval(Duration::from_millis(50)));
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+
+        std::fs::write(&path, "fsync = \"sometimes\"\n").unwrap();
+        let args = ServeArgs { config: Some(path), listen: Some("nope".into()), ..Default::default() };
+        let err = Config::load(&args).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(err.to_string().contains("fsync:") && err.to_string().contains("listen:"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = Config::load(&ServeArgs { config: Some(path), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+}

@@ -1,0 +1,148 @@
+//! The composition root: builds every layer from the validated [`Config`], owns the root
+//! cancellation token and the background tasks, and shuts them down in order (stop accepting,
+//! drain requests, stop maintenance, flush and fsync the log).
+//!
+//! It is the only module that uses every other layer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{self, Broker, BrokerConfig};
+use crate::config::Config;
+use crate::http::{self, HttpConfig};
+use crate::log::{self, Log, LogConfig};
+
+/// Why the gateway could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The log could not be opened, recovered or closed.
+    #[error("log: {0}")]
+    Log(#[from] log::Error),
+    /// The broker could not replay its internal topics.
+    #[error("broker: {0}")]
+    Broker(#[from] broker::Error),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway.
+pub struct Gateway {
+    addr: SocketAddr,
+    broker: Broker,
+    cancel: CancellationToken,
+    server: JoinHandle<()>,
+    maintenance: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Opens the log, replays internal state, binds the listener and starts serving.
+    ///
+    /// # Errors
+    /// Storage recovery or bind failures.
+    pub async fn start(config: Config) -> Result<Self, Error> {
+        let log = Log::open(LogConfig {
+            dir: config.data_dir.clone(),
+            fsync: config.fsync,
+            segment_bytes: config.segment_bytes,
+            segment_ms: 7 * 24 * 3_600_000,
+            index_interval_bytes: 4096,
+        })
+        .await?;
+        let broker_config = BrokerConfig {
+            auto_create_topics: config.auto_create_topics,
+            default_partitions: config.default_partitions,
+            ..BrokerConfig::default()
+        };
+        let broker = Broker::open(Arc::clone(&log), broker_config, broker::now_ms())?;
+        let listener = http::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen, source })?;
+        let cancel = CancellationToken::new();
+        let http_config = HttpConfig {
+            max_body_bytes: config.max_body_bytes,
+            drain_timeout: config.drain_timeout,
+            ..HttpConfig::default()
+        };
+        let server = tokio::spawn(http::serve(listener, broker.clone(), http_config, cancel.child_token()));
+        let maintenance = tokio::spawn(maintain(log, config.maintenance_interval, cancel.child_token()));
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), fsync = ?config.fsync, "Tidegate serving.");
+        Ok(Self { addr, broker, cancel, server, maintenance })
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The broker, for in-process use.
+    #[must_use]
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Stops accepting, drains in-flight requests, stops maintenance, then flushes and
+    /// fsyncs the log.
+    ///
+    /// # Errors
+    /// The final flush failed.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        self.cancel.cancel();
+        if let Err(e) = self.server.await {
+            tracing::error!(error = %e, "HTTP server task failed.");
+        }
+        if let Err(e) = self.maintenance.await {
+            tracing::error!(error = %e, "Maintenance task failed.");
+        }
+        self.broker.log().close().await?;
+        tracing::info!("Log flushed and closed.");
+        Ok(())
+    }
+}
+
+/// Runs the gateway until `shutdown` resolves, then shuts it down gracefully.
+///
+/// # Errors
+/// Start-up or final flush failures.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let gateway = Gateway::start(config).await?;
+    shutdown.await;
+    tracing::info!("Shutting down.");
+    gateway.shutdown().await
+}
+
+/// Periodic retention, compaction and age-based rolls, off the async workers.
+async fn maintain(log: Arc<Log>, every: std::time::Duration, cancel: CancellationToken) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let log = Arc::clone(&log);
+        let pass = tokio::task::spawn_blocking(move || log.maintain(broker::now_ms())).await;
+        match pass {
+            Ok(Ok(report)) if report.segments_deleted + report.segments_compacted + report.segments_rolled > 0 => {
+                tracing::info!(?report, "Maintenance pass done.");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "Maintenance pass failed."),
+            Err(e) => tracing::error!(error = %e, "Maintenance task panicked."),
+        }
+    }
+}

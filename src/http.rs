@@ -1,0 +1,129 @@
+//! The HTTP front end: a hyper 1 server carrying the native JSON API and operations endpoints.
+//!
+//! It decodes requests, calls the [`Broker`], and encodes answers; it holds no storage logic
+//! and never touches the log below the broker. Error-to-status mapping lives in one place,
+//! [`error`].
+
+mod error;
+mod handlers;
+mod metrics;
+mod openapi;
+mod router;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+use crate::broker::Broker;
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes (larger → 413).
+    pub max_body_bytes: usize,
+    /// Most concurrent connections; further ones wait in the accept queue.
+    pub max_connections: usize,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub drain_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 << 20,
+            max_connections: 10_000,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every handler can reach.
+pub(crate) struct AppState {
+    pub(crate) broker: Broker,
+    pub(crate) config: HttpConfig,
+    pub(crate) metrics: metrics::Metrics,
+    /// Cancelled at shutdown, so long polls return early.
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets
+/// in-flight requests finish (up to `drain_timeout`).
+///
+/// # Cancel safety
+/// Meant to be awaited to completion; cancel through `shutdown` instead of dropping it.
+pub async fn serve(
+    listener: TcpListener,
+    broker: Broker,
+    config: HttpConfig,
+    shutdown: CancellationToken,
+) {
+    let drain_timeout = config.drain_timeout;
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    let state = Arc::new(AppState {
+        broker,
+        config,
+        metrics: metrics::Metrics::new(),
+        shutdown: shutdown.clone(),
+    });
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { break };
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "Accept failed.");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router::Service::new(Arc::clone(&state), peer);
+        let conn = http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("All connections drained."),
+        () = tokio::time::sleep(drain_timeout) => {
+            tracing::warn!(timeout = ?drain_timeout, "Drain deadline passed; closing the rest.");
+        }
+    }
+}
+
+/// Binds a listener, logging the bound address (tests and scripts read it).
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    Ok(listener)
+}

@@ -1,0 +1,109 @@
+//! The one place errors become HTTP answers: status plus `{"error_code", "message"}`, where
+//! `error_code = status * 100 + detail` (Confluent's shape, so their clients read it).
+//!
+//! The matches are exhaustive on purpose: a new error variant must be given a status here.
+//! Internal failures answer 500 with a generic message; the detail goes to the log.
+
+use hyper::StatusCode;
+use serde::Serialize;
+
+use crate::broker;
+use crate::log;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `status * 100 + detail`.
+    pub error_code: u32,
+    /// Human-readable message naming what was wrong.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error_code: u32,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error with `status` and detail number `detail` (1–99).
+    pub fn new(status: StatusCode, detail: u32, message: impl Into<String>) -> Self {
+        Self { status, error_code: u32::from(status.as_u16()) * 100 + detail, message: message.into() }
+    }
+
+    /// 400: the body is not the JSON the endpoint expects.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 1, message)
+    }
+
+    /// 404 for paths no route serves.
+    pub fn no_route(method: &hyper::Method, path: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, 0, format!("no route for {method} {path}"))
+    }
+
+    /// 405 for a known path with the wrong method.
+    pub fn method_not_allowed(method: &hyper::Method, path: &str) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, 1, format!("{method} is not allowed on {path}"))
+    }
+
+    /// 413: the request body exceeds the limit.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, 1, format!("request body exceeds the limit of {limit} bytes"))
+    }
+
+    /// 422: a request whose JSON is well-formed but whose content is not acceptable.
+    pub fn unprocessable(detail: u32, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail, message)
+    }
+
+    /// 500 with a generic message; `detail` is logged, not sent.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "Request failed with an internal error.");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, 1, "internal server error; see the server log")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&Body { error_code: self.error_code, message: &self.message })
+            .unwrap_or_default()
+    }
+}
+
+impl From<broker::Error> for ApiError {
+    fn from(e: broker::Error) -> Self {
+        use broker::Error as B;
+        let message = e.to_string();
+        match e {
+            B::Log(inner) => inner.into(),
+            B::InvalidTopicName(_) => Self::unprocessable(1, message),
+            B::InvalidPartitionCount { .. } => Self::unprocessable(2, message),
+            B::InvalidConfig { .. } => Self::unprocessable(3, message),
+            B::RecordTooLarge { .. } => Self::unprocessable(4, message),
+            B::RecordPartition { .. } => Self::unprocessable(5, message),
+            B::EmptyProduce => Self::unprocessable(6, message),
+            B::InvalidCommit { .. } => Self::unprocessable(7, message),
+            B::InternalTopic(_) => Self::new(StatusCode::FORBIDDEN, 1, message),
+            B::UnknownGroup(_) => Self::new(StatusCode::NOT_FOUND, 3, message),
+            B::InternalState { .. } => Self::internal(&message),
+        }
+    }
+}
+
+impl From<log::Error> for ApiError {
+    fn from(e: log::Error) -> Self {
+        use log::Error as L;
+        let message = e.to_string();
+        match e {
+            L::UnknownTopic { .. } => Self::new(StatusCode::NOT_FOUND, 1, message),
+            L::UnknownPartition { .. } => Self::new(StatusCode::NOT_FOUND, 2, message),
+            L::TopicExists { .. } => Self::new(StatusCode::CONFLICT, 1, message),
+            L::OffsetOutOfRange { .. } => Self::new(StatusCode::RANGE_NOT_SATISFIABLE, 1, message),
+            L::InvalidConfig { .. } => Self::unprocessable(3, message),
+            L::BatchTooLarge { .. } => Self::unprocessable(4, message),
+            L::Poisoned { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 1, message),
+            L::Io { .. } | L::Corrupt { .. } => Self::internal(&message),
+        }
+    }
+}

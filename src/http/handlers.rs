@@ -1,0 +1,7 @@
+//! Request handlers: each decodes its input, calls the broker, and encodes the answer.
+//! They hold no state and no storage logic.
+
+pub mod groups;
+pub mod ops;
+pub mod records;
+pub mod topics;

@@ -1,0 +1,126 @@
+//! Produce and fetch: `POST /v1/topics/{t}/records`,
+//! `GET /v1/topics/{t}/partitions/{p}/records` and `…/offsets?timestamp=`.
+
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use serde_json::json;
+
+use crate::broker::{OffsetSpec, ProduceRecord};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::router::{HandlerResult, json, parse_json, query, read_body, respond};
+use crate::http::wire::{ProduceBody, encode_records};
+
+/// Most records one fetch returns.
+pub const MAX_FETCH_RECORDS: usize = 100_000;
+/// Default and largest `max_bytes` of a fetch.
+pub const DEFAULT_FETCH_BYTES: usize = 4 << 20;
+/// Largest `max_bytes` a fetch may ask for.
+pub const MAX_FETCH_BYTES: usize = 64 << 20;
+/// Longest long poll.
+pub const MAX_WAIT_MS: u64 = 60_000;
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// `POST /v1/topics/{topic}/records` → `{"offsets": [...]}` in request order.
+pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
+    let idempotency_key = idempotency_key(&req)?;
+    let body = read_body(state, req).await?;
+    let parsed: ProduceBody<'_> = parse_json(&body)?;
+    let records = parsed
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| entry.into_record(&body, i))
+        .collect::<Result<Vec<ProduceRecord>, String>>()
+        .map_err(|message| ApiError::unprocessable(8, message))?;
+    let count = records.len() as u64;
+    let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
+    let offsets = state.broker.produce(topic, records, idempotency_key.as_deref()).await?;
+    state.metrics.produced(topic, count, bytes as u64);
+    json(StatusCode::OK, &json!({ "offsets": offsets }))
+}
+
+fn idempotency_key(req: &Request<Incoming>) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ))
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// `GET /v1/topics/{t}/partitions/{p}/records?offset=&max_records=&max_bytes=&timeout_ms=`.
+pub async fn fetch(state: &AppState, topic: &str, partition: &str, req: &Request<Incoming>) -> HandlerResult {
+    let partition = parse_partition(partition)?;
+    let mut offset = OffsetSpec::Earliest;
+    let mut max_records = 500;
+    let mut max_bytes = DEFAULT_FETCH_BYTES as u64;
+    let mut wait_ms = 0;
+    for (name, value) in query(req) {
+        match name.as_str() {
+            "offset" => {
+                offset = match value.as_str() {
+                    "earliest" => OffsetSpec::Earliest,
+                    "latest" => OffsetSpec::Latest,
+                    n => OffsetSpec::At(parse_param(&name, n, u64::MAX)?),
+                }
+            }
+            "max_records" => max_records = parse_param(&name, &value, MAX_FETCH_RECORDS as u64)?,
+            "max_bytes" => max_bytes = parse_param(&name, &value, MAX_FETCH_BYTES as u64)?,
+            "timeout_ms" => wait_ms = parse_param(&name, &value, MAX_WAIT_MS)?,
+            _ => {}
+        }
+    }
+    let max_records = usize::try_from(max_records.max(1)).unwrap_or(MAX_FETCH_RECORDS);
+    let max_bytes = usize::try_from(max_bytes.max(1)).unwrap_or(MAX_FETCH_BYTES);
+    let wait = Duration::from_millis(wait_ms);
+    let fetched = state.broker.fetch(topic, partition, offset, max_records, max_bytes, wait);
+    let read = tokio::select! {
+        biased;
+        // At shutdown a long poll answers at once with what is there.
+        () = state.shutdown.cancelled() => {
+            state.broker.fetch(topic, partition, offset, max_records, max_bytes, Duration::ZERO).await?
+        }
+        read = fetched => read?,
+    };
+    let bytes: usize = read.records.iter().map(|r| r.record.payload_len()).sum();
+    state.metrics.fetched(topic, read.records.len() as u64, bytes as u64);
+    let body = encode_records(topic, partition, &read.records, read.next_offset);
+    Ok(respond(StatusCode::OK, "application/json", body))
+}
+
+/// `GET /v1/topics/{t}/partitions/{p}/offsets?timestamp=MS` → `{"offset": N}`.
+pub fn offset_for_time(state: &AppState, topic: &str, partition: &str, req: &Request<Incoming>) -> HandlerResult {
+    let partition = parse_partition(partition)?;
+    let timestamp = query(req)
+        .into_iter()
+        .find(|(name, _)| name == "timestamp")
+        .ok_or_else(|| ApiError::bad_request("query parameter 'timestamp' (ms since epoch) is required"))?
+        .1;
+    let timestamp: i64 = timestamp
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("timestamp '{timestamp}' is not an integer")))?;
+    let offset = state.broker.offset_for_timestamp(topic, partition, timestamp)?;
+    json(StatusCode::OK, &json!({ "offset": offset }))
+}
+
+fn parse_partition(text: &str) -> Result<u32, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("partition '{text}' is not a non-negative integer")))
+}
+
+fn parse_param(name: &str, value: &str, max: u64) -> Result<u64, ApiError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v <= max)
+        .ok_or_else(|| ApiError::bad_request(format!("{name} must be an integer from 0 to {max}, got '{value}'")))
+}

@@ -1,0 +1,324 @@
+//! JSON wire formats of the native API: request DTOs and the hand-written fetch encoder.
+//!
+//! Produce keeps JSON keys/values as the compact text the client sent, sliced out of the
+//! request body without a copy where it is already compact. Fetch writes its answer directly
+//! into a byte buffer, embedding stored JSON text verbatim, because that path moves the most
+//! bytes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::broker::ProduceRecord;
+use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, StoredRecord};
+
+/// `POST /v1/topics/{t}/records` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceBody<'a> {
+    /// The records, in order.
+    #[serde(borrow)]
+    pub records: Vec<ProduceEntry<'a>>,
+}
+
+/// One record of a produce body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceEntry<'a> {
+    #[serde(borrow, default)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+    #[serde(default)]
+    key_base64: Option<String>,
+    #[serde(default)]
+    value_base64: Option<String>,
+    #[serde(default)]
+    headers: Headers,
+    #[serde(default)]
+    partition: Option<u32>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+}
+
+/// Header map that keeps the order the client wrote.
+#[derive(Default)]
+struct Headers(Vec<Header>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Headers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of string header values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                let mut out = Vec::new();
+                while let Some((name, value)) = map.next_entry::<String, String>()? {
+                    out.push(Header { name, value: Bytes::from(value) });
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl ProduceEntry<'_> {
+    /// Converts to a broker record, slicing JSON text out of `body` (the buffer it was parsed
+    /// from). `index` names the record in error messages.
+    pub fn into_record(self, body: &Bytes, index: usize) -> Result<ProduceRecord, String> {
+        let mut attributes = 0;
+        let key = match (self.key, self.key_base64) {
+            (Some(_), Some(_)) => return Err(format!("record {index}: give key or key_base64, not both")),
+            (Some(raw), None) if raw.get() != "null" => {
+                attributes |= ATTR_KEY_JSON;
+                Some(compact(body, raw))
+            }
+            (_, Some(b64)) => Some(decode_base64(&b64, index, "key_base64")?),
+            _ => None,
+        };
+        let value = match (self.value, self.value_base64) {
+            (Some(_), Some(_)) => {
+                return Err(format!("record {index}: give value or value_base64, not both"));
+            }
+            (Some(raw), None) if raw.get() != "null" => {
+                attributes |= ATTR_VALUE_JSON;
+                Some(compact(body, raw))
+            }
+            (_, Some(b64)) => Some(decode_base64(&b64, index, "value_base64")?),
+            _ => None,
+        };
+        let record = Record {
+            key,
+            value,
+            headers: self.headers.0,
+            timestamp: self.timestamp.unwrap_or(0),
+            attributes,
+        };
+        Ok(ProduceRecord { record, partition: self.partition })
+    }
+}
+
+fn decode_base64(text: &str, index: usize, field: &str) -> Result<Bytes, String> {
+    BASE64
+        .decode(text)
+        .map(Bytes::from)
+        .map_err(|e| format!("record {index}: {field} is not valid base64: {e}"))
+}
+
+/// The compact JSON text of `raw`: a zero-copy slice of `body` when it has no insignificant
+/// whitespace, else a minified copy.
+fn compact(body: &Bytes, raw: &RawValue) -> Bytes {
+    let text = raw.get().as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut needs_copy = false;
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b.is_ascii_whitespace() {
+            needs_copy = true;
+            break;
+        }
+    }
+    if !needs_copy {
+        return body.slice_ref(text);
+    }
+    // Re-serializing through serde_json yields the canonical compact form.
+    serde_json::from_str::<serde_json::Value>(raw.get())
+        .and_then(|v| serde_json::to_vec(&v))
+        .map_or_else(|_| Bytes::copy_from_slice(text), Bytes::from)
+}
+
+/// `POST /v1/topics` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTopic {
+    /// Topic name.
+    pub name: String,
+    /// Partition count (default 1).
+    #[serde(default = "one")]
+    pub partitions: i64,
+    /// Kafka-style config; numbers or strings.
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigValue>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A config value given as a JSON string, number or boolean.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    /// `"compact"`, `"3600000"`.
+    Text(String),
+    /// `3600000`.
+    Number(serde_json::Number),
+    /// `true`.
+    Bool(bool),
+}
+
+/// Turns a JSON config map into the broker's `key = value` strings.
+pub fn config_strings(config: BTreeMap<String, ConfigValue>) -> BTreeMap<String, String> {
+    config
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                ConfigValue::Text(s) => s,
+                ConfigValue::Number(n) => n.to_string(),
+                ConfigValue::Bool(b) => b.to_string(),
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// `PATCH /v1/topics/{t}` body: `{"config": {…}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlterTopic {
+    /// Keys to change.
+    pub config: BTreeMap<String, ConfigValue>,
+}
+
+/// `POST /v1/groups/{g}/offsets` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    /// Offsets to commit.
+    pub offsets: Vec<crate::broker::GroupOffsetCommit>,
+}
+
+/// Encodes a fetch answer: `{"records": [...], "next_offset": N}`.
+pub fn encode_records(topic: &str, partition: u32, records: &[StoredRecord], next: u64) -> Bytes {
+    let estimate: usize = records.iter().map(|r| r.record.payload_len() + 128).sum();
+    let mut buf = BytesMut::with_capacity(estimate + 64);
+    buf.put_slice(b"{\"records\":[");
+    let topic_json = serde_json::to_string(topic).unwrap_or_default();
+    for (i, stored) in records.iter().enumerate() {
+        if i > 0 {
+            buf.put_u8(b',');
+        }
+        encode_record(&mut buf, &topic_json, partition, stored);
+    }
+    buf.put_slice(b"],\"next_offset\":");
+    buf.put_slice(itoa::Buffer::new().format(next).as_bytes());
+    buf.put_u8(b'}');
+    buf.freeze()
+}
+
+/// Appends one record object; shared by fetch and the streaming front ends.
+pub fn encode_record(buf: &mut BytesMut, topic_json: &str, partition: u32, stored: &StoredRecord) {
+    let r = &stored.record;
+    let mut ints = itoa::Buffer::new();
+    buf.put_slice(b"{\"topic\":");
+    buf.put_slice(topic_json.as_bytes());
+    buf.put_slice(b",\"partition\":");
+    buf.put_slice(ints.format(partition).as_bytes());
+    buf.put_slice(b",\"offset\":");
+    buf.put_slice(ints.format(stored.offset).as_bytes());
+    buf.put_slice(b",\"timestamp\":");
+    buf.put_slice(ints.format(r.timestamp).as_bytes());
+    put_payload(buf, "key", r.key.as_ref(), r.attributes & ATTR_KEY_JSON != 0);
+    put_payload(buf, "value", r.value.as_ref(), r.attributes & ATTR_VALUE_JSON != 0);
+    buf.put_slice(b",\"headers\":{");
+    for (i, h) in r.headers.iter().enumerate() {
+        if i > 0 {
+            buf.put_u8(b',');
+        }
+        put_json_string(buf, &h.name);
+        buf.put_u8(b':');
+        put_json_string(buf, &String::from_utf8_lossy(&h.value));
+    }
+    buf.put_slice(b"}}");
+}
+
+fn put_payload(buf: &mut BytesMut, field: &str, bytes: Option<&Bytes>, is_json: bool) {
+    buf.put_slice(b",\"");
+    buf.put_slice(field.as_bytes());
+    match bytes {
+        None => buf.put_slice(b"\":null"),
+        Some(b) if is_json => {
+            buf.put_slice(b"\":");
+            buf.put_slice(b);
+        }
+        Some(b) => {
+            buf.put_slice(b"_base64\":\"");
+            buf.put_slice(BASE64.encode(b).as_bytes());
+            buf.put_u8(b'"');
+        }
+    }
+}
+
+fn put_json_string(buf: &mut BytesMut, s: &str) {
+    buf.put_slice(serde_json::to_string(s).unwrap_or_default().as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Vec<ProduceRecord> {
+        let bytes = Bytes::copy_from_slice(body.as_bytes());
+        let parsed: ProduceBody<'_> = serde_json::from_slice(&bytes).unwrap();
+        parsed.records.into_iter().enumerate().map(|(i, e)| e.into_record(&bytes, i).unwrap()).collect()
+    }
+
+    #[test]
+    fn json_values_are_stored_compact() {
+        let recs = parse(r#"{"records":[{"key":"k","value":{ "a" : [1, 2], "s": "x y" }}]}"#);
+        assert_eq!(recs[0].record.value.as_deref(), Some(&br#"{"a":[1,2],"s":"x y"}"#[..]));
+        assert_eq!(recs[0].record.key.as_deref(), Some(&br#""k""#[..]));
+        assert_eq!(recs[0].record.attributes, ATTR_KEY_JSON | ATTR_VALUE_JSON);
+    }
+
+    #[test]
+    fn base64_and_null_and_headers() {
+        let recs = parse(
+            r#"{"records":[{"key":null,"value_base64":"AAEC","headers":{"b":"2","a":"1"}}]}"#,
+        );
+        let r = &recs[0].record;
+        assert_eq!(r.key, None);
+        assert_eq!(r.value.as_deref(), Some(&[0u8, 1, 2][..]));
+        assert_eq!(r.attributes, 0);
+        let names: Vec<_> = r.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["b", "a"]);
+    }
+
+    #[test]
+    fn fetch_encoding_is_valid_json() {
+        let stored = StoredRecord {
+            offset: 7,
+            record: Record {
+                key: Some(Bytes::from_static(b"\xff\x00")),
+                value: Some(Bytes::from_static(br#"{"x":"\"q\""}"#)),
+                headers: vec![Header { name: "h\"".into(), value: Bytes::from_static(b"v") }],
+                timestamp: 42,
+                attributes: ATTR_VALUE_JSON,
+            },
+        };
+        let out = encode_records("t", 3, &[stored], 8);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["records"][0]["value"]["x"], "\"q\"");
+        assert_eq!(v["records"][0]["key_base64"], "/wA=");
+        assert_eq!(v["records"][0]["headers"]["h\""], "v");
+        assert_eq!(v["next_offset"], 8);
+    }
+}

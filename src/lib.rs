@@ -1,0 +1,18 @@
+//! Tidegate: a WebAssembly-extensible event gateway with a durable, partitioned, replayable log.
+//!
+//! Layers point down only (see `DESIGN.md`):
+//!
+//! ```text
+//! main → gateway → http → broker → log → event
+//! ```
+//!
+//! `tests/architecture.rs` holds that rule: no module imports one above it.
+
+pub mod broker;
+pub mod config;
+pub mod event;
+pub mod gateway;
+pub mod http;
+pub mod log;
+pub mod shutdown;
+pub mod telemetry;

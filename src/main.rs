@@ -1,0 +1,66 @@
+//! The `tidegate` binary: `serve` runs the gateway; the other subcommands are HTTP clients of a
+//! running server. `anyhow` is used only here, at the binary's edge.
+
+mod client;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tidegate::config::{Config, ServeArgs};
+
+/// Tidegate: a WebAssembly-extensible event gateway with a durable, partitioned log.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Server the client subcommands talk to.
+    #[arg(long, global = true, env = "TIDEGATE_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Manage topics.
+    #[command(subcommand)]
+    Topic(client::TopicCommand),
+    /// Produce one record per stdin line.
+    Produce(client::ProduceArgs),
+    /// Print records of a topic, one per line.
+    Consume(client::ConsumeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(&args).await,
+            Command::Topic(cmd) => client::topic(&cli.server, cmd).await,
+            Command::Produce(args) => client::produce(&cli.server, args).await,
+            Command::Consume(args) => client::consume(&cli.server, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    tidegate::telemetry::init();
+    let config = Config::load(args)?;
+    tidegate::gateway::run(config, tidegate::shutdown::signal()).await?;
+    Ok(())
+}
