@@ -1,0 +1,10 @@
+//! One integration-test binary: real servers on loopback port 0, real files in temp dirs.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod architecture;
+mod bad_input;
+mod crash;
+mod groups;
+mod http_api;
+mod shutdown;
+mod support;
