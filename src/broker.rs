@@ -37,7 +37,11 @@ pub struct BrokerConfig {
 
 impl Default for BrokerConfig {
     fn default() -> Self {
-        Self { auto_create_topics: false, default_partitions: 1, idempotency_window_ms: 600_000 }
+        Self {
+            auto_create_topics: false,
+            default_partitions: 1,
+            idempotency_window_ms: 600_000,
+        }
     }
 }
 
@@ -66,7 +70,13 @@ impl Broker {
         let groups = groups::Groups::open(&log)?;
         let idempotency = idempotency::Cache::open(&log, now_ms, config.idempotency_window_ms)?;
         Ok(Self {
-            inner: Arc::new(Inner { log, config, groups, idempotency, round_robin: AtomicU64::new(0) }),
+            inner: Arc::new(Inner {
+                log,
+                config,
+                groups,
+                idempotency,
+                round_robin: AtomicU64::new(0),
+            }),
         })
     }
 

@@ -117,47 +117,79 @@ impl Config {
                 }
             },
         };
-        let listen_text = args.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen_text = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_text.parse().unwrap_or_else(|_| {
             problems.push(format!("listen: '{listen_text}' is not an IP:port address"));
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
-        let fsync_text = args.fsync.clone().or_else(|| file.fsync.map(|v| match v {
-            toml::Value::String(s) => s,
-            other => other.to_string(),
-        }));
+        let fsync_text = args.fsync.clone().or_else(|| {
+            file.fsync.map(|v| match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            })
+        });
         let fsync = parse_fsync(fsync_text.as_deref().unwrap_or("always")).unwrap_or_else(|p| {
             problems.push(format!("fsync: {p}"));
             FsyncPolicy::Always
         });
-        let default_partitions = args.default_partitions.or(file.default_partitions).unwrap_or(1);
+        let default_partitions = args
+            .default_partitions
+            .or(file.default_partitions)
+            .unwrap_or(1);
         if !(1..=crate::broker::MAX_PARTITIONS).contains(&default_partitions) {
             problems.push(format!(
                 "default_partitions: must be 1 to {}, got {default_partitions}",
                 crate::broker::MAX_PARTITIONS
             ));
         }
-        let max_body_bytes = args.max_body_bytes.or(file.max_body_bytes).unwrap_or(8 << 20);
+        let max_body_bytes = args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(8 << 20);
         if max_body_bytes < 1024 {
-            problems.push(format!("max_body_bytes: must be ≥ 1024, got {max_body_bytes}"));
+            problems.push(format!(
+                "max_body_bytes: must be ≥ 1024, got {max_body_bytes}"
+            ));
         }
-        let segment_bytes = args.segment_bytes.or(file.segment_bytes).unwrap_or(DEFAULT_SEGMENT_BYTES);
+        let segment_bytes = args
+            .segment_bytes
+            .or(file.segment_bytes)
+            .unwrap_or(DEFAULT_SEGMENT_BYTES);
         if segment_bytes < 1024 {
-            problems.push(format!("segment_bytes: must be ≥ 1024, got {segment_bytes}"));
+            problems.push(format!(
+                "segment_bytes: must be ≥ 1024, got {segment_bytes}"
+            ));
         }
-        let maintenance_ms = args.maintenance_interval_ms.or(file.maintenance_interval_ms).unwrap_or(30_000);
+        let maintenance_ms = args
+            .maintenance_interval_ms
+            .or(file.maintenance_interval_ms)
+            .unwrap_or(30_000);
         if maintenance_ms == 0 {
             problems.push("maintenance_interval_ms: must be ≥ 1".into());
         }
-        let drain_ms = args.drain_timeout_ms.or(file.drain_timeout_ms).unwrap_or(10_000);
+        let drain_ms = args
+            .drain_timeout_ms
+            .or(file.drain_timeout_ms)
+            .unwrap_or(10_000);
         if !problems.is_empty() {
             return Err(Error(problems));
         }
         Ok(Self {
             listen,
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             fsync,
-            auto_create_topics: args.auto_create_topics.or(file.auto_create_topics).unwrap_or(false),
+            auto_create_topics: args
+                .auto_create_topics
+                .or(file.auto_create_topics)
+                .unwrap_or(false),
             default_partitions,
             max_body_bytes,
             segment_bytes,
@@ -197,15 +229,30 @@ mod tests {
     fn file_is_overridden_by_flags_and_all_problems_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tidegate.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nfsync = 50\ndata_dir = \"/tmp/x\"\n").unwrap();
-        let args = ServeArgs { config: Some(path.clone()), listen: Some("127.0.0.1:9001".into()), ..Default::default() };
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nfsync = 50\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:9001".into()),
+            ..Default::default()
+        };
         let config = Config::load(&args).unwrap();
         assert_eq!(config.listen.port(), 9001);
-        assert_eq!(config.fsync, FsyncPolicy::Interval(Duration::from_millis(50)));
+        assert_eq!(
+            config.fsync,
+            FsyncPolicy::Interval(Duration::from_millis(50))
+        );
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
 
         std::fs::write(&path, "fsync = \"sometimes\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), listen: Some("nope".into()), ..Default::default() };
+        let args = ServeArgs {
+            config: Some(path),
+            listen: Some("nope".into()),
+            ..Default::default()
+        };
         let err = Config::load(&args).unwrap_err();
         assert_eq!(err.0.len(), 2, "{err}");
         assert!(err.to_string().contains("fsync:") && err.to_string().contains("listen:"));
@@ -216,7 +263,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
-        let err = Config::load(&ServeArgs { config: Some(path), ..Default::default() }).unwrap_err();
+        let err = Config::load(&ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
     }
 }

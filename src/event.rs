@@ -33,8 +33,13 @@ impl Record {
     /// Bytes this record occupies in payload terms (key + value + headers), used for limits.
     #[must_use]
     pub fn payload_len(&self) -> usize {
-        let kv = self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len);
-        kv + self.headers.iter().map(|h| h.name.len() + h.value.len()).sum::<usize>()
+        let kv =
+            self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len);
+        kv + self
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum::<usize>()
     }
 }
 
@@ -124,7 +129,10 @@ pub fn murmur2(data: &[u8]) -> i32 {
     const SEED: u32 = 0x9747_b28c;
     const M: u32 = 0x5bd1_e995;
     const R: u32 = 24;
-    #[expect(clippy::cast_possible_truncation, reason = "Kafka hashes the length as i32")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "Kafka hashes the length as i32"
+    )]
     let len = data.len() as u32;
     let mut h = SEED ^ len;
     let mut chunks = data.chunks_exact(4);

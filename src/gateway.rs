@@ -67,18 +67,39 @@ impl Gateway {
         let broker = Broker::open(Arc::clone(&log), broker_config, broker::now_ms())?;
         let listener = http::bind(config.listen)
             .await
-            .map_err(|source| Error::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen, source })?;
+            .map_err(|source| Error::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let cancel = CancellationToken::new();
         let http_config = HttpConfig {
             max_body_bytes: config.max_body_bytes,
             drain_timeout: config.drain_timeout,
             ..HttpConfig::default()
         };
-        let server = tokio::spawn(http::serve(listener, broker.clone(), http_config, cancel.child_token()));
-        let maintenance = tokio::spawn(maintain(log, config.maintenance_interval, cancel.child_token()));
+        let server = tokio::spawn(http::serve(
+            listener,
+            broker.clone(),
+            http_config,
+            cancel.child_token(),
+        ));
+        let maintenance = tokio::spawn(maintain(
+            log,
+            config.maintenance_interval,
+            cancel.child_token(),
+        ));
         tracing::info!(%addr, data_dir = %config.data_dir.display(), fsync = ?config.fsync, "Tidegate serving.");
-        Ok(Self { addr, broker, cancel, server, maintenance })
+        Ok(Self {
+            addr,
+            broker,
+            cancel,
+            server,
+            maintenance,
+        })
     }
 
     /// The bound address.
@@ -137,7 +158,10 @@ async fn maintain(log: Arc<Log>, every: std::time::Duration, cancel: Cancellatio
         let log = Arc::clone(&log);
         let pass = tokio::task::spawn_blocking(move || log.maintain(broker::now_ms())).await;
         match pass {
-            Ok(Ok(report)) if report.segments_deleted + report.segments_compacted + report.segments_rolled > 0 => {
+            Ok(Ok(report))
+                if report.segments_deleted + report.segments_compacted + report.segments_rolled
+                    > 0 =>
+            {
                 tracing::info!(?report, "Maintenance pass done.");
             }
             Ok(Ok(_)) => {}

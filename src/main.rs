@@ -13,7 +13,12 @@ use tidegate::config::{Config, ServeArgs};
 #[command(version, about)]
 struct Cli {
     /// Server the client subcommands talk to.
-    #[arg(long, global = true, env = "TIDEGATE_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "TIDEGATE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
     #[command(subcommand)]
     command: Command,
@@ -34,7 +39,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -53,7 +53,10 @@ impl Broker {
         let count = u32::try_from(partitions)
             .ok()
             .filter(|p| (1..=MAX_PARTITIONS).contains(p))
-            .ok_or(Error::InvalidPartitionCount { requested: partitions, max: MAX_PARTITIONS })?;
+            .ok_or(Error::InvalidPartitionCount {
+                requested: partitions,
+                max: MAX_PARTITIONS,
+            })?;
         let mut topic_config = TopicConfig::defaults(self.inner.log.config());
         apply_config(&mut topic_config, config)?;
         let topic = self.inner.log.create_topic(&name, count, topic_config)?;
@@ -63,7 +66,12 @@ impl Broker {
     /// Every topic, sorted by name.
     #[must_use]
     pub fn list_topics(&self) -> Vec<TopicDescription> {
-        self.inner.log.topics().iter().map(|t| describe(t)).collect()
+        self.inner
+            .log
+            .topics()
+            .iter()
+            .map(|t| describe(t))
+            .collect()
     }
 
     /// One topic.
@@ -127,10 +135,20 @@ pub(super) fn describe(topic: &Topic) -> TopicDescription {
 /// Applies Kafka-style config strings to `config`, refusing unknown keys and bad values.
 fn apply_config(config: &mut TopicConfig, changes: &BTreeMap<String, String>) -> Result<()> {
     for (key, value) in changes {
-        let bad = |problem: &str| Error::InvalidConfig { key: key.clone(), problem: problem.into() };
-        let int = || value.trim().parse::<i64>().map_err(|_| bad("must be an integer"));
+        let bad = |problem: &str| Error::InvalidConfig {
+            key: key.clone(),
+            problem: problem.into(),
+        };
+        let int = || {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| bad("must be an integer"))
+        };
         match key.as_str() {
-            "retention.ms" => config.retention_ms = at_least(int()?, -1).ok_or(bad("must be ≥ -1"))?,
+            "retention.ms" => {
+                config.retention_ms = at_least(int()?, -1).ok_or(bad("must be ≥ -1"))?
+            }
             "retention.bytes" => {
                 config.retention_bytes = at_least(int()?, -1).ok_or(bad("must be ≥ -1"))?;
             }
@@ -160,9 +178,10 @@ fn apply_config(config: &mut TopicConfig, changes: &BTreeMap<String, String>) ->
             _ => return Err(bad("unknown config key")),
         }
     }
-    config
-        .validate()
-        .map_err(|problem| Error::InvalidConfig { key: "config".into(), problem })
+    config.validate().map_err(|problem| Error::InvalidConfig {
+        key: "config".into(),
+        problem,
+    })
 }
 
 fn at_least(v: i64, min: i64) -> Option<i64> {

@@ -53,9 +53,16 @@ impl Broker {
     ///
     /// # Errors
     /// Unknown topic or partition; storage errors.
-    pub fn offset_for_timestamp(&self, topic: &str, partition: u32, timestamp_ms: i64) -> Result<u64> {
+    pub fn offset_for_timestamp(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+    ) -> Result<u64> {
         let partition = self.partition(topic, partition)?;
-        Ok(partition.offset_for_timestamp(timestamp_ms)?.unwrap_or_else(|| partition.end_offset()))
+        Ok(partition
+            .offset_for_timestamp(timestamp_ms)?
+            .unwrap_or_else(|| partition.end_offset()))
     }
 
     /// A partition handle, for front ends that stream (WebSocket, SSE).

@@ -62,11 +62,16 @@ impl Groups {
         let partition = internal::open(log, TOPIC, |c| c.cleanup_policy = CleanupPolicy::Compact)?;
         let mut table = Table::new();
         internal::replay(&partition, TOPIC, |key, value: Option<StoredCommit>, _| {
-            let Some((group, topic, p)) = parse_key(&key) else { return };
+            let Some((group, topic, p)) = parse_key(&key) else {
+                return;
+            };
             let exists = TopicName::new(&topic).is_ok_and(|t| log.topic(&t).is_ok());
             match value {
                 Some(commit) if exists => {
-                    table.entry(group).or_default().insert((topic, p), commit.offset);
+                    table
+                        .entry(group)
+                        .or_default()
+                        .insert((topic, p), commit.offset);
                 }
                 _ => {
                     if let Some(offsets) = table.get_mut(&group) {
@@ -76,7 +81,10 @@ impl Groups {
             }
         })?;
         table.retain(|_, offsets| !offsets.is_empty());
-        Ok(Self { partition, table: Mutex::new(table) })
+        Ok(Self {
+            partition,
+            table: Mutex::new(table),
+        })
     }
 
     /// Drops a deleted topic's offsets from memory (replay skips them for missing topics).
@@ -105,8 +113,10 @@ impl Broker {
                 let problem = format!("offset {} is past the end offset {end}", commit.offset);
                 return Err(Error::InvalidCommit { index, problem });
             }
-            let value = serde_json::to_vec(&StoredCommit { offset: commit.offset })
-                .unwrap_or_default();
+            let value = serde_json::to_vec(&StoredCommit {
+                offset: commit.offset,
+            })
+            .unwrap_or_default();
             records.push(Record {
                 key: Some(make_key(group, &commit.topic, commit.partition)),
                 value: Some(Bytes::from(value)),
@@ -130,7 +140,9 @@ impl Broker {
     /// [`Error::UnknownGroup`] when the group never committed.
     pub fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>> {
         let table = self.inner.groups.table.lock();
-        let offsets = table.get(group).ok_or_else(|| Error::UnknownGroup(group.to_owned()))?;
+        let offsets = table
+            .get(group)
+            .ok_or_else(|| Error::UnknownGroup(group.to_owned()))?;
         Ok(offsets
             .iter()
             .map(|((topic, partition), offset)| {
@@ -158,7 +170,8 @@ impl Broker {
 
 fn validate_group(group: &str) -> Result<()> {
     if group.is_empty() || group.len() > MAX_GROUP_LEN || group.chars().any(char::is_control) {
-        let problem = format!("group id must be 1 to {MAX_GROUP_LEN} bytes without control characters");
+        let problem =
+            format!("group id must be 1 to {MAX_GROUP_LEN} bytes without control characters");
         return Err(Error::InvalidCommit { index: 0, problem });
     }
     Ok(())

@@ -64,13 +64,24 @@ impl Cache {
     pub(super) fn open(log: &Arc<Log>, now: i64, window_ms: i64) -> Result<Self> {
         let partition = internal_partition(log, window_ms)?;
         let mut state = State::default();
-        internal::replay(&partition, TOPIC, |key, value: Option<Vec<ProducedOffset>>, ts| {
-            if let Some(offsets) = value.filter(|_| ts >= now - window_ms) {
-                state.insert(key, offsets, ts);
-            }
-        })?;
-        let locks = (0..LOCK_SHARDS).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect();
-        Ok(Self { window_ms, partition, state: Mutex::new(state), locks })
+        internal::replay(
+            &partition,
+            TOPIC,
+            |key, value: Option<Vec<ProducedOffset>>, ts| {
+                if let Some(offsets) = value.filter(|_| ts >= now - window_ms) {
+                    state.insert(key, offsets, ts);
+                }
+            },
+        )?;
+        let locks = (0..LOCK_SHARDS)
+            .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+            .collect();
+        Ok(Self {
+            window_ms,
+            partition,
+            state: Mutex::new(state),
+            locks,
+        })
     }
 
     /// Locks `key` of `topic` until the returned slot is dropped.
@@ -78,7 +89,11 @@ impl Cache {
         let scoped = Bytes::from(format!("{topic}\0{key}"));
         let shard = crate::event::murmur2(&scoped).unsigned_abs() as usize % LOCK_SHARDS;
         let guard = Arc::clone(&self.locks[shard]).lock_owned().await;
-        Slot { cache: self, key: scoped, _guard: guard }
+        Slot {
+            cache: self,
+            key: scoped,
+            _guard: guard,
+        }
     }
 }
 
@@ -99,8 +114,14 @@ impl Slot<'_> {
             timestamp: now,
             ..Record::default()
         };
-        self.cache.partition.append(std::slice::from_ref(&record)).await?;
-        self.cache.state.lock().insert(self.key.clone(), offsets, now);
+        self.cache
+            .partition
+            .append(std::slice::from_ref(&record))
+            .await?;
+        self.cache
+            .state
+            .lock()
+            .insert(self.key.clone(), offsets, now);
         Ok(())
     }
 }

@@ -43,14 +43,18 @@ pub(super) fn replay<T: DeserializeOwned>(
     while offset < partition.end_offset() {
         let read = partition.read(offset, usize::MAX, REPLAY_CHUNK_BYTES)?;
         for stored in read.records {
-            let Some(key) = stored.record.key else { continue };
+            let Some(key) = stored.record.key else {
+                continue;
+            };
             let value = match stored.record.value {
                 None => None,
-                Some(v) => Some(serde_json::from_slice(&v).map_err(|e| Error::InternalState {
-                    topic,
-                    offset: stored.offset,
-                    problem: e.to_string(),
-                })?),
+                Some(v) => Some(
+                    serde_json::from_slice(&v).map_err(|e| Error::InternalState {
+                        topic,
+                        offset: stored.offset,
+                        problem: e.to_string(),
+                    })?,
+                ),
             };
             apply(key, value, stored.record.timestamp);
         }

@@ -92,7 +92,13 @@ impl Broker {
                 Ok::<_, log::Error>((partition, base, indexes))
             }
         });
-        let mut offsets = vec![ProducedOffset { partition: 0, offset: 0 }; partitions.len()];
+        let mut offsets = vec![
+            ProducedOffset {
+                partition: 0,
+                offset: 0
+            };
+            partitions.len()
+        ];
         for appended in join_all(appends).await {
             let (partition, base, indexes) = appended?;
             for (offset, index) in (base..).zip(indexes) {
@@ -107,7 +113,9 @@ impl Broker {
             Err(log::Error::UnknownTopic { .. }) if self.inner.config.auto_create_topics => {
                 let config = log::TopicConfig::defaults(self.inner.log.config());
                 let created =
-                    self.inner.log.create_topic(name, self.inner.config.default_partitions, config);
+                    self.inner
+                        .log
+                        .create_topic(name, self.inner.config.default_partitions, config);
                 match created {
                     // Two producers may race to create it; either way it exists now.
                     Err(log::Error::TopicExists { .. }) => Ok(self.inner.log.topic(name)?),

@@ -30,7 +30,11 @@ struct Body<'a> {
 impl ApiError {
     /// An error with `status` and detail number `detail` (1–99).
     pub fn new(status: StatusCode, detail: u32, message: impl Into<String>) -> Self {
-        Self { status, error_code: u32::from(status.as_u16()) * 100 + detail, message: message.into() }
+        Self {
+            status,
+            error_code: u32::from(status.as_u16()) * 100 + detail,
+            message: message.into(),
+        }
     }
 
     /// 400: the body is not the JSON the endpoint expects.
@@ -40,17 +44,29 @@ impl ApiError {
 
     /// 404 for paths no route serves.
     pub fn no_route(method: &hyper::Method, path: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, 0, format!("no route for {method} {path}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            0,
+            format!("no route for {method} {path}"),
+        )
     }
 
     /// 405 for a known path with the wrong method.
     pub fn method_not_allowed(method: &hyper::Method, path: &str) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, 1, format!("{method} is not allowed on {path}"))
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            1,
+            format!("{method} is not allowed on {path}"),
+        )
     }
 
     /// 413: the request body exceeds the limit.
     pub fn body_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, 1, format!("request body exceeds the limit of {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            1,
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
     }
 
     /// 422: a request whose JSON is well-formed but whose content is not acceptable.
@@ -61,13 +77,20 @@ impl ApiError {
     /// 500 with a generic message; `detail` is logged, not sent.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "Request failed with an internal error.");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, 1, "internal server error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            1,
+            "internal server error; see the server log",
+        )
     }
 
     /// The JSON body.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(&Body { error_code: self.error_code, message: &self.message })
-            .unwrap_or_default()
+        serde_json::to_vec(&Body {
+            error_code: self.error_code,
+            message: &self.message,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -103,6 +126,7 @@ impl From<log::Error> for ApiError {
             L::InvalidConfig { .. } => Self::unprocessable(3, message),
             L::BatchTooLarge { .. } => Self::unprocessable(4, message),
             L::Poisoned { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 1, message),
+            L::Closed { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 2, message),
             L::Io { .. } | L::Corrupt { .. } => Self::internal(&message),
         }
     }

@@ -69,35 +69,63 @@ impl Metrics {
         let produce_bytes = Family::default();
         let fetch_records = Family::default();
         let fetch_bytes = Family::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             latency.clone(),
         );
-        registry.register("produce_records", "Records produced", produce_records.clone());
-        registry.register("produce_bytes", "Payload bytes produced", produce_bytes.clone());
+        registry.register(
+            "produce_records",
+            "Records produced",
+            produce_records.clone(),
+        );
+        registry.register(
+            "produce_bytes",
+            "Payload bytes produced",
+            produce_bytes.clone(),
+        );
         registry.register("fetch_records", "Records fetched", fetch_records.clone());
         registry.register("fetch_bytes", "Payload bytes fetched", fetch_bytes.clone());
-        Self { registry, requests, latency, produce_records, produce_bytes, fetch_records, fetch_bytes }
+        Self {
+            registry,
+            requests,
+            latency,
+            produce_records,
+            produce_bytes,
+            fetch_records,
+            fetch_bytes,
+        }
     }
 
     /// Counts one finished request.
     pub fn observe_request(&self, route: &'static str, status: u16, seconds: f64) {
-        self.requests.get_or_create(&RouteLabels { route, status }).inc();
-        self.latency.get_or_create(&LatencyLabels { route }).observe(seconds);
+        self.requests
+            .get_or_create(&RouteLabels { route, status })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels { route })
+            .observe(seconds);
     }
 
     /// Counts produced records.
     pub fn produced(&self, topic: &str, records: u64, bytes: u64) {
-        let labels = TopicLabels { topic: topic.to_owned() };
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
         self.produce_records.get_or_create(&labels).inc_by(records);
         self.produce_bytes.get_or_create(&labels).inc_by(bytes);
     }
 
     /// Counts fetched records.
     pub fn fetched(&self, topic: &str, records: u64, bytes: u64) {
-        let labels = TopicLabels { topic: topic.to_owned() };
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
         self.fetch_records.get_or_create(&labels).inc_by(records);
         self.fetch_bytes.get_or_create(&labels).inc_by(bytes);
     }
@@ -110,20 +138,39 @@ impl Metrics {
         let lag = Family::<LagLabels, Gauge>::default();
         for topic in broker.list_topics() {
             for p in &topic.partitions {
-                let labels = PartitionLabels { topic: topic.name.clone(), partition: p.partition };
-                start.get_or_create(&labels).set(i64::try_from(p.start_offset).unwrap_or(i64::MAX));
-                end.get_or_create(&labels).set(i64::try_from(p.end_offset).unwrap_or(i64::MAX));
+                let labels = PartitionLabels {
+                    topic: topic.name.clone(),
+                    partition: p.partition,
+                };
+                start
+                    .get_or_create(&labels)
+                    .set(i64::try_from(p.start_offset).unwrap_or(i64::MAX));
+                end.get_or_create(&labels)
+                    .set(i64::try_from(p.end_offset).unwrap_or(i64::MAX));
             }
         }
         for group in broker.list_groups() {
             for o in broker.group_offsets(&group).unwrap_or_default() {
-                let labels = LagLabels { group: group.clone(), topic: o.topic, partition: o.partition };
-                lag.get_or_create(&labels).set(i64::try_from(o.lag).unwrap_or(i64::MAX));
+                let labels = LagLabels {
+                    group: group.clone(),
+                    topic: o.topic,
+                    partition: o.partition,
+                };
+                lag.get_or_create(&labels)
+                    .set(i64::try_from(o.lag).unwrap_or(i64::MAX));
             }
         }
         snapshot.register("partition_start_offset", "First stored offset", start);
-        snapshot.register("partition_end_offset", "One past the last readable offset", end);
-        snapshot.register("group_lag", "Records between a group's commit and the end", lag);
+        snapshot.register(
+            "partition_end_offset",
+            "One past the last readable offset",
+            end,
+        );
+        snapshot.register(
+            "group_lag",
+            "Records between a group's commit and the end",
+            lag,
+        );
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);

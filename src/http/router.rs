@@ -48,7 +48,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let (route, result) = dispatch(&state, req).await;
             let response = result.unwrap_or_else(|e| error_response(&e));
             let status = response.status().as_u16();
-            state.metrics.observe_request(route, status, started.elapsed().as_secs_f64());
+            state
+                .metrics
+                .observe_request(route, status, started.elapsed().as_secs_f64());
             tracing::debug!(%peer, %method, %path, status, "Request served.");
             Ok(response)
         })
@@ -60,7 +62,11 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method().clone();
@@ -73,7 +79,9 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
         (["v1", "topics"], &Method::POST) => ("create_topic", topics::create(state, req).await),
         (["v1", "topics", t], &Method::GET) => ("describe_topic", topics::describe(state, t)),
         (["v1", "topics", t], &Method::DELETE) => ("delete_topic", topics::delete(state, t)),
-        (["v1", "topics", t], &Method::PATCH) => ("alter_topic", topics::alter(state, t, req).await),
+        (["v1", "topics", t], &Method::PATCH) => {
+            ("alter_topic", topics::alter(state, t, req).await)
+        }
         (["v1", "topics", t, "records"], &Method::POST) => {
             ("produce", records::produce(state, t, req).await)
         }
@@ -88,7 +96,9 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
         (["v1", "groups", g, "offsets"], &Method::POST) => {
             ("commit_offsets", groups::commit(state, g, req).await)
         }
-        (known, m) if is_known_path(known) => ("unknown", Err(ApiError::method_not_allowed(m, &path))),
+        (known, m) if is_known_path(known) => {
+            ("unknown", Err(ApiError::method_not_allowed(m, &path)))
+        }
         (_, m) => ("unknown", Err(ApiError::no_route(m, &path))),
     }
 }
@@ -106,10 +116,20 @@ fn is_known_path(seg: &[&str]) -> bool {
 }
 
 /// A complete response with `status`, a content type and `body`.
-pub fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut response = Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed());
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -141,16 +161,24 @@ pub async fn read_body(state: &AppState, req: Request<Incoming>) -> Result<Bytes
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::body_too_large(limit));
     }
-    match http_body_util::Limited::new(req.into_body(), limit).collect().await {
+    match http_body_util::Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+    {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::body_too_large(limit)),
-        Err(e) => Err(ApiError::bad_request(format!("could not read the request body: {e}"))),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::body_too_large(limit))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
     }
 }
 
 /// Parses a JSON body into `T`, answering 400 with serde's explanation when it does not fit.
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 /// The query parameters of a request, decoded.

@@ -62,7 +62,10 @@ impl<'de> Deserialize<'de> for Headers {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
                 let mut out = Vec::new();
                 while let Some((name, value)) = map.next_entry::<String, String>()? {
-                    out.push(Header { name, value: Bytes::from(value) });
+                    out.push(Header {
+                        name,
+                        value: Bytes::from(value),
+                    });
                 }
                 Ok(Headers(out))
             }
@@ -77,7 +80,9 @@ impl ProduceEntry<'_> {
     pub fn into_record(self, body: &Bytes, index: usize) -> Result<ProduceRecord, String> {
         let mut attributes = 0;
         let key = match (self.key, self.key_base64) {
-            (Some(_), Some(_)) => return Err(format!("record {index}: give key or key_base64, not both")),
+            (Some(_), Some(_)) => {
+                return Err(format!("record {index}: give key or key_base64, not both"));
+            }
             (Some(raw), None) if raw.get() != "null" => {
                 attributes |= ATTR_KEY_JSON;
                 Some(compact(body, raw))
@@ -87,7 +92,9 @@ impl ProduceEntry<'_> {
         };
         let value = match (self.value, self.value_base64) {
             (Some(_), Some(_)) => {
-                return Err(format!("record {index}: give value or value_base64, not both"));
+                return Err(format!(
+                    "record {index}: give value or value_base64, not both"
+                ));
             }
             (Some(raw), None) if raw.get() != "null" => {
                 attributes |= ATTR_VALUE_JSON;
@@ -103,7 +110,10 @@ impl ProduceEntry<'_> {
             timestamp: self.timestamp.unwrap_or(0),
             attributes,
         };
-        Ok(ProduceRecord { record, partition: self.partition })
+        Ok(ProduceRecord {
+            record,
+            partition: self.partition,
+        })
     }
 }
 
@@ -236,8 +246,18 @@ pub fn encode_record(buf: &mut BytesMut, topic_json: &str, partition: u32, store
     buf.put_slice(ints.format(stored.offset).as_bytes());
     buf.put_slice(b",\"timestamp\":");
     buf.put_slice(ints.format(r.timestamp).as_bytes());
-    put_payload(buf, "key", r.key.as_ref(), r.attributes & ATTR_KEY_JSON != 0);
-    put_payload(buf, "value", r.value.as_ref(), r.attributes & ATTR_VALUE_JSON != 0);
+    put_payload(
+        buf,
+        "key",
+        r.key.as_ref(),
+        r.attributes & ATTR_KEY_JSON != 0,
+    );
+    put_payload(
+        buf,
+        "value",
+        r.value.as_ref(),
+        r.attributes & ATTR_VALUE_JSON != 0,
+    );
     buf.put_slice(b",\"headers\":{");
     for (i, h) in r.headers.iter().enumerate() {
         if i > 0 {
@@ -278,13 +298,21 @@ mod tests {
     fn parse(body: &str) -> Vec<ProduceRecord> {
         let bytes = Bytes::copy_from_slice(body.as_bytes());
         let parsed: ProduceBody<'_> = serde_json::from_slice(&bytes).unwrap();
-        parsed.records.into_iter().enumerate().map(|(i, e)| e.into_record(&bytes, i).unwrap()).collect()
+        parsed
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.into_record(&bytes, i).unwrap())
+            .collect()
     }
 
     #[test]
     fn json_values_are_stored_compact() {
         let recs = parse(r#"{"records":[{"key":"k","value":{ "a" : [1, 2], "s": "x y" }}]}"#);
-        assert_eq!(recs[0].record.value.as_deref(), Some(&br#"{"a":[1,2],"s":"x y"}"#[..]));
+        assert_eq!(
+            recs[0].record.value.as_deref(),
+            Some(&br#"{"a":[1,2],"s":"x y"}"#[..])
+        );
         assert_eq!(recs[0].record.key.as_deref(), Some(&br#""k""#[..]));
         assert_eq!(recs[0].record.attributes, ATTR_KEY_JSON | ATTR_VALUE_JSON);
     }
@@ -309,7 +337,10 @@ mod tests {
             record: Record {
                 key: Some(Bytes::from_static(b"\xff\x00")),
                 value: Some(Bytes::from_static(br#"{"x":"\"q\""}"#)),
-                headers: vec![Header { name: "h\"".into(), value: Bytes::from_static(b"v") }],
+                headers: vec![Header {
+                    name: "h\"".into(),
+                    value: Bytes::from_static(b"v"),
+                }],
                 timestamp: 42,
                 attributes: ATTR_VALUE_JSON,
             },

@@ -10,8 +10,8 @@ fn rank(module: &str) -> Option<u32> {
         "event" => 0,
         "log" | "schema" | "plugin" => 1,
         "broker" => 2,
-        "http" | "pipeline" => 3,
-        "config" | "gateway" => 4,
+        "http" | "pipeline" | "config" => 3,
+        "gateway" => 4,
         "shutdown" | "telemetry" => 0,
         _ => return None,
     })
@@ -37,13 +37,25 @@ fn layers_point_down_only() {
     let mut edges = 0;
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
         let Some(own) = rank(&top) else { continue };
         let text = std::fs::read_to_string(&file).unwrap();
         for (n, line) in text.lines().enumerate() {
             for used in line.split("crate::").skip(1) {
-                let target: String = used.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                let Some(theirs) = rank(&target) else { continue };
+                let target: String = used
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let Some(theirs) = rank(&target) else {
+                    continue;
+                };
                 edges += 1;
                 let same_layer_peer = theirs == own && target != top;
                 if target != top && (theirs > own || same_layer_peer) {
@@ -52,8 +64,15 @@ fn layers_point_down_only() {
             }
         }
     }
-    assert!(edges > 20, "the scan found too few crate:: edges ({edges}) to be checking anything");
-    assert!(violations.is_empty(), "layer rule broken:\n{}", violations.join("\n"));
+    assert!(
+        edges > 20,
+        "the scan found too few crate:: edges ({edges}) to be checking anything"
+    );
+    assert!(
+        violations.is_empty(),
+        "layer rule broken:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]
@@ -64,7 +83,11 @@ fn storage_knows_nothing_of_http() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for forbidden in ["hyper", "http::", "StatusCode", "serde_json::Value"] {
-            assert!(!text.contains(forbidden), "{} mentions {forbidden}", file.display());
+            assert!(
+                !text.contains(forbidden),
+                "{} mentions {forbidden}",
+                file.display()
+            );
         }
     }
 }

@@ -31,22 +31,36 @@ fn payload(cycle: usize, writer: usize, seq: usize) -> Vec<u8> {
 async fn writer(client: Client, cycle: usize, w: usize, acked: Acked) {
     let partition = (w as u32) % PARTITIONS;
     for seq in 0.. {
-        let batch: Vec<Vec<u8>> = (0..1 + seq % 4).map(|i| payload(cycle, w, seq * 4 + i)).collect();
+        let batch: Vec<Vec<u8>> = (0..1 + seq % 4)
+            .map(|i| payload(cycle, w, seq * 4 + i))
+            .collect();
         let records: Vec<_> = batch
             .iter()
             .map(|v| json!({"value_base64": BASE64.encode(v), "partition": partition}))
             .collect();
         let body = serde_json::to_vec(&json!({"records": records})).unwrap();
-        let Ok(reply) = client.try_send(Method::POST, "/v1/topics/durable/records", body, &[]).await else {
+        let Ok(reply) = client
+            .try_send(Method::POST, "/v1/topics/durable/records", body, &[])
+            .await
+        else {
             return; // killed mid-request: not acknowledged
         };
         if reply.status != StatusCode::OK {
             return;
         }
         let mut acked = acked.lock().unwrap();
-        for (value, o) in batch.into_iter().zip(reply.json["offsets"].as_array().unwrap()) {
-            let key = (o["partition"].as_u64().unwrap() as u32, o["offset"].as_u64().unwrap());
-            assert!(acked.insert(key, value).is_none(), "offset {key:?} acknowledged twice");
+        for (value, o) in batch
+            .into_iter()
+            .zip(reply.json["offsets"].as_array().unwrap())
+        {
+            let key = (
+                o["partition"].as_u64().unwrap() as u32,
+                o["offset"].as_u64().unwrap(),
+            );
+            assert!(
+                acked.insert(key, value).is_none(),
+                "offset {key:?} acknowledged twice"
+            );
         }
     }
 }
@@ -57,23 +71,36 @@ async fn verify(client: &Client, acked: &Acked) {
         let mut stored = BTreeMap::new();
         let mut offset = 0;
         loop {
-            let r = client.get(&format!("/v1/topics/durable/partitions/{p}/records?offset={offset}&max_records=5000")).await;
+            let r = client
+                .get(&format!(
+                    "/v1/topics/durable/partitions/{p}/records?offset={offset}&max_records=5000"
+                ))
+                .await;
             assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
             let recs = r.json["records"].as_array().unwrap();
             if recs.is_empty() {
                 break;
             }
             for rec in recs {
-                let value = BASE64.decode(rec["value_base64"].as_str().unwrap()).unwrap();
+                let value = BASE64
+                    .decode(rec["value_base64"].as_str().unwrap())
+                    .unwrap();
                 stored.insert(rec["offset"].as_u64().unwrap(), value);
             }
             offset = r.json["next_offset"].as_u64().unwrap();
         }
         // Offsets are dense from 0.
-        assert!(stored.keys().copied().eq(0..stored.len() as u64), "gap in partition {p}");
+        assert!(
+            stored.keys().copied().eq(0..stored.len() as u64),
+            "gap in partition {p}"
+        );
         for ((part, off), value) in acked.range((p, 0)..(p + 1, 0)) {
             assert_eq!(*part, p);
-            assert_eq!(stored.get(off), Some(value), "acknowledged record {p}/{off} lost or changed");
+            assert_eq!(
+                stored.get(off),
+                Some(value),
+                "acknowledged record {p}/{off} lost or changed"
+            );
         }
     }
 }
@@ -93,8 +120,9 @@ async fn acknowledged_records_survive_kill_9() {
             client.create_topic("durable", PARTITIONS).await;
             created = true;
         }
-        let tasks: Vec<_> =
-            (0..WRITERS).map(|w| tokio::spawn(writer(client.clone(), cycle, w, Arc::clone(&acked)))).collect();
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|w| tokio::spawn(writer(client.clone(), cycle, w, Arc::clone(&acked))))
+            .collect();
         // Kill at a different point of the write stream each cycle.
         tokio::time::sleep(Duration::from_millis(120 + (cycle as u64 * 53) % 250)).await;
         server.kill9();
@@ -105,6 +133,13 @@ async fn acknowledged_records_survive_kill_9() {
     let server = ChildServer::start(dir.path(), &[]);
     verify(&Client::new(server.addr), &acked).await;
     let total = acked.lock().unwrap().len();
-    assert!(total > CYCLES * 20, "too few acknowledged records to mean anything: {total}");
-    assert!(started.elapsed() < Duration::from_secs(60), "crash test took {:?}", started.elapsed());
+    assert!(
+        total > CYCLES * 20,
+        "too few acknowledged records to mean anything: {total}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "crash test took {:?}",
+        started.elapsed()
+    );
 }

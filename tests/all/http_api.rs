@@ -26,16 +26,33 @@ async fn topic_lifecycle() {
     assert_eq!(again.json["error_code"], 40901);
 
     let list = c.get("/v1/topics").await;
-    let names: Vec<_> = list.json.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<_> = list
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
     assert!(names.contains(&"orders".to_owned()), "{names:?}");
 
     let altered = c
-        .send(Method::PATCH, "/v1/topics/orders", serde_json::to_vec(&json!({"config": {"retention.ms": "1000"}})).unwrap(), &[])
+        .send(
+            Method::PATCH,
+            "/v1/topics/orders",
+            serde_json::to_vec(&json!({"config": {"retention.ms": "1000"}})).unwrap(),
+            &[],
+        )
         .await;
     assert_eq!(altered.status, StatusCode::OK, "{:?}", altered.json);
-    assert_eq!(c.get("/v1/topics/orders").await.json["config"]["retention.ms"], 1000);
+    assert_eq!(
+        c.get("/v1/topics/orders").await.json["config"]["retention.ms"],
+        1000
+    );
 
-    assert_eq!(c.delete("/v1/topics/orders").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        c.delete("/v1/topics/orders").await.status,
+        StatusCode::NO_CONTENT
+    );
     let gone = c.get("/v1/topics/orders").await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(gone.json["error_code"], 40401);
@@ -109,7 +126,12 @@ async fn keys_land_where_kafkas_default_partitioner_puts_them() {
     }
     assert_eq!(per_partition, [10; 6]);
     // An explicit partition wins.
-    assert_eq!(c.produce("keyed", json!([{"key": "x", "value": 1, "partition": 5}])).await[0].0, 5);
+    assert_eq!(
+        c.produce("keyed", json!([{"key": "x", "value": 1, "partition": 5}]))
+            .await[0]
+            .0,
+        5
+    );
     gw.stop().await;
 }
 
@@ -145,7 +167,9 @@ async fn offsets_by_timestamp() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_topic("timed", 1).await;
-    let records: Vec<_> = (0..10).map(|i| json!({"value": i, "timestamp": 1_000_000 + i * 1000})).collect();
+    let records: Vec<_> = (0..10)
+        .map(|i| json!({"value": i, "timestamp": 1_000_000 + i * 1000}))
+        .collect();
     c.produce("timed", json!(records)).await;
     let at = |ts: i64| format!("/v1/topics/timed/partitions/0/offsets?timestamp={ts}");
     assert_eq!(c.get(&at(0)).await.json["offset"], 0);
@@ -160,10 +184,27 @@ async fn idempotency_key_returns_original_offsets_even_after_restart() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_topic("pay", 2).await;
-    let body = serde_json::to_vec(&json!({"records": [{"key": "a", "value": 1}, {"key": "b", "value": 2}]})).unwrap();
-    let first = c.send(Method::POST, "/v1/topics/pay/records", body.clone(), &[("Idempotency-Key", "req-1")]).await;
+    let body = serde_json::to_vec(
+        &json!({"records": [{"key": "a", "value": 1}, {"key": "b", "value": 2}]}),
+    )
+    .unwrap();
+    let first = c
+        .send(
+            Method::POST,
+            "/v1/topics/pay/records",
+            body.clone(),
+            &[("Idempotency-Key", "req-1")],
+        )
+        .await;
     assert_eq!(first.status, StatusCode::OK);
-    let again = c.send(Method::POST, "/v1/topics/pay/records", body.clone(), &[("Idempotency-Key", "req-1")]).await;
+    let again = c
+        .send(
+            Method::POST,
+            "/v1/topics/pay/records",
+            body.clone(),
+            &[("Idempotency-Key", "req-1")],
+        )
+        .await;
     assert_eq!(again.json, first.json);
     let total: u64 = c.end_offsets("pay").await.iter().sum();
     assert_eq!(total, 2);
@@ -171,9 +212,23 @@ async fn idempotency_key_returns_original_offsets_even_after_restart() {
     let dir = gw.stop().await;
     let gw = TestGateway::start_in(dir, Default::default()).await;
     let c = &gw.client;
-    let after = c.send(Method::POST, "/v1/topics/pay/records", body.clone(), &[("Idempotency-Key", "req-1")]).await;
+    let after = c
+        .send(
+            Method::POST,
+            "/v1/topics/pay/records",
+            body.clone(),
+            &[("Idempotency-Key", "req-1")],
+        )
+        .await;
     assert_eq!(after.json, first.json);
-    let other = c.send(Method::POST, "/v1/topics/pay/records", body, &[("Idempotency-Key", "req-2")]).await;
+    let other = c
+        .send(
+            Method::POST,
+            "/v1/topics/pay/records",
+            body,
+            &[("Idempotency-Key", "req-2")],
+        )
+        .await;
     assert_ne!(other.json, first.json);
     let total: u64 = c.end_offsets("pay").await.iter().sum();
     assert_eq!(total, 4);
@@ -184,7 +239,9 @@ async fn idempotency_key_returns_original_offsets_even_after_restart() {
 async fn data_and_topics_survive_a_graceful_restart() {
     let gw = TestGateway::start().await;
     gw.client.create_topic("keep", 2).await;
-    let records: Vec<_> = (0..100).map(|i| json!({"key": i, "value": {"i": i}})).collect();
+    let records: Vec<_> = (0..100)
+        .map(|i| json!({"key": i, "value": {"i": i}}))
+        .collect();
     let offsets = gw.client.produce("keep", json!(records)).await;
     let dir = gw.stop().await;
 
@@ -192,8 +249,16 @@ async fn data_and_topics_survive_a_graceful_restart() {
     let ends = gw.client.end_offsets("keep").await;
     assert_eq!(ends.iter().sum::<u64>(), 100);
     for p in 0..2u32 {
-        let r = gw.client.fetch("keep", p, "offset=0&max_records=1000").await;
-        let got: Vec<_> = r.json["records"].as_array().unwrap().iter().map(|r| r["value"]["i"].clone()).collect();
+        let r = gw
+            .client
+            .fetch("keep", p, "offset=0&max_records=1000")
+            .await;
+        let got: Vec<_> = r.json["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"]["i"].clone())
+            .collect();
         let want: Vec<_> = offsets
             .iter()
             .enumerate()
@@ -203,7 +268,10 @@ async fn data_and_topics_survive_a_graceful_restart() {
         assert_eq!(got, want, "partition {p}");
     }
     // Producing continues at the right offsets.
-    let next = gw.client.produce("keep", json!([{"value": 1, "partition": 0}])).await;
+    let next = gw
+        .client
+        .produce("keep", json!([{"value": 1, "partition": 0}]))
+        .await;
     assert_eq!(next[0], (0, ends[0]));
     gw.stop().await;
 }
@@ -211,7 +279,10 @@ async fn data_and_topics_survive_a_graceful_restart() {
 #[tokio::test]
 async fn auto_create_topics_when_enabled() {
     let gw = TestGateway::start_with(|a| a.auto_create_topics = Some(true)).await;
-    assert_eq!(gw.client.produce("fresh", json!([{"value": 1}])).await, vec![(0, 0)]);
+    assert_eq!(
+        gw.client.produce("fresh", json!([{"value": 1}])).await,
+        vec![(0, 0)]
+    );
     assert_eq!(gw.client.end_offsets("fresh").await, vec![1]);
     gw.stop().await;
 }
@@ -224,7 +295,11 @@ async fn health_metrics_and_openapi() {
     c.create_topic("m", 1).await;
     c.produce("m", json!([{"value": "abc"}])).await;
     c.fetch("m", 0, "offset=0").await;
-    c.post("/v1/groups/g1/offsets", &json!({"offsets": [{"topic": "m", "partition": 0, "offset": 0}]})).await;
+    c.post(
+        "/v1/groups/g1/offsets",
+        &json!({"offsets": [{"topic": "m", "partition": 0, "offset": 0}]}),
+    )
+    .await;
     let text = String::from_utf8(c.get("/metrics").await.raw.to_vec()).unwrap();
     for needle in [
         "tidegate_produce_records_total{topic=\"m\"} 1",
@@ -238,8 +313,17 @@ async fn health_metrics_and_openapi() {
     }
     let api = c.get("/openapi.json").await;
     assert_eq!(api.status, StatusCode::OK);
-    for path in ["/v1/topics", "/v1/topics/{topic}/records", "/v1/topics/{topic}/partitions/{partition}/records", "/v1/groups/{group}/offsets", "/metrics"] {
-        assert!(api.json["paths"].get(path).is_some(), "openapi lacks {path}");
+    for path in [
+        "/v1/topics",
+        "/v1/topics/{topic}/records",
+        "/v1/topics/{topic}/partitions/{partition}/records",
+        "/v1/groups/{group}/offsets",
+        "/metrics",
+    ] {
+        assert!(
+            api.json["paths"].get(path).is_some(),
+            "openapi lacks {path}"
+        );
     }
     gw.stop().await;
 }

@@ -27,9 +27,15 @@ async fn sigterm_drains_flushes_and_exits_zero() {
         let status = server.terminate();
         (status, server)
     });
-    let (status, _server) = tokio::time::timeout(Duration::from_secs(20), status).await.unwrap().unwrap();
+    let (status, _server) = tokio::time::timeout(Duration::from_secs(20), status)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "exit status {status}");
-    let poll = tokio::time::timeout(Duration::from_secs(5), poll).await.unwrap().unwrap();
+    let poll = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(poll.status, StatusCode::OK);
 
     let server = ChildServer::start(dir.path(), &[]);

@@ -37,7 +37,11 @@ impl TestGateway {
         args.data_dir = Some(dir.path().to_path_buf());
         let gateway = Gateway::start(Config::load(&args).unwrap()).await.unwrap();
         let client = Client::new(gateway.addr());
-        Self { gateway: Some(gateway), dir, client }
+        Self {
+            gateway: Some(gateway),
+            dir,
+            client,
+        }
     }
 
     /// Graceful shutdown; returns the data dir for a restart.

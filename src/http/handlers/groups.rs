@@ -10,7 +10,10 @@ use crate::http::wire::CommitBody;
 
 /// `GET /v1/groups` → `{"groups": [...]}`.
 pub fn list(state: &AppState) -> HandlerResult {
-    json(StatusCode::OK, &json!({ "groups": state.broker.list_groups() }))
+    json(
+        StatusCode::OK,
+        &json!({ "groups": state.broker.list_groups() }),
+    )
 }
 
 /// `GET /v1/groups/{group}/offsets` → `{"offsets": [{topic, partition, offset, lag}]}`.

@@ -38,13 +38,18 @@ pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> H
         .map_err(|message| ApiError::unprocessable(8, message))?;
     let count = records.len() as u64;
     let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
-    let offsets = state.broker.produce(topic, records, idempotency_key.as_deref()).await?;
+    let offsets = state
+        .broker
+        .produce(topic, records, idempotency_key.as_deref())
+        .await?;
     state.metrics.produced(topic, count, bytes as u64);
     json(StatusCode::OK, &json!({ "offsets": offsets }))
 }
 
 fn idempotency_key(req: &Request<Incoming>) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .ok()
@@ -58,7 +63,12 @@ fn idempotency_key(req: &Request<Incoming>) -> Result<Option<String>, ApiError> 
 }
 
 /// `GET /v1/topics/{t}/partitions/{p}/records?offset=&max_records=&max_bytes=&timeout_ms=`.
-pub async fn fetch(state: &AppState, topic: &str, partition: &str, req: &Request<Incoming>) -> HandlerResult {
+pub async fn fetch(
+    state: &AppState,
+    topic: &str,
+    partition: &str,
+    req: &Request<Incoming>,
+) -> HandlerResult {
     let partition = parse_partition(partition)?;
     let mut offset = OffsetSpec::Earliest;
     let mut max_records = 500;
@@ -82,7 +92,9 @@ pub async fn fetch(state: &AppState, topic: &str, partition: &str, req: &Request
     let max_records = usize::try_from(max_records.max(1)).unwrap_or(MAX_FETCH_RECORDS);
     let max_bytes = usize::try_from(max_bytes.max(1)).unwrap_or(MAX_FETCH_BYTES);
     let wait = Duration::from_millis(wait_ms);
-    let fetched = state.broker.fetch(topic, partition, offset, max_records, max_bytes, wait);
+    let fetched = state
+        .broker
+        .fetch(topic, partition, offset, max_records, max_bytes, wait);
     let read = tokio::select! {
         biased;
         // At shutdown a long poll answers at once with what is there.
@@ -92,29 +104,41 @@ pub async fn fetch(state: &AppState, topic: &str, partition: &str, req: &Request
         read = fetched => read?,
     };
     let bytes: usize = read.records.iter().map(|r| r.record.payload_len()).sum();
-    state.metrics.fetched(topic, read.records.len() as u64, bytes as u64);
+    state
+        .metrics
+        .fetched(topic, read.records.len() as u64, bytes as u64);
     let body = encode_records(topic, partition, &read.records, read.next_offset);
     Ok(respond(StatusCode::OK, "application/json", body))
 }
 
 /// `GET /v1/topics/{t}/partitions/{p}/offsets?timestamp=MS` → `{"offset": N}`.
-pub fn offset_for_time(state: &AppState, topic: &str, partition: &str, req: &Request<Incoming>) -> HandlerResult {
+pub fn offset_for_time(
+    state: &AppState,
+    topic: &str,
+    partition: &str,
+    req: &Request<Incoming>,
+) -> HandlerResult {
     let partition = parse_partition(partition)?;
     let timestamp = query(req)
         .into_iter()
         .find(|(name, _)| name == "timestamp")
-        .ok_or_else(|| ApiError::bad_request("query parameter 'timestamp' (ms since epoch) is required"))?
+        .ok_or_else(|| {
+            ApiError::bad_request("query parameter 'timestamp' (ms since epoch) is required")
+        })?
         .1;
     let timestamp: i64 = timestamp
         .parse()
         .map_err(|_| ApiError::bad_request(format!("timestamp '{timestamp}' is not an integer")))?;
-    let offset = state.broker.offset_for_timestamp(topic, partition, timestamp)?;
+    let offset = state
+        .broker
+        .offset_for_timestamp(topic, partition, timestamp)?;
     json(StatusCode::OK, &json!({ "offset": offset }))
 }
 
 fn parse_partition(text: &str) -> Result<u32, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request(format!("partition '{text}' is not a non-negative integer")))
+    text.parse().map_err(|_| {
+        ApiError::bad_request(format!("partition '{text}' is not a non-negative integer"))
+    })
 }
 
 fn parse_param(name: &str, value: &str, max: u64) -> Result<u64, ApiError> {
@@ -122,5 +146,9 @@ fn parse_param(name: &str, value: &str, max: u64) -> Result<u64, ApiError> {
         .parse::<u64>()
         .ok()
         .filter(|v| *v <= max)
-        .ok_or_else(|| ApiError::bad_request(format!("{name} must be an integer from 0 to {max}, got '{value}'")))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} must be an integer from 0 to {max}, got '{value}'"
+            ))
+        })
 }

@@ -12,7 +12,9 @@ pub async fn create(state: &AppState, req: Request<Incoming>) -> HandlerResult {
     let body = read_body(state, req).await?;
     let create: CreateTopic = parse_json(&body)?;
     let config = config_strings(create.config);
-    let topic = state.broker.create_topic(&create.name, create.partitions, &config)?;
+    let topic = state
+        .broker
+        .create_topic(&create.name, create.partitions, &config)?;
     tracing::info!(topic = %topic.name, partitions = topic.partitions.len(), "Topic created.");
     json(StatusCode::CREATED, &topic)
 }
@@ -31,7 +33,9 @@ pub fn describe(state: &AppState, topic: &str) -> HandlerResult {
 pub async fn alter(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let body = read_body(state, req).await?;
     let alter: AlterTopic = parse_json(&body)?;
-    let described = state.broker.alter_topic_config(topic, &config_strings(alter.config))?;
+    let described = state
+        .broker
+        .alter_topic_config(topic, &config_strings(alter.config))?;
     json(StatusCode::OK, &described)
 }
 

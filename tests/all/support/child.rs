@@ -31,13 +31,22 @@ impl ChildServer {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening addr=").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     let _ = tx.send(addr);
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start listening");
-        Self { child, addr: addr.parse().unwrap() }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not start listening");
+        Self {
+            child,
+            addr: addr.parse().unwrap(),
+        }
     }
 
     pub fn kill9(&mut self) {

@@ -25,10 +25,19 @@ pub struct Reply {
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Self {
-        Self { base: format!("http://{addr}"), inner: Hyper::builder(TokioExecutor::new()).build_http() }
+        Self {
+            base: format!("http://{addr}"),
+            inner: Hyper::builder(TokioExecutor::new()).build_http(),
+        }
     }
 
-    pub async fn send(&self, method: Method, path: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Into<Bytes>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         self.try_send(method, path, body, headers).await.unwrap()
     }
 
@@ -40,11 +49,15 @@ impl Client {
         body: impl Into<Bytes>,
         headers: &[(&str, &str)],
     ) -> Result<Reply, Box<dyn std::error::Error + Send + Sync>> {
-        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.header("content-type", "application/json").body(Full::new(body.into()))?;
+        let req = req
+            .header("content-type", "application/json")
+            .body(Full::new(body.into()))?;
         let resp = self.inner.request(req).await?;
         let status = resp.status();
         let raw = resp.into_body().collect().await?.to_bytes();
@@ -57,7 +70,8 @@ impl Client {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(Method::POST, path, serde_json::to_vec(body).unwrap(), &[]).await
+        self.send(Method::POST, path, serde_json::to_vec(body).unwrap(), &[])
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
@@ -66,32 +80,55 @@ impl Client {
 
     /// Creates a topic and asserts 201.
     pub async fn create_topic(&self, name: &str, partitions: u32) -> Value {
-        let r = self.post("/v1/topics", &serde_json::json!({"name": name, "partitions": partitions})).await;
+        let r = self
+            .post(
+                "/v1/topics",
+                &serde_json::json!({"name": name, "partitions": partitions}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
         r.json
     }
 
     /// Produces `records` (JSON objects as in the API) and returns the offsets array.
     pub async fn produce(&self, topic: &str, records: Value) -> Vec<(u64, u64)> {
-        let r = self.post(&format!("/v1/topics/{topic}/records"), &serde_json::json!({"records": records})).await;
+        let r = self
+            .post(
+                &format!("/v1/topics/{topic}/records"),
+                &serde_json::json!({"records": records}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
         r.json["offsets"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|o| (o["partition"].as_u64().unwrap(), o["offset"].as_u64().unwrap()))
+            .map(|o| {
+                (
+                    o["partition"].as_u64().unwrap(),
+                    o["offset"].as_u64().unwrap(),
+                )
+            })
             .collect()
     }
 
     /// Fetches records of one partition from `offset`.
     pub async fn fetch(&self, topic: &str, partition: u32, query: &str) -> Reply {
-        self.get(&format!("/v1/topics/{topic}/partitions/{partition}/records?{query}")).await
+        self.get(&format!(
+            "/v1/topics/{topic}/partitions/{partition}/records?{query}"
+        ))
+        .await
     }
 
     /// End offsets of every partition of a topic.
     pub async fn end_offsets(&self, topic: &str) -> Vec<u64> {
         let r = self.get(&format!("/v1/topics/{topic}")).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
-        r.json["partitions"].as_array().unwrap().iter().map(|p| p["end_offset"].as_u64().unwrap()).collect()
+        r.json["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["end_offset"].as_u64().unwrap())
+            .collect()
     }
 }

@@ -1,0 +1,125 @@
+//! Where things live on disk, and the small durable-filesystem helpers every writer shares.
+//!
+//! Owns path naming and "create/replace then fsync the directory" rules. It must not know
+//! what is inside the files.
+
+use std::{
+    fs::{self, File},
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use super::error::{Result, io};
+
+/// `{dir}/topics`.
+pub(crate) fn topics_dir(root: &Path) -> PathBuf {
+    root.join("topics")
+}
+
+/// `{dir}/topics/{topic}`.
+pub(crate) fn topic_dir(root: &Path, topic: &str) -> PathBuf {
+    topics_dir(root).join(topic)
+}
+
+/// `{topic_dir}/topic.json`.
+pub(crate) fn topic_meta(topic_dir: &Path) -> PathBuf {
+    topic_dir.join("topic.json")
+}
+
+/// `{topic_dir}/{partition}`.
+pub(crate) fn partition_dir(topic_dir: &Path, partition: u32) -> PathBuf {
+    topic_dir.join(partition.to_string())
+}
+
+/// The three files of one segment.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentPaths {
+    pub log: PathBuf,
+    pub index: PathBuf,
+    pub timeindex: PathBuf,
+    /// Compaction's output before it is renamed over `log`.
+    pub cleaned: PathBuf,
+}
+
+pub(crate) fn segment_paths(partition_dir: &Path, base: u64) -> SegmentPaths {
+    let stem = format!("{base:020}");
+    SegmentPaths {
+        log: partition_dir.join(format!("{stem}.log")),
+        index: partition_dir.join(format!("{stem}.index")),
+        timeindex: partition_dir.join(format!("{stem}.timeindex")),
+        cleaned: partition_dir.join(format!("{stem}.log.cleaned")),
+    }
+}
+
+/// Base offsets of the segments in a partition directory, ascending. Removes leftovers of
+/// interrupted writes (`*.cleaned`, `*.tmp`), which are never authoritative.
+pub(crate) fn list_segments(partition_dir: &Path) -> Result<Vec<u64>> {
+    let mut bases = Vec::new();
+    for entry in fs::read_dir(partition_dir).map_err(io(partition_dir))? {
+        let entry = entry.map_err(io(partition_dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".cleaned") || name.ends_with(".tmp") {
+            let p = entry.path();
+            fs::remove_file(&p).map_err(io(&p))?;
+            continue;
+        }
+        let base = name
+            .strip_suffix(".log")
+            .filter(|s| s.len() == 20)
+            .map(str::parse::<u64>);
+        if let Some(Ok(base)) = base {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Makes directory entry changes (create, rename, unlink) in `dir` durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Creates `dir` (and parents) if missing, fsyncing each parent whose entries changed.
+pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    }
+    match dir.parent() {
+        Some(parent) => fsync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Replaces `path` atomically: write `path.tmp`, fsync, rename, fsync the directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!("{ext}.tmp"),
+        None => "tmp".to_owned(),
+    });
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    match path.parent() {
+        Some(parent) => fsync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Removes a file; a file that is already gone is fine.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+        _ => Ok(()),
+    }
+}

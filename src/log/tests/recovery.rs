@@ -1,0 +1,110 @@
+//! Crash recovery: torn and corrupt tails of the active segment; closed segments untouched.
+
+use super::{config, name, read_all, rec, rt, seg_path, topic_config};
+use crate::log::{Error, FsyncPolicy, Log};
+
+/// Truncating or corrupting the last batch at every byte position loses only that batch.
+#[test]
+fn torn_or_corrupt_tail_is_truncated_at_every_position() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let t = name("t");
+    let (last_start, expected) = rt.block_on(async {
+        let log = Log::open(config(dir.path(), FsyncPolicy::Never))
+            .await
+            .unwrap();
+        let p = log
+            .create_topic(&t, 1, topic_config(&log))
+            .unwrap()
+            .partition(0)
+            .unwrap();
+        for i in 0..4 {
+            let recs: Vec<_> = (0..3)
+                .map(|j| rec(Some("k"), Some(&format!("v{i}{j}")), 10))
+                .collect();
+            p.append(&recs).await.unwrap();
+        }
+        let expected = read_all(&p);
+        let last_start = p.size_bytes();
+        p.append(&[rec(Some("key"), Some("last"), 10), rec(None, None, 11)])
+            .await
+            .unwrap();
+        log.close().await.unwrap();
+        (last_start, expected)
+    });
+    let path = seg_path(dir.path(), "t", 0, "log");
+    let original = std::fs::read(&path).unwrap();
+    let last_len = original.len() as u64 - last_start;
+    let check = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        rt.block_on(async {
+            let log = Log::open(config(dir.path(), FsyncPolicy::Never))
+                .await
+                .unwrap();
+            let p = log.topic(&t).unwrap().partition(0).unwrap();
+            assert_eq!(p.end_offset(), 12);
+            assert_eq!(read_all(&p), expected);
+            assert_eq!(p.size_bytes(), last_start);
+            assert_eq!(p.append(&[rec(None, Some("again"), 5)]).await.unwrap(), 12);
+            log.close().await.unwrap();
+        });
+    };
+    for cut in last_start..original.len() as u64 {
+        check(&original[..usize::try_from(cut).unwrap()]);
+    }
+    for i in 0..last_len {
+        let mut bytes = original.clone();
+        bytes[usize::try_from(last_start + i).unwrap()] ^= 0x5a;
+        check(&bytes);
+    }
+}
+
+/// Startup trusts closed segments: garbage inside one does not slow or fail open.
+#[tokio::test]
+async fn open_does_not_scan_closed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = name("c");
+    let mut cfg = config(dir.path(), FsyncPolicy::Never);
+    cfg.segment_bytes = 4096;
+    let log = Log::open(cfg.clone()).await.unwrap();
+    let p = log
+        .create_topic(&t, 1, topic_config(&log))
+        .unwrap()
+        .partition(0)
+        .unwrap();
+    for i in 0..100 {
+        p.append(&[rec(Some("k"), Some(&"x".repeat(100 + i)), 5)])
+            .await
+            .unwrap();
+    }
+    assert!(p.segment_count() > 3);
+    let end = p.end_offset();
+    log.close().await.unwrap();
+    drop(log);
+    let first = seg_path(dir.path(), "c", 0, "log");
+    let len = std::fs::metadata(&first).unwrap().len();
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes[usize::try_from(len / 2).unwrap()..].fill(0xff);
+    std::fs::write(&first, &bytes).unwrap();
+    // Second closed segment loses its index files: they are rebuilt on first read.
+    let second_base = {
+        let mut bases = super::layout::list_segments(&dir.path().join("topics/c/0")).unwrap();
+        bases.sort_unstable();
+        bases[1]
+    };
+    std::fs::remove_file(seg_path(dir.path(), "c", second_base, "index")).unwrap();
+    let log = Log::open(cfg).await.unwrap();
+    let p = log.topic(&t).unwrap().partition(0).unwrap();
+    assert_eq!(p.end_offset(), end);
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().len(),
+        len,
+        "closed segment untouched"
+    );
+    let r = p.read(second_base, 1000, 1 << 20).unwrap();
+    assert_eq!(r.records.len() as u64, end - second_base);
+    assert!(matches!(
+        p.read(0, 1000, 1 << 20),
+        Err(Error::Corrupt { .. })
+    ));
+}
