@@ -3,6 +3,7 @@
 
 mod architecture;
 mod bad_input;
+mod cli;
 mod crash;
 mod groups;
 mod http_api;

@@ -1,0 +1,96 @@
+//! The client subcommands against a real server: topic admin, produce from stdin, consume
+//! with a group (resuming where it left off).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::support::TestGateway;
+
+fn tidegate(server: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidegate"))
+        .args(["--server", server])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_produce_consume_round_trip() {
+    let gw = TestGateway::start().await;
+    let server = format!("http://{}", gw.gateway.as_ref().unwrap().addr());
+    let run = |args: &'static [&'static str], stdin: &'static str| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || tidegate(&server, args, stdin))
+    };
+    let (ok, _, err) = run(
+        &[
+            "topic",
+            "create",
+            "cli",
+            "--partitions",
+            "1",
+            "--config",
+            "retention.ms=60000",
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["topic", "create", "cli"], "").await.unwrap();
+    assert!(
+        !ok && err.contains("exists"),
+        "duplicate create must fail with the server's message: {err}"
+    );
+
+    let (ok, _, err) = run(
+        &["produce", "cli", "--key-separator", ":"],
+        "k1:{\"a\":1}\nk2:plain text\n42\n",
+    )
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["consume", "cli", "--group", "g"], "").await.unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["{\"a\":1}", "\"plain text\"", "42"]
+    );
+    let fetched = gw.client.fetch("cli", 0, "offset=0").await;
+    assert_eq!(fetched.json["records"][0]["key"], "k1");
+    assert_eq!(fetched.json["records"][2]["key"], serde_json::Value::Null);
+
+    // The group resumes after what it already printed.
+    run(&["produce", "cli"], "{\"b\":2}\n").await.unwrap();
+    let (_, out, _) = run(&["consume", "cli", "--group", "g"], "").await.unwrap();
+    assert_eq!(out.trim(), "{\"b\":2}");
+    assert_eq!(
+        gw.client.get("/v1/groups/g/offsets").await.json["offsets"][0]["offset"],
+        4
+    );
+
+    let (ok, out, _) = run(&["topic", "list"], "").await.unwrap();
+    assert!(ok && out.contains("cli"), "{out}");
+    let (ok, _, _) = run(&["topic", "delete", "cli"], "").await.unwrap();
+    assert!(ok);
+    assert_eq!(
+        gw.client.get("/v1/topics/cli").await.status,
+        hyper::StatusCode::NOT_FOUND
+    );
+    gw.stop().await;
+}
