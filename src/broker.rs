@@ -7,20 +7,29 @@
 //! reach below the `log` API (no segment files, no paths).
 
 mod admin;
+mod definitions;
 mod error;
 mod fetch;
 mod groups;
 mod idempotency;
 mod internal;
+mod plugins;
 mod produce;
+mod transforms;
 
 use std::sync::{Arc, atomic::AtomicU64};
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
+pub use definitions::{
+    BatchPolicy, OnError, PluginDefinition, TransformDefinition, TransformEntry,
+};
 pub use error::{Error, Result};
 pub use fetch::OffsetSpec;
 pub use groups::{GroupOffset, GroupOffsetCommit};
 pub use produce::{ProduceRecord, ProducedOffset};
+pub use transforms::{
+    CommittedState, TransformRequest, TransformState, TransformStatus, TransformView,
+};
 
 use crate::log::Log;
 
@@ -56,28 +65,49 @@ struct Inner {
     config: BrokerConfig,
     groups: groups::Groups,
     idempotency: idempotency::Cache,
+    plugins: crate::plugin::Host,
+    definitions: definitions::Definitions,
+    transform_state: transforms::StateStore,
     /// Round-robin cursor for unkeyed records without an explicit partition.
     round_robin: AtomicU64,
 }
 
 impl Broker {
-    /// Builds the broker over an opened log, creating and replaying the internal topics
-    /// (`__consumer_offsets`, `__idempotency`).
+    /// Builds the broker over an opened log and plugin host, creating and replaying the
+    /// internal topics (`__consumer_offsets`, `__idempotency`, `__tidegate_config`,
+    /// `__transform_state`).
     ///
     /// # Errors
     /// Storage errors while creating or replaying the internal topics.
-    pub fn open(log: Arc<Log>, config: BrokerConfig, now_ms: i64) -> Result<Self> {
+    pub fn open(
+        log: Arc<Log>,
+        plugins: crate::plugin::Host,
+        config: BrokerConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
         let groups = groups::Groups::open(&log)?;
         let idempotency = idempotency::Cache::open(&log, now_ms, config.idempotency_window_ms)?;
+        let definitions = definitions::Definitions::open(&log)?;
+        let transform_state = transforms::StateStore::open(&log)?;
+        let inner = Inner {
+            log,
+            config,
+            groups,
+            idempotency,
+            plugins,
+            definitions,
+            transform_state,
+            round_robin: AtomicU64::new(0),
+        };
         Ok(Self {
-            inner: Arc::new(Inner {
-                log,
-                config,
-                groups,
-                idempotency,
-                round_robin: AtomicU64::new(0),
-            }),
+            inner: Arc::new(inner),
         })
+    }
+
+    /// The plugin host (for the pipeline, which runs the plugins).
+    #[must_use]
+    pub fn plugin_host(&self) -> &crate::plugin::Host {
+        &self.inner.plugins
     }
 
     /// The underlying log (for maintenance and shutdown by the composition root).

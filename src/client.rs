@@ -162,15 +162,30 @@ impl Api {
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<Option<Value>> {
+        let body = match body {
+            Some(v) => Some((Bytes::from(serde_json::to_vec(v)?), "application/json")),
+            None => None,
+        };
+        self.send(method, path, body, timeout).await
+    }
+
+    /// Sends `body` (bytes and content type) and returns the parsed JSON answer.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Bytes, &str)>,
+        timeout: Duration,
+    ) -> Result<Option<Value>> {
         let url = format!("{}{}", self.base, path);
         let mut builder = Request::builder()
             .method(method.clone())
             .uri(&url)
             .header(header::ACCEPT, "application/json");
         let body = match body {
-            Some(v) => {
-                builder = builder.header(header::CONTENT_TYPE, "application/json");
-                Full::new(Bytes::from(serde_json::to_vec(v)?))
+            Some((bytes, content_type)) => {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+                Full::new(bytes)
             }
             None => Full::new(Bytes::new()),
         };
@@ -445,9 +460,11 @@ fn finish_stdout(out: &mut impl Write) -> Result<bool> {
 }
 
 mod consume;
+mod plugin;
 mod produce;
 
 pub use consume::consume;
+pub use plugin::{PluginCommand, plugin};
 pub use produce::produce;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::broker::{self, Broker, BrokerConfig};
 use crate::config::Config;
 use crate::http::{self, HttpConfig};
 use crate::log::{self, Log, LogConfig};
+use crate::{pipeline, plugin};
 
 /// Why the gateway could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,9 @@ pub enum Error {
     /// The log could not be opened, recovered or closed.
     #[error("log: {0}")]
     Log(#[from] log::Error),
+    /// The plugin host could not start.
+    #[error("plugins: {0}")]
+    Plugin(#[from] plugin::Error),
     /// The broker could not replay its internal topics.
     #[error("broker: {0}")]
     Broker(#[from] broker::Error),
@@ -43,6 +47,7 @@ pub struct Gateway {
     cancel: CancellationToken,
     server: JoinHandle<()>,
     maintenance: JoinHandle<()>,
+    pipeline: JoinHandle<()>,
 }
 
 impl Gateway {
@@ -64,7 +69,9 @@ impl Gateway {
             default_partitions: config.default_partitions,
             ..BrokerConfig::default()
         };
-        let broker = Broker::open(Arc::clone(&log), broker_config, broker::now_ms())?;
+        let plugins =
+            plugin::Host::new(plugin::PluginConfig::new(config.data_dir.join("plugins")))?;
+        let broker = Broker::open(Arc::clone(&log), plugins, broker_config, broker::now_ms())?;
         let listener = http::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -92,6 +99,7 @@ impl Gateway {
             config.maintenance_interval,
             cancel.child_token(),
         ));
+        let pipeline = tokio::spawn(pipeline::run(broker.clone(), cancel.child_token()));
         tracing::info!(%addr, data_dir = %config.data_dir.display(), fsync = ?config.fsync, "Tidegate serving.");
         Ok(Self {
             addr,
@@ -99,6 +107,7 @@ impl Gateway {
             cancel,
             server,
             maintenance,
+            pipeline,
         })
     }
 
@@ -114,8 +123,8 @@ impl Gateway {
         &self.broker
     }
 
-    /// Stops accepting, drains in-flight requests, stops maintenance, then flushes and
-    /// fsyncs the log.
+    /// Stops accepting, drains in-flight requests, stops transforms and maintenance, then
+    /// flushes and fsyncs the log.
     ///
     /// # Errors
     /// The final flush failed.
@@ -123,6 +132,9 @@ impl Gateway {
         self.cancel.cancel();
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "HTTP server task failed.");
+        }
+        if let Err(e) = self.pipeline.await {
+            tracing::error!(error = %e, "Pipeline task failed.");
         }
         if let Err(e) = self.maintenance.await {
             tracing::error!(error = %e, "Maintenance task failed.");

@@ -31,6 +31,8 @@ use crate::broker::Broker;
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes (larger → 413).
     pub max_body_bytes: usize,
+    /// Largest plugin upload accepted, in bytes.
+    pub max_plugin_bytes: usize,
     /// Most concurrent connections; further ones wait in the accept queue.
     pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.
@@ -41,6 +43,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 8 << 20,
+            max_plugin_bytes: crate::plugin::DEFAULT_MAX_COMPONENT_BYTES,
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
         }

@@ -3,7 +3,7 @@
 //! Layers point down only (see `DESIGN.md`):
 //!
 //! ```text
-//! main → gateway → http → broker → log → event
+//! main → gateway → {http, pipeline} → broker → {log, plugin} → event
 //! ```
 //!
 //! `tests/architecture.rs` holds that rule: no module imports one above it.
@@ -14,5 +14,7 @@ pub mod event;
 pub mod gateway;
 pub mod http;
 pub mod log;
+pub mod pipeline;
+pub mod plugin;
 pub mod shutdown;
 pub mod telemetry;

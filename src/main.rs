@@ -31,6 +31,9 @@ enum Command {
     /// Manage topics.
     #[command(subcommand)]
     Topic(client::TopicCommand),
+    /// Manage WebAssembly plugins.
+    #[command(subcommand)]
+    Plugin(client::PluginCommand),
     /// Produce one record per stdin line.
     Produce(client::ProduceArgs),
     /// Print records of a topic, one per line.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(&args).await,
             Command::Topic(cmd) => client::topic(&cli.server, cmd).await,
+            Command::Plugin(cmd) => client::plugin(&cli.server, cmd).await,
             Command::Produce(args) => client::produce(&cli.server, args).await,
             Command::Consume(args) => client::consume(&cli.server, args).await,
         }

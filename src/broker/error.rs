@@ -69,6 +69,34 @@ pub enum Error {
     /// The group has no committed offsets.
     #[error("consumer group '{0}' not found")]
     UnknownGroup(String),
+    /// The plugin host refused or failed (bad upload, trap, timeout, …).
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::Error),
+    /// No plugin under that name.
+    #[error("plugin '{0}' not found")]
+    UnknownPlugin(String),
+    /// A plugin cannot be deleted or replaced while transforms use it.
+    #[error("plugin '{plugin}' is used by transform(s) {}", transforms.join(", "))]
+    PluginInUse {
+        /// The plugin.
+        plugin: String,
+        /// The transforms using it.
+        transforms: Vec<String>,
+    },
+    /// No transform under that name.
+    #[error("transform '{0}' not found")]
+    UnknownTransform(String),
+    /// A transform with that name exists.
+    #[error("transform '{0}' already exists")]
+    TransformExists(String),
+    /// A plugin or transform definition is not acceptable.
+    #[error("invalid {field}: {problem}")]
+    InvalidDefinition {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// Stored internal state could not be decoded (a bug or a damaged internal topic).
     #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
     InternalState {

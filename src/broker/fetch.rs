@@ -74,3 +74,42 @@ impl Broker {
         Ok(topic.partition(partition)?)
     }
 }
+
+impl Broker {
+    /// Waits until any partition of `topic` has data at or after its position in `positions`
+    /// (partitions not named count from their start), or `wait` passes. Returns whether data
+    /// arrived.
+    ///
+    /// # Errors
+    /// Invalid name, unknown topic.
+    pub async fn wait_any(
+        &self,
+        topic: &str,
+        positions: &std::collections::BTreeMap<u32, u64>,
+        wait: Duration,
+    ) -> Result<bool> {
+        let topic = self.inner.log.topic(&TopicName::new(topic)?)?;
+        let partitions = topic.partitions();
+        let waits = partitions.iter().map(|p| {
+            let from = positions
+                .get(&p.id())
+                .copied()
+                .unwrap_or_else(|| p.start_offset());
+            Box::pin(p.wait_for(from, wait))
+        });
+        let (arrived, _, _) = futures_util::future::select_all(waits).await;
+        Ok(arrived)
+    }
+
+    /// Number of partitions of a topic.
+    ///
+    /// # Errors
+    /// Invalid name, unknown topic.
+    pub fn partition_count(&self, topic: &str) -> Result<u32> {
+        Ok(self
+            .inner
+            .log
+            .topic(&TopicName::new(topic)?)?
+            .partition_count())
+    }
+}

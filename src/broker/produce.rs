@@ -158,3 +158,15 @@ impl Broker {
         Ok(partitions)
     }
 }
+
+impl Broker {
+    /// Appends one batch to an explicit partition of any topic, for trusted in-process writers
+    /// (the pipeline): no partitioner and no internal-topic guard; the log's own limits apply.
+    ///
+    /// # Errors
+    /// Unknown topic or partition; storage errors.
+    pub async fn append_to(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64> {
+        let topic = self.inner.log.topic(&TopicName::new(topic)?)?;
+        Ok(topic.partition(partition)?.append(records).await?)
+    }
+}

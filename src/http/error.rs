@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::broker;
 use crate::log;
+use crate::plugin;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +111,12 @@ impl From<broker::Error> for ApiError {
             B::InternalTopic(_) => Self::new(StatusCode::FORBIDDEN, 1, message),
             B::UnknownGroup(_) => Self::new(StatusCode::NOT_FOUND, 3, message),
             B::InternalState { .. } => Self::internal(&message),
+            B::Plugin(inner) => inner.into(),
+            B::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, 4, message),
+            B::UnknownTransform(_) => Self::new(StatusCode::NOT_FOUND, 5, message),
+            B::PluginInUse { .. } => Self::new(StatusCode::CONFLICT, 2, message),
+            B::TransformExists(_) => Self::new(StatusCode::CONFLICT, 3, message),
+            B::InvalidDefinition { .. } => Self::unprocessable(9, message),
         }
     }
 }
@@ -128,6 +135,31 @@ impl From<log::Error> for ApiError {
             L::Poisoned { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 1, message),
             L::Closed { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 2, message),
             L::Io { .. } | L::Corrupt { .. } => Self::internal(&message),
+        }
+    }
+}
+
+impl From<plugin::Error> for ApiError {
+    fn from(e: plugin::Error) -> Self {
+        use plugin::Error as P;
+        let message = e.to_string();
+        match e {
+            P::TooLarge { .. } => Self::unprocessable(20, message),
+            P::NotAComponent { .. } => Self::unprocessable(21, message),
+            P::UnknownWorld { .. } => Self::unprocessable(22, message),
+            P::ForbiddenImport { .. } => Self::unprocessable(23, message),
+            P::CompileTimeout { .. } => Self::unprocessable(24, message),
+            P::Compile { .. } => Self::unprocessable(25, message),
+            P::InvalidConfig { .. } => Self::unprocessable(26, message),
+            // Only `init` runs a guest during a request: its failure refuses the definition.
+            P::Timeout { .. }
+            | P::MemoryLimit { .. }
+            | P::Trap { .. }
+            | P::Guest { .. }
+            | P::InvalidOutput { .. } => Self::unprocessable(27, message),
+            P::Engine { .. } | P::Io { .. } | P::UnknownDigest { .. } | P::Runtime { .. } => {
+                Self::internal(&message)
+            }
         }
     }
 }

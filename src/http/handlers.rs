@@ -3,5 +3,7 @@
 
 pub mod groups;
 pub mod ops;
+pub mod plugins;
 pub mod records;
 pub mod topics;
+pub mod transforms;

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::handlers::{groups, ops, records, topics};
+use super::handlers::{groups, ops, plugins, records, topics, transforms};
 use super::{AppState, error::ApiError};
 
 /// The response body type of every route (a boxed body, so streaming routes fit in too).
@@ -96,6 +96,30 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
         (["v1", "groups", g, "offsets"], &Method::POST) => {
             ("commit_offsets", groups::commit(state, g, req).await)
         }
+        (["v1", "plugins"], &Method::GET) => ("list_plugins", plugins::list(state)),
+        (["v1", "plugins", n], &Method::PUT) => {
+            ("upload_plugin", plugins::upload(state, n, req).await)
+        }
+        (["v1", "plugins", n], &Method::GET) => ("get_plugin", plugins::get(state, n)),
+        (["v1", "plugins", n], &Method::DELETE) => {
+            ("delete_plugin", plugins::delete(state, n).await)
+        }
+        (["v1", "transforms"], &Method::GET) => ("list_transforms", transforms::list(state)),
+        (["v1", "transforms"], &Method::POST) => {
+            ("create_transform", transforms::create(state, req).await)
+        }
+        (["v1", "transforms", n], &Method::GET) => ("get_transform", transforms::get(state, n)),
+        (["v1", "transforms", n], &Method::DELETE) => {
+            ("delete_transform", transforms::delete(state, n).await)
+        }
+        (["v1", "transforms", n, "pause"], &Method::POST) => (
+            "pause_transform",
+            transforms::set_paused(state, n, true).await,
+        ),
+        (["v1", "transforms", n, "resume"], &Method::POST) => (
+            "resume_transform",
+            transforms::set_paused(state, n, false).await,
+        ),
         (known, m) if is_known_path(known) => {
             ("unknown", Err(ApiError::method_not_allowed(m, &path)))
         }
@@ -107,7 +131,9 @@ fn is_known_path(seg: &[&str]) -> bool {
     matches!(
         seg,
         ["healthz" | "readyz" | "metrics" | "openapi.json"]
-            | ["v1", "topics" | "groups"]
+            | ["v1", "topics" | "groups" | "plugins" | "transforms"]
+            | ["v1", "plugins" | "transforms", _]
+            | ["v1", "transforms", _, "pause" | "resume"]
             | ["v1", "topics", _]
             | ["v1", "topics", _, "records"]
             | ["v1", "topics", _, "partitions", _, "records" | "offsets"]
@@ -152,7 +178,11 @@ fn error_response(e: &ApiError) -> Response<Body> {
 
 /// Reads a whole request body, refusing more than the configured limit with 413.
 pub async fn read_body(state: &AppState, req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    let limit = state.config.max_body_bytes;
+    read_body_limited(req, state.config.max_body_bytes).await
+}
+
+/// Reads a whole request body, refusing more than `limit` bytes with 413.
+pub async fn read_body_limited(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)

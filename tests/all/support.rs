@@ -3,6 +3,7 @@
 
 pub mod child;
 pub mod client;
+pub mod plugins;
 
 use tempfile::TempDir;
 use tidegate::config::{Config, ServeArgs};

@@ -1,0 +1,240 @@
+//! Durable definitions of plugins and transforms, kept in the internal compacted topic
+//! `__tidegate_config` (key `plugin/{name}` or `transform/{name}`, JSON value, tombstone on
+//! delete) and replayed at start.
+//!
+//! This module owns the in-memory table and its persistence, and announces every change on a
+//! `watch` channel so the pipeline can reconcile running transforms. It does not validate
+//! definitions (the use cases in `plugins` and `transforms` do) and runs nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::transforms::TransformStatus;
+use super::{Result, internal};
+use crate::event::Record;
+use crate::log::{CleanupPolicy, Log, Partition};
+
+/// The internal topic holding plugin and transform definitions.
+pub const TOPIC: &str = "__tidegate_config";
+
+/// A stored plugin: an uploaded component under a name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PluginDefinition {
+    /// Name it was uploaded under.
+    pub name: String,
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    /// The world it targets (`transform` or `transform-raw`).
+    pub world: String,
+    /// Component size in bytes.
+    pub size: usize,
+    /// Upload time, RFC 3339.
+    pub created: String,
+}
+
+/// What a transform does when a batch still fails after its retries.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Send the batch's records to `<name>.dlq` with the error in headers, and go on.
+    #[default]
+    Dlq,
+    /// Drop the batch and go on.
+    Skip,
+    /// Stop the transform (state FAILED) until it is resumed.
+    Stop,
+}
+
+/// How a transform batches its input.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchPolicy {
+    /// Most records per plugin call.
+    pub max_records: usize,
+    /// How long to wait for a batch to fill before calling with what is there, in ms.
+    pub max_wait_ms: u64,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        Self {
+            max_records: 100,
+            max_wait_ms: 50,
+        }
+    }
+}
+
+/// A stored transform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TransformDefinition {
+    /// Transform name (also names its dead-letter topic `<name>.dlq`).
+    pub name: String,
+    /// Plugin name.
+    pub plugin: String,
+    /// Plugin digest at creation; the transform keeps running this exact component.
+    pub digest: String,
+    /// Input topic.
+    pub input: String,
+    /// Output topics; output index 0 is the default.
+    pub outputs: Vec<String>,
+    /// Configuration handed to the plugin's `init`.
+    pub config: BTreeMap<String, String>,
+    /// Failure policy.
+    pub on_error: OnError,
+    /// Batching.
+    pub batch: BatchPolicy,
+    /// Plugin limits.
+    pub limits: crate::plugin::Limits,
+    /// Paused by the user.
+    pub paused: bool,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Stored {
+    Plugin(PluginDefinition),
+    Transform(TransformDefinition),
+}
+
+/// A transform with its live status.
+#[derive(Clone)]
+pub struct TransformEntry {
+    /// The definition.
+    pub definition: TransformDefinition,
+    /// Counters and state, updated by the pipeline.
+    pub status: Arc<TransformStatus>,
+}
+
+#[derive(Default)]
+pub(super) struct Table {
+    pub(super) plugins: BTreeMap<String, PluginDefinition>,
+    pub(super) transforms: BTreeMap<String, TransformEntry>,
+}
+
+pub(super) struct Definitions {
+    partition: Arc<Partition>,
+    pub(super) table: Mutex<Table>,
+    /// Bumped after every change, so watchers reconcile.
+    changes: watch::Sender<u64>,
+    /// Serializes writers, so the table and the topic change in the same order.
+    write: tokio::sync::Mutex<()>,
+}
+
+impl Definitions {
+    pub(super) fn open(log: &Arc<Log>) -> Result<Self> {
+        let partition = internal::open(log, TOPIC, |c| c.cleanup_policy = CleanupPolicy::Compact)?;
+        let mut table = Table::default();
+        internal::replay(&partition, TOPIC, |key, value: Option<Stored>, _| {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            match value {
+                Some(Stored::Plugin(p)) => {
+                    table.plugins.insert(p.name.clone(), p);
+                }
+                Some(Stored::Transform(t)) => {
+                    let status = Arc::new(TransformStatus::default());
+                    table.transforms.insert(
+                        t.name.clone(),
+                        TransformEntry {
+                            definition: t,
+                            status,
+                        },
+                    );
+                }
+                None => {
+                    if let Some(name) = key.strip_prefix("plugin/") {
+                        table.plugins.remove(name);
+                    } else if let Some(name) = key.strip_prefix("transform/") {
+                        table.transforms.remove(name);
+                    }
+                }
+            }
+        })?;
+        Ok(Self {
+            partition,
+            table: Mutex::new(table),
+            changes: watch::Sender::new(0),
+            write: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Takes the writer lock; hold it across check-then-write sequences.
+    pub(super) async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write.lock().await
+    }
+
+    pub(super) async fn put_plugin(&self, plugin: PluginDefinition) -> Result<()> {
+        let key = format!("plugin/{}", plugin.name);
+        self.persist(&key, Some(&Stored::Plugin(plugin.clone())))
+            .await?;
+        self.table
+            .lock()
+            .plugins
+            .insert(plugin.name.clone(), plugin);
+        self.announce();
+        Ok(())
+    }
+
+    pub(super) async fn delete_plugin(&self, name: &str) -> Result<()> {
+        self.persist(&format!("plugin/{name}"), None).await?;
+        self.table.lock().plugins.remove(name);
+        self.announce();
+        Ok(())
+    }
+
+    pub(super) async fn put_transform(&self, definition: TransformDefinition) -> Result<()> {
+        let key = format!("transform/{}", definition.name);
+        self.persist(&key, Some(&Stored::Transform(definition.clone())))
+            .await?;
+        let mut table = self.table.lock();
+        let status = table.transforms.get(&definition.name).map_or_else(
+            || Arc::new(TransformStatus::default()),
+            |e| Arc::clone(&e.status),
+        );
+        table.transforms.insert(
+            definition.name.clone(),
+            TransformEntry { definition, status },
+        );
+        drop(table);
+        self.announce();
+        Ok(())
+    }
+
+    pub(super) async fn delete_transform(&self, name: &str) -> Result<()> {
+        self.persist(&format!("transform/{name}"), None).await?;
+        self.table.lock().transforms.remove(name);
+        self.announce();
+        Ok(())
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self) {
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+
+    async fn persist(&self, key: &str, value: Option<&Stored>) -> Result<()> {
+        let value = value.map(|v| Bytes::from(serde_json::to_vec(v).unwrap_or_default()));
+        let record = Record {
+            key: Some(Bytes::from(key.to_owned())),
+            value,
+            timestamp: super::now_ms(),
+            ..Record::default()
+        };
+        self.partition.append(std::slice::from_ref(&record)).await?;
+        Ok(())
+    }
+}
+
+/// Now as RFC 3339 with milliseconds.
+pub(super) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

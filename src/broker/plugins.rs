@@ -1,0 +1,125 @@
+//! Plugin registry use cases: upload (validate + precompile through the plugin host), list,
+//! describe, delete. Names map to content digests; the host caches components by digest.
+
+use bytes::Bytes;
+
+use super::definitions::{PluginDefinition, now_rfc3339};
+use super::{Broker, Error, Result};
+use crate::event::TopicName;
+
+impl Broker {
+    /// Stores a component under `name` (replacing an unused one), after the plugin host has
+    /// validated and precompiled it.
+    ///
+    /// # Errors
+    /// Invalid name; the host's refusal (not a component, wrong world, forbidden import, too
+    /// large, compile timeout); [`Error::PluginInUse`] when replacing a plugin transforms use
+    /// with different bytes.
+    pub async fn upload_plugin(&self, name: &str, wasm: Bytes) -> Result<PluginDefinition> {
+        validate_name("plugin name", name)?;
+        let info = self.inner.plugins.compile(wasm).await?;
+        let defs = &self.inner.definitions;
+        let _writer = defs.writer().await;
+        let existing = defs.table.lock().plugins.get(name).cloned();
+        if let Some(existing) = existing {
+            if existing.digest == info.digest {
+                return Ok(existing);
+            }
+            let users = self.transforms_using(name);
+            if !users.is_empty() {
+                return Err(Error::PluginInUse {
+                    plugin: name.to_owned(),
+                    transforms: users,
+                });
+            }
+        }
+        let definition = PluginDefinition {
+            name: name.to_owned(),
+            digest: info.digest,
+            world: info.world.as_str().to_owned(),
+            size: info.size,
+            created: now_rfc3339(),
+        };
+        defs.put_plugin(definition.clone()).await?;
+        tracing::info!(plugin = name, digest = %definition.digest, world = %definition.world, "Plugin stored.");
+        Ok(definition)
+    }
+
+    /// Every stored plugin, sorted by name.
+    #[must_use]
+    pub fn list_plugins(&self) -> Vec<PluginDefinition> {
+        self.inner
+            .definitions
+            .table
+            .lock()
+            .plugins
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// One plugin.
+    ///
+    /// # Errors
+    /// [`Error::UnknownPlugin`].
+    pub fn get_plugin(&self, name: &str) -> Result<PluginDefinition> {
+        let table = self.inner.definitions.table.lock();
+        table
+            .plugins
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownPlugin(name.to_owned()))
+    }
+
+    /// Deletes a plugin no transform uses; its cached component goes too unless another name
+    /// holds the same bytes.
+    ///
+    /// # Errors
+    /// [`Error::UnknownPlugin`], [`Error::PluginInUse`].
+    pub async fn delete_plugin(&self, name: &str) -> Result<()> {
+        let defs = &self.inner.definitions;
+        let _writer = defs.writer().await;
+        let plugin = self.get_plugin(name)?;
+        let users = self.transforms_using(name);
+        if !users.is_empty() {
+            return Err(Error::PluginInUse {
+                plugin: name.to_owned(),
+                transforms: users,
+            });
+        }
+        defs.delete_plugin(name).await?;
+        let shared = defs
+            .table
+            .lock()
+            .plugins
+            .values()
+            .any(|p| p.digest == plugin.digest);
+        if !shared {
+            if let Err(e) = self.inner.plugins.remove(&plugin.digest) {
+                tracing::warn!(plugin = name, error = %e, "Cannot remove the cached component.");
+            }
+        }
+        tracing::info!(plugin = name, "Plugin deleted.");
+        Ok(())
+    }
+
+    fn transforms_using(&self, plugin: &str) -> Vec<String> {
+        let table = self.inner.definitions.table.lock();
+        table
+            .transforms
+            .values()
+            .filter(|t| t.definition.plugin == plugin)
+            .map(|t| t.definition.name.clone())
+            .collect()
+    }
+}
+
+/// Plugin and transform names follow topic-name rules (a transform's names its DLQ topic).
+pub(super) fn validate_name(field: &'static str, name: &str) -> Result<()> {
+    TopicName::new(name)
+        .map(drop)
+        .map_err(|e| Error::InvalidDefinition {
+            field,
+            problem: e.to_string().replace("topic name", field),
+        })
+}

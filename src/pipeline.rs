@@ -1,0 +1,82 @@
+//! Transforms at run time: one task per running transform reads its input topic through the
+//! broker, calls its plugin per batch, writes the results to its output topics, and commits its
+//! input position together with the plugin's state.
+//!
+//! The supervisor here reconciles running tasks with the broker's definitions whenever they
+//! change (create, pause, resume, delete). It talks to the broker only — never to the log —
+//! and to the plugin host the broker hands out.
+
+mod batch_state;
+mod exactly_once;
+mod runner;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{Broker, TransformDefinition};
+
+/// How long shutdown waits for transform tasks to finish their current batch.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Running {
+    definition: TransformDefinition,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Runs transforms until `cancel` fires, then stops them (each finishes or abandons its
+/// current batch; an abandoned batch is redone exactly once at the next start).
+pub async fn run(broker: Broker, cancel: CancellationToken) {
+    let mut changes = broker.watch_definitions();
+    let mut running: HashMap<String, Running> = HashMap::new();
+    loop {
+        reconcile(&broker, &mut running, &cancel);
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            changed = changes.changed() => if changed.is_err() { break },
+        }
+    }
+    for (_, r) in running.drain() {
+        r.cancel.cancel();
+        if tokio::time::timeout(STOP_TIMEOUT, r.task).await.is_err() {
+            tracing::warn!(transform = %r.definition.name, "Transform did not stop in time.");
+        }
+    }
+}
+
+fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &CancellationToken) {
+    let entries = broker.transform_entries();
+    running.retain(|name, r| {
+        let keep = entries.iter().any(|e| {
+            &e.definition.name == name && !e.definition.paused && e.definition == r.definition
+        });
+        if !keep {
+            r.cancel.cancel();
+        }
+        keep
+    });
+    for entry in entries {
+        let name = entry.definition.name.clone();
+        let finished = running.get(&name).is_some_and(|r| r.task.is_finished());
+        if entry.definition.paused
+            || entry.status.is_failed()
+            || (running.contains_key(&name) && !finished)
+        {
+            continue;
+        }
+        let token = cancel.child_token();
+        let task = tokio::spawn(runner::run(broker.clone(), entry.clone(), token.clone()));
+        running.insert(
+            name,
+            Running {
+                definition: entry.definition,
+                cancel: token,
+                task,
+            },
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Validating and precompiling uploads.
+//!
+//! Owns the upload checks (size, component header, world, imports) and the bounded compile:
+//! a dedicated OS thread, one at a time, awaited with a timeout. It must not run compilation
+//! on a tokio worker (Cranelift can take seconds for a 17 MiB Python guest) nor keep more than
+//! one compilation alive: the permit travels with the thread, so even a compile abandoned
+//! after its timeout blocks the next one until it really ends. Memory is bounded because the
+//! compiler's memory grows with the code size, which `max_component_bytes` caps (wasmparser
+//! additionally enforces per-function and per-module limits), times one concurrent compile.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::component::Component;
+
+use super::error::{Error, Result};
+use super::runtime::Shared;
+use super::{PluginInfo, World, cache};
+
+/// Export names that select a world (the package version must be 0.1.x).
+const TRANSFORMER: &str = "tidegate:plugin/transformer@0.1.";
+const TRANSFORMER_RAW: &str = "tidegate:plugin/transformer-raw@0.1.";
+/// Imports a plugin may have: our host interfaces, and WASI 0.2 (granted as `sandbox` says).
+const GRANTED: &[&str] = &[
+    "tidegate:plugin/log@0.1.",
+    "tidegate:plugin/kv@0.1.",
+    "tidegate:plugin/types@0.1.",
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+const MAGIC: &[u8; 4] = b"\0asm";
+const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+const COMPONENT_VERSION: [u8; 4] = [0x0d, 0, 1, 0];
+
+/// Cheap checks on the raw bytes, before any parsing.
+pub(crate) fn check_header(wasm: &[u8], limit: usize) -> Result<()> {
+    if wasm.len() > limit {
+        return Err(Error::TooLarge {
+            size: wasm.len(),
+            limit,
+        });
+    }
+    let not = |reason: &str| {
+        Err(Error::NotAComponent {
+            reason: reason.to_owned(),
+        })
+    };
+    if wasm.len() < 8 || &wasm[..4] != MAGIC {
+        return not("missing the `\\0asm` magic number");
+    }
+    match <[u8; 4]>::try_from(&wasm[4..8]) {
+        Ok(COMPONENT_VERSION) => Ok(()),
+        Ok(CORE_MODULE_VERSION) => not("this is a core WebAssembly module; build a component \
+             (e.g. `cargo build --target wasm32-wasip2` with wit-bindgen)"),
+        _ => not("unsupported WebAssembly version or layer"),
+    }
+}
+
+/// Which of our worlds the component targets, and that it imports nothing we do not grant.
+pub(crate) fn inspect(engine: &wasmtime::Engine, component: &Component) -> Result<World> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let exported = |prefix: &str| exports.iter().any(|e| e.starts_with(prefix));
+    let world = if exported(TRANSFORMER) {
+        World::Transform
+    } else if exported(TRANSFORMER_RAW) {
+        World::TransformRaw
+    } else {
+        return Err(Error::UnknownWorld { exports });
+    };
+    if let Some((name, _)) = ty
+        .imports(engine)
+        .find(|(n, _)| !GRANTED.iter().any(|g| n.starts_with(g)))
+    {
+        return Err(Error::ForbiddenImport {
+            name: name.to_owned(),
+        });
+    }
+    Ok(world)
+}
+
+/// Validates, compiles and durably stores an upload. Returns the info and the component.
+pub(crate) async fn compile(shared: &Arc<Shared>, wasm: Bytes) -> Result<(PluginInfo, Component)> {
+    check_header(&wasm, shared.config.max_component_bytes)?;
+    let limit = shared.config.compile_timeout;
+    let permit = Arc::clone(&shared.compile_permit);
+    let worker = Arc::clone(shared);
+    shared
+        .run(async move {
+            let bounded = async move {
+                let permit = permit.acquire_owned().await.map_err(|e| Error::Runtime {
+                    reason: e.to_string(),
+                })?;
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                std::thread::Builder::new()
+                    .name("tidegate-plugin-compile".into())
+                    .spawn(move || {
+                        let _ = tx.send(compile_blocking(&worker, &wasm));
+                        drop(permit);
+                    })
+                    .map_err(|e| Error::Runtime {
+                        reason: format!("cannot start a compile thread: {e}"),
+                    })?;
+                rx.await.map_err(|e| Error::Runtime {
+                    reason: e.to_string(),
+                })?
+            };
+            tokio::time::timeout(limit, bounded)
+                .await
+                .unwrap_or(Err(Error::CompileTimeout { limit }))
+        })
+        .await?
+}
+
+fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<(PluginInfo, Component)> {
+    let (digest, hex) = cache::digest_of(wasm);
+    let started = std::time::Instant::now();
+    let component = Component::new(&shared.engine, wasm).map_err(|e| Error::Compile {
+        reason: format!("{e:#}"),
+    })?;
+    let world = inspect(&shared.engine, &component)?;
+    shared
+        .linker
+        .instantiate_pre(&component)
+        .map_err(|e| Error::Compile {
+            reason: format!("{e:#}"),
+        })?;
+    let artifact = component.serialize().map_err(|e| Error::Compile {
+        reason: format!("{e:#}"),
+    })?;
+    let dir = &shared.config.cache_dir;
+    cache::write_durably(&cache::wasm_path(dir, &hex), wasm)?;
+    cache::write_durably(&cache::cwasm_path(dir, &hex), &artifact)?;
+    tracing::info!(plugin = %digest, world = world.as_str(), size = wasm.len(),
+        elapsed_ms = started.elapsed().as_millis(), "Plugin compiled.");
+    Ok((
+        PluginInfo {
+            digest,
+            world,
+            size: wasm.len(),
+        },
+        component,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_checks_are_precise() {
+        let err = |b: &[u8]| check_header(b, 64).expect_err("refused").to_string();
+        assert!(err(b"hello world!").contains("magic"));
+        assert!(err(b"\0asm\x01\0\0\0").contains("core WebAssembly module"));
+        assert!(err(b"\0asm\x0e\0\x01\0").contains("unsupported"));
+        assert!(err(&[0; 65]).contains("65 bytes, the limit is 64"));
+        assert!(check_header(b"\0asm\x0d\0\x01\0", 64).is_ok());
+    }
+}

@@ -1,0 +1,138 @@
+//! Hostile plugins inside running transforms: each is stopped by its limit within the
+//! configured deadline, its records reach the dead-letter topic with the reason, and the
+//! gateway's other traffic keeps flowing meanwhile.
+
+use std::time::{Duration, Instant};
+
+use hyper::StatusCode;
+use serde_json::json;
+
+use crate::support::TestGateway;
+use crate::transforms::{upload, wait_for_records};
+
+const CALL_TIMEOUT_MS: u64 = 300;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_go_to_the_dlq_and_the_gateway_keeps_serving() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_topic("side", 1).await;
+    let cases = [
+        ("hostile-loop", "budget"),
+        ("hostile-memory", "memory"),
+        ("hostile-trap", "trapped"),
+        ("hostile-output", "output"),
+    ];
+    for (plugin, _) in cases {
+        upload(c, plugin).await;
+        let input = format!("{plugin}-in");
+        c.create_topic(&input, 1).await;
+        c.create_topic(&format!("{plugin}-out"), 1).await;
+        let r = c
+            .post(
+                "/v1/transforms",
+                &json!({"name": plugin, "plugin": plugin, "input": input, "outputs": [format!("{plugin}-out")],
+                    "on_error": "dlq", "limits": {"call_timeout_ms": CALL_TIMEOUT_MS, "max_memory_bytes": 32 << 20,
+                    "max_output_records": 1000, "max_output_bytes": 1 << 20}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{plugin}: {:?}", r.json);
+    }
+    let started = Instant::now();
+    for (plugin, _) in cases {
+        c.produce(
+            &format!("{plugin}-in"),
+            json!([{"key": "k", "value": {"n": 1}}, {"value": {"n": 2}}]),
+        )
+        .await;
+    }
+    // While the guests misbehave, produce and fetch elsewhere keep working promptly.
+    let mut slowest = Duration::ZERO;
+    for i in 0..40 {
+        let t = Instant::now();
+        c.produce("side", json!([{"value": i}])).await;
+        let r = c.fetch("side", 0, &format!("offset={i}")).await;
+        assert_eq!(r.json["records"][0]["value"], i);
+        slowest = slowest.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        slowest < Duration::from_millis(CALL_TIMEOUT_MS),
+        "side traffic stalled for {slowest:?}"
+    );
+
+    for (plugin, reason) in cases {
+        let dlq = wait_for_records(c, &format!("{plugin}.dlq"), 2, Duration::from_secs(60)).await;
+        assert_eq!(dlq.len(), 2, "{plugin}");
+        assert_eq!(
+            dlq[0]["value"],
+            json!({"n": 1}),
+            "{plugin}: the original record is kept"
+        );
+        assert_eq!(dlq[1]["value"], json!({"n": 2}));
+        let headers = &dlq[0]["headers"];
+        let error = headers["tidegate.error"].as_str().unwrap();
+        assert!(
+            error.contains(reason),
+            "{plugin}: error {error:?} lacks {reason:?}"
+        );
+        assert!(
+            headers["tidegate.plugin.digest"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+        assert_eq!(headers["tidegate.source.topic"], format!("{plugin}-in"));
+        assert_eq!(headers["tidegate.source.partition"], "0");
+        assert_eq!(headers["tidegate.source.offset"], "0");
+        assert_eq!(
+            c.end_offsets(&format!("{plugin}-out")).await,
+            vec![0],
+            "{plugin} wrote output"
+        );
+        let status = c.get(&format!("/v1/transforms/{plugin}")).await.json;
+        assert_eq!(status["state"], "RUNNING", "{plugin}: {status}");
+        assert_eq!(status["records_dlq"], 2);
+        assert!(status["errors"].as_u64().unwrap() >= 1);
+        assert!(status["last_error"].as_str().unwrap().contains(reason));
+    }
+    // Three attempts with backoff per batch, each bounded by the call budget.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_error_stop_marks_the_transform_failed_until_resumed() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_topic("in", 1).await;
+    c.create_topic("out", 1).await;
+    upload(c, "hostile-trap").await;
+    let r = c.post("/v1/transforms", &json!({"name": "fragile", "plugin": "hostile-trap", "input": "in", "outputs": ["out"], "on_error": "stop"})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    c.produce("in", json!([{"value": 1}])).await;
+    let started = Instant::now();
+    loop {
+        let status = c.get("/v1/transforms/fragile").await.json;
+        if status["state"] == "FAILED" {
+            assert!(
+                status["last_error"].as_str().unwrap().contains("trapped"),
+                "{status}"
+            );
+            assert_eq!(status["lag"], 1);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never failed: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(c.end_offsets("out").await, vec![0]);
+    gw.stop().await;
+}

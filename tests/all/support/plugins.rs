@@ -1,0 +1,101 @@
+//! Builds the guest plugins in `plugins/` (their own cargo workspace) for tests, once per test
+//! process, and hands out their `.wasm` components.
+//!
+//! Meant to be moved as-is into the main crate's test support (`support::plugins`). Building
+//! runs `cargo build --release --target wasm32-wasip2` in `plugins/` with the cached target dir
+//! `plugins/target`; it installs the `wasm32-wasip2` target with rustup if it is missing. A
+//! failed build FAILS the calling test with instructions; it never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The rust target the guests are built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// `plugins/` of this repository.
+pub fn plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins")
+}
+
+/// Builds every guest (once per process) and returns the directory holding the `.wasm` files.
+///
+/// # Panics
+/// If the target cannot be installed or a guest does not build; the message says what to run.
+pub fn build() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BUILT.get_or_init(build_uncached) {
+        Ok(dir) => dir.clone(),
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// The component bytes of the guest crate `name` (e.g. `"enrich-count"`).
+///
+/// # Panics
+/// As [`build`], or if the crate produced no component.
+pub fn wasm(name: &str) -> bytes::Bytes {
+    let path = build().join(format!("{}.wasm", name.replace('-', "_")));
+    match std::fs::read(&path) {
+        Ok(bytes) => bytes.into(),
+        Err(e) => panic!("guest `{name}` has no component at {}: {e}", path.display()),
+    }
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // Do not let the outer (host) build's settings leak into the guest build.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn ensure_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if let Ok(out) = &installed
+        && String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == TARGET)
+    {
+        return Ok(());
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        other => Err(format!(
+            "the `{TARGET}` target is missing and `rustup target add {TARGET}` failed ({other:?}).\n\
+             Install it by hand (`rustup target add {TARGET}`) and re-run the tests."
+        )),
+    }
+}
+
+fn build_uncached() -> Result<PathBuf, String> {
+    ensure_target()?;
+    let dir = plugins_dir();
+    let target_dir = dir.join("target");
+    let out = cargo()
+        .current_dir(&dir)
+        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(&target_dir)
+        .output()
+        .map_err(|e| format!("cannot run cargo to build the guest plugins: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the guest plugins failed.\nReproduce with:\n    cd {} && cargo build \
+             --release --target {TARGET}\n\ncargo said:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join(TARGET).join("release"))
+}
