@@ -147,7 +147,9 @@ pub struct CommittedState {
 #[serde(tag = "t", rename_all = "lowercase")]
 enum StateValue {
     Pos {
-        positions: BTreeMap<u32, u64>,
+        // Pairs, not a map: JSON object keys are strings, and an internally tagged enum cannot
+        // turn them back into integers.
+        positions: Vec<(u32, u64)>,
         output_ends: BTreeMap<String, u64>,
     },
     Kv {
@@ -186,7 +188,7 @@ impl StateStore {
                         }),
                         _,
                     ) => {
-                        state.positions = positions;
+                        state.positions = positions.into_iter().collect();
                         state.output_ends = output_ends;
                     }
                     (b"kv", Some(StateValue::Kv { value }), Some(k)) => {
@@ -228,7 +230,7 @@ impl StateStore {
             records.push(state_record(key, value.as_ref(), now));
         }
         let pos = StateValue::Pos {
-            positions: state.positions.clone(),
+            positions: state.positions.iter().map(|(p, o)| (*p, *o)).collect(),
             output_ends: state.output_ends.clone(),
         };
         records.push(state_record(

@@ -94,7 +94,14 @@ impl Runner {
         }
         let input_partitions = broker.partition_count(&def.input)?;
         if committed.output_ends.is_empty() {
-            // First start: record where outputs begin, so recovery never scans older data.
+            // First start: record where input and outputs begin, so recovery can recognise the
+            // first batch and never scans older output data.
+            for p in broker.describe_topic(&def.input)?.partitions {
+                committed
+                    .positions
+                    .entry(p.partition)
+                    .or_insert(p.start_offset);
+            }
             committed.output_ends = exactly_once::output_ends(&broker, &written_topics)?;
             broker
                 .commit_transform(&def.name, &committed, Vec::new())

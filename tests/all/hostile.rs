@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hyper::StatusCode;
 use serde_json::json;
 
@@ -17,13 +19,14 @@ async fn hostile_plugins_go_to_the_dlq_and_the_gateway_keeps_serving() {
     let gw = TestGateway::start().await;
     let c = &gw.client;
     c.create_topic("side", 1).await;
+    // (plugin, the value that sets it off, what the error says)
     let cases = [
-        ("hostile-loop", "budget"),
-        ("hostile-memory", "memory"),
-        ("hostile-trap", "trapped"),
-        ("hostile-output", "output"),
+        ("hostile-loop", "loop", "budget"),
+        ("hostile-memory", "grow", "memory"),
+        ("hostile-trap", "panic", "trapped"),
+        ("hostile-output", "records", "output"),
     ];
-    for (plugin, _) in cases {
+    for (plugin, _, _) in cases {
         upload(c, plugin).await;
         let input = format!("{plugin}-in");
         c.create_topic(&input, 1).await;
@@ -39,12 +42,10 @@ async fn hostile_plugins_go_to_the_dlq_and_the_gateway_keeps_serving() {
         assert_eq!(r.status, StatusCode::CREATED, "{plugin}: {:?}", r.json);
     }
     let started = Instant::now();
-    for (plugin, _) in cases {
-        c.produce(
-            &format!("{plugin}-in"),
-            json!([{"key": "k", "value": {"n": 1}}, {"value": {"n": 2}}]),
-        )
-        .await;
+    for (plugin, trigger, _) in cases {
+        let trigger = BASE64.encode(trigger);
+        let records = json!([{"key": "k", "value_base64": trigger}, {"value": {"n": 2}}]);
+        c.produce(&format!("{plugin}-in"), records).await;
     }
     // While the guests misbehave, produce and fetch elsewhere keep working promptly.
     let mut slowest = Duration::ZERO;
@@ -61,12 +62,12 @@ async fn hostile_plugins_go_to_the_dlq_and_the_gateway_keeps_serving() {
         "side traffic stalled for {slowest:?}"
     );
 
-    for (plugin, reason) in cases {
+    for (plugin, trigger, reason) in cases {
         let dlq = wait_for_records(c, &format!("{plugin}.dlq"), 2, Duration::from_secs(60)).await;
         assert_eq!(dlq.len(), 2, "{plugin}");
         assert_eq!(
-            dlq[0]["value"],
-            json!({"n": 1}),
+            dlq[0]["value_base64"],
+            BASE64.encode(trigger),
             "{plugin}: the original record is kept"
         );
         assert_eq!(dlq[1]["value"], json!({"n": 2}));
@@ -115,7 +116,8 @@ async fn on_error_stop_marks_the_transform_failed_until_resumed() {
     upload(c, "hostile-trap").await;
     let r = c.post("/v1/transforms", &json!({"name": "fragile", "plugin": "hostile-trap", "input": "in", "outputs": ["out"], "on_error": "stop"})).await;
     assert_eq!(r.status, StatusCode::CREATED);
-    c.produce("in", json!([{"value": 1}])).await;
+    c.produce("in", json!([{"value_base64": BASE64.encode("panic")}]))
+        .await;
     let started = Instant::now();
     loop {
         let status = c.get("/v1/transforms/fragile").await.json;

@@ -3,6 +3,7 @@
 
 pub mod child;
 pub mod client;
+#[path = "../support_plugins.rs"]
 pub mod plugins;
 
 use tempfile::TempDir;
