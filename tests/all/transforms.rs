@@ -349,3 +349,48 @@ async fn pause_resume_delete_and_bad_definitions() {
     );
     gw.stop().await;
 }
+
+/// A plugin written in Python (componentize-py, against the same WIT) runs as a transform and
+/// agrees with the Rust filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_plugin_runs_as_a_transform() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    for t in ["in", "py-out", "rust-out"] {
+        c.create_topic(t, 1).await;
+    }
+    let r = c
+        .send(
+            Method::PUT,
+            "/v1/plugins/py-filter",
+            plugins::python_filter(),
+            &[("content-type", "application/wasm")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    assert_eq!(r.json["world"], "transform");
+    upload(c, "filter").await;
+    let config = json!({"field": "kind", "equals": "order"});
+    for (name, plugin, out) in [
+        ("py", "py-filter", "py-out"),
+        ("rust", "filter", "rust-out"),
+    ] {
+        let t = json!({"name": name, "plugin": plugin, "input": "in", "outputs": [out], "config": config});
+        let r = c.post("/v1/transforms", &t).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {:?}", r.json);
+    }
+    let kinds = ["order", "refund", "order", "ping"];
+    let records: Vec<_> = (0..40)
+        .map(|i| json!({"key": i, "value": {"i": i, "kind": kinds[i % 4]}}))
+        .collect();
+    c.produce("in", json!(records)).await;
+    let py = wait_for_records(c, "py-out", 20, Duration::from_secs(60)).await;
+    let rust = wait_for_records(c, "rust-out", 20, Duration::from_secs(60)).await;
+    assert_eq!(values(&py), values(&rust));
+    assert!(values(&py).iter().all(|v| v["kind"] == "order"));
+    assert_eq!(
+        py.iter().map(|r| r["key"].clone()).collect::<Vec<_>>(),
+        rust.iter().map(|r| r["key"].clone()).collect::<Vec<_>>()
+    );
+    gw.stop().await;
+}
