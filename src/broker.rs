@@ -28,7 +28,8 @@ pub use fetch::OffsetSpec;
 pub use groups::{GroupOffset, GroupOffsetCommit};
 pub use produce::{ProduceRecord, ProducedOffset};
 pub use transforms::{
-    CommittedState, TransformRequest, TransformState, TransformStatus, TransformView,
+    BUILTIN_IDENTITY, CommittedState, TransformRequest, TransformState, TransformStatus,
+    TransformView,
 };
 
 use crate::log::Log;

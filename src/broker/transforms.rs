@@ -30,6 +30,9 @@ use crate::plugin::Limits;
 pub const STATE_TOPIC: &str = "__transform_state";
 /// Most output topics of one transform.
 pub const MAX_OUTPUTS: usize = 8;
+/// The native identity transform: copies records unchanged, without WebAssembly (for
+/// mirroring a topic, and as the baseline of the pipeline benchmark).
+pub const BUILTIN_IDENTITY: &str = "builtin:identity";
 /// Largest `batch.max_records`.
 pub const MAX_BATCH_RECORDS: usize = 10_000;
 
@@ -298,7 +301,6 @@ impl Broker {
                 "must leave room for the '.dlq' suffix".into(),
             ));
         }
-        let plugin = self.get_plugin(&req.plugin)?;
         let input = self.inner.log.topic(&TopicName::new(&req.input)?)?;
         if req.outputs.is_empty() || req.outputs.len() > MAX_OUTPUTS {
             return Err(bad(
@@ -336,9 +338,15 @@ impl Broker {
                 "call_timeout_ms must be 1 to 60000 and max_memory_bytes ≥ 1 MiB".into(),
             ));
         }
-        let config: Vec<(String, String)> = req.config.clone().into_iter().collect();
-        let loaded = self.inner.plugins.load(&plugin.digest).await?;
-        loaded.init(&config, limits).await?;
+        let digest = if req.plugin == BUILTIN_IDENTITY {
+            BUILTIN_IDENTITY.to_owned()
+        } else {
+            let plugin = self.get_plugin(&req.plugin)?;
+            let config: Vec<(String, String)> = req.config.clone().into_iter().collect();
+            let loaded = self.inner.plugins.load(&plugin.digest).await?;
+            loaded.init(&config, limits).await?;
+            plugin.digest
+        };
         if req.on_error == OnError::Dlq {
             self.ensure_topic(&format!("{}.dlq", req.name))?;
         }
@@ -349,8 +357,8 @@ impl Broker {
         }
         let definition = TransformDefinition {
             name: req.name,
-            plugin: plugin.name,
-            digest: plugin.digest,
+            plugin: req.plugin,
+            digest,
             input: req.input,
             outputs: req.outputs,
             config: req.config,

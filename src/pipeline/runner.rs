@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::batch_state::BatchState;
 use super::exactly_once::{self, BatchRange, Destination};
-use crate::broker::{self, Broker, CommittedState, OffsetSpec, OnError, TransformEntry};
+use crate::broker::{
+    self, BUILTIN_IDENTITY, Broker, CommittedState, OffsetSpec, OnError, TransformEntry,
+};
 use crate::event::{Header, StoredRecord};
 use crate::plugin::{self, BatchContext, TransformInstance};
 
@@ -57,10 +59,35 @@ pub async fn run(broker: Broker, entry: TransformEntry, cancel: CancellationToke
     }
 }
 
+/// What runs a batch: a WebAssembly instance, or the native identity.
+enum Engine {
+    Wasm(Box<TransformInstance>),
+    Identity,
+}
+
+impl Engine {
+    async fn transform(
+        &mut self,
+        ctx: &BatchContext,
+        batch: &[StoredRecord],
+    ) -> Result<Vec<plugin::OutputRecord>, plugin::Error> {
+        match self {
+            Self::Wasm(instance) => instance.transform(ctx, batch).await,
+            Self::Identity => Ok(batch
+                .iter()
+                .map(|r| plugin::OutputRecord {
+                    record: r.record.clone(),
+                    output: None,
+                })
+                .collect()),
+        }
+    }
+}
+
 struct Runner {
     broker: Broker,
     entry: TransformEntry,
-    instance: TransformInstance,
+    instance: Engine,
     state: Arc<BatchState>,
     committed: CommittedState,
     /// Output topics with their partition counts (index = output index).
@@ -74,15 +101,20 @@ struct Runner {
 impl Runner {
     async fn start(broker: Broker, entry: TransformEntry) -> Result<Self, Stop> {
         let def = &entry.definition;
-        let plugin = broker.plugin_host().load(&def.digest).await?;
         let mut committed = broker.committed_state(&def.name);
         let state = Arc::new(BatchState::new(committed.kv.clone()));
-        let config: Vec<_> = def.config.clone().into_iter().collect();
-        let outputs_len = u32::try_from(def.outputs.len()).unwrap_or(u32::MAX);
-        let instance = plugin
-            .instantiate(&config, def.limits, Arc::clone(&state) as _)
-            .await?
-            .with_outputs(outputs_len);
+        let instance = if def.digest == BUILTIN_IDENTITY {
+            Engine::Identity
+        } else {
+            let plugin = broker.plugin_host().load(&def.digest).await?;
+            let config: Vec<_> = def.config.clone().into_iter().collect();
+            let outputs_len = u32::try_from(def.outputs.len()).unwrap_or(u32::MAX);
+            let instance = plugin
+                .instantiate(&config, def.limits, Arc::clone(&state) as _)
+                .await?
+                .with_outputs(outputs_len);
+            Engine::Wasm(Box::new(instance))
+        };
         let outputs = def
             .outputs
             .iter()

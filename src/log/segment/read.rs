@@ -14,6 +14,8 @@ use crate::{
 
 /// Upper bound of one read for a fetch; larger fetches loop.
 const MAX_READ_CHUNK: usize = 64 << 20;
+/// First read of a fetch; later reads of the same fetch double up to `MAX_READ_CHUNK`.
+const FIRST_READ_CHUNK: usize = 256 << 10;
 
 impl Segment {
     /// Appends records with offsets in `[acc.next, acc.end)` to `acc` until its budget is spent.
@@ -23,11 +25,16 @@ impl Segment {
         let rel = u32::try_from(acc.next.saturating_sub(self.base)).unwrap_or(u32::MAX);
         let mut pos = u64::from(self.with_index(interval, |i| i.position_for(rel))?);
         let mut at_least = 0usize;
+        // Start small and double: a fetch of a few records must not read `max_bytes` from
+        // disk, while a large catch-up read still reaches big chunks after a few rounds.
+        let mut chunk_cap = FIRST_READ_CHUNK;
         while pos < limit {
             let budget = acc.max_bytes.saturating_sub(acc.bytes);
             let want = budget
                 .saturating_add(2 * interval as usize + (64 << 10))
-                .min(MAX_READ_CHUNK);
+                .min(MAX_READ_CHUNK)
+                .min(chunk_cap);
+            chunk_cap = chunk_cap.saturating_mul(2);
             let want = want
                 .max(at_least)
                 .min(usize::try_from(limit - pos).unwrap_or(usize::MAX));
