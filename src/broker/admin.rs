@@ -83,6 +83,16 @@ impl Broker {
         Ok(describe(&*self.inner.log.topic(&name)?))
     }
 
+    /// Just the partitions' offsets of a topic: the cheap part of a description, for callers
+    /// that poll it (the pipeline, per batch).
+    ///
+    /// # Errors
+    /// Invalid name or unknown topic.
+    pub fn partition_offsets(&self, name: &str) -> Result<Vec<PartitionInfo>> {
+        let name = TopicName::new(name)?;
+        Ok(partition_infos(&*self.inner.log.topic(&name)?))
+    }
+
     /// Changes some config keys of a topic; keys not named keep their values.
     ///
     /// # Errors
@@ -119,17 +129,21 @@ pub(super) fn describe(topic: &Topic) -> TopicDescription {
     TopicDescription {
         name: topic.name().to_string(),
         internal: topic.name().is_internal(),
-        partitions: topic
-            .partitions()
-            .iter()
-            .map(|p| PartitionInfo {
-                partition: p.id(),
-                start_offset: p.start_offset(),
-                end_offset: p.end_offset(),
-            })
-            .collect(),
+        partitions: partition_infos(topic),
         config: topic.config(),
     }
+}
+
+fn partition_infos(topic: &Topic) -> Vec<PartitionInfo> {
+    topic
+        .partitions()
+        .iter()
+        .map(|p| PartitionInfo {
+            partition: p.id(),
+            start_offset: p.start_offset(),
+            end_offset: p.end_offset(),
+        })
+        .collect()
 }
 
 /// Applies Kafka-style config strings to `config`, refusing unknown keys and bad values.

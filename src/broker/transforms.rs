@@ -389,16 +389,10 @@ impl Broker {
     /// Every transform with its status, sorted by name.
     #[must_use]
     pub fn list_transforms(&self) -> Vec<TransformView> {
-        let entries: Vec<_> = self
-            .inner
-            .definitions
-            .table
-            .lock()
-            .transforms
-            .values()
-            .cloned()
-            .collect();
-        entries.iter().map(|e| self.view(e)).collect()
+        self.transform_entries()
+            .iter()
+            .map(|e| self.view(e))
+            .collect()
     }
 
     /// One transform with its status.

@@ -95,7 +95,7 @@ pub async fn write(
 pub fn output_ends(broker: &Broker, topics: &[String]) -> broker::Result<BTreeMap<String, u64>> {
     let mut ends = BTreeMap::new();
     for topic in topics {
-        for p in broker.describe_topic(topic)?.partitions {
+        for p in broker.partition_offsets(topic)? {
             ends.insert(format!("{topic}/{}", p.partition), p.end_offset);
         }
     }

@@ -128,7 +128,7 @@ impl Runner {
         if committed.output_ends.is_empty() {
             // First start: record where input and outputs begin, so recovery can recognise the
             // first batch and never scans older output data.
-            for p in broker.describe_topic(&def.input)?.partitions {
+            for p in broker.partition_offsets(&def.input)? {
                 committed
                     .positions
                     .entry(p.partition)
@@ -242,9 +242,10 @@ impl Runner {
 
     /// The committed position of a partition, moved up to its start if retention passed it.
     fn position(&mut self, partition: u32) -> Result<u64, Stop> {
-        let topic = self.broker.describe_topic(&self.entry.definition.input)?;
-        let start = topic
-            .partitions
+        let partitions = self
+            .broker
+            .partition_offsets(&self.entry.definition.input)?;
+        let start = partitions
             .get(partition as usize)
             .map_or(0, |p| p.start_offset);
         let position = self
