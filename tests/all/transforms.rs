@@ -89,6 +89,10 @@ async fn upload_list_describe_delete_plugins() {
         ),
         (b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
         (plugins::wasm("other-world").to_vec(), "export"),
+        (
+            plugins::wasm("forbidden-import").to_vec(),
+            "example:forbidden/secrets",
+        ),
     ];
     for (body, needle) in cases {
         let r = c

@@ -98,3 +98,38 @@ async fn removed_plugins_are_gone() {
     ));
     host.remove(&info.digest).expect("removing twice is fine");
 }
+
+#[tokio::test]
+async fn a_component_importing_what_the_host_does_not_grant_is_refused() {
+    let (host, dir) = host();
+    match host
+        .compile(super::support_plugins::wasm("forbidden-import"))
+        .await
+    {
+        Err(Error::ForbiddenImport { name }) => {
+            assert!(name.contains("example:forbidden/secrets"), "{name}");
+        }
+        other => panic!("expected ForbiddenImport, got {other:?}"),
+    }
+    let stored = std::fs::read_dir(dir.path()).expect("ls").count();
+    assert_eq!(stored, 0, "a refused upload left files in the cache");
+}
+
+#[tokio::test]
+async fn a_compilation_over_its_time_budget_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = PluginConfig::new(dir.path());
+    config.pool_instances = 0;
+    config.compile_timeout = std::time::Duration::from_millis(1);
+    let host = Host::new(config).expect("host");
+    let started = std::time::Instant::now();
+    // The Python component is ~18 MB of code: far more than 1 ms of Cranelift work.
+    match host.compile(super::support_plugins::python_filter()).await {
+        Err(Error::CompileTimeout { limit }) => assert_eq!(limit.as_millis(), 1),
+        other => panic!("expected CompileTimeout, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the caller waited for the whole compile"
+    );
+}
