@@ -69,7 +69,9 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
             continue;
         }
         let token = cancel.child_token();
-        let task = tokio::spawn(runner::run(broker.clone(), entry.clone(), token.clone()));
+        // Transform tasks live on the plugin runtime, next to the guests they call.
+        let run = runner::run(broker.clone(), entry.clone(), token.clone());
+        let task = broker.plugin_host().spawn(run);
         running.insert(
             name,
             Running {

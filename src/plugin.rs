@@ -177,6 +177,18 @@ impl Host {
         })
     }
 
+    /// Runs `fut` as a task on the plugin runtime. Callers that do little besides calling
+    /// plugins (the pipeline's transform tasks) run there, so each guest call is a local
+    /// spawn instead of a hop between runtimes — and none of that work lands on the threads
+    /// that serve HTTP.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.handle.spawn(fut)
+    }
+
     /// The default limits from [`PluginConfig::limits`].
     #[must_use]
     pub fn limits(&self) -> Limits {

@@ -29,7 +29,7 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
+    pub(crate) handle: tokio::runtime::Handle,
     /// One compilation at a time (held by the compiling thread, even past a timeout).
     pub(crate) compile_permit: Arc<tokio::sync::Semaphore>,
     /// Loaded plugins by digest.
