@@ -4,7 +4,7 @@
 //! Per-partition order is kept: a partition's batches are processed strictly in offset order
 //! and each output partition receives them in that order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ use crate::plugin::{self, BatchContext, TransformInstance};
 const ATTEMPTS: u32 = 3;
 /// First retry delay; doubled for each further retry.
 const BACKOFF: Duration = Duration::from_millis(100);
+/// Records read ahead per input partition (whatever the plugin batch size).
+const READ_AHEAD_RECORDS: usize = 2_000;
 /// Longest idle wait before re-checking for input.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 const READ_BYTES: usize = 16 << 20;
@@ -96,6 +98,8 @@ struct Runner {
     written_topics: Vec<String>,
     input_partitions: u32,
     next_partition: u32,
+    /// Input records read but not yet processed, per partition.
+    read_ahead: HashMap<u32, VecDeque<StoredRecord>>,
 }
 
 impl Runner {
@@ -150,6 +154,7 @@ impl Runner {
             written_topics,
             input_partitions,
             next_partition: 0,
+            read_ahead: HashMap::new(),
         })
     }
 
@@ -196,36 +201,49 @@ impl Runner {
     ) -> Result<Option<(BatchRange, Vec<StoredRecord>)>, Stop> {
         let max = self.entry.definition.batch.max_records;
         let linger = Duration::from_millis(self.entry.definition.batch.max_wait_ms);
+        let input = self.entry.definition.input.clone();
         for i in 0..self.input_partitions {
             let partition = (self.next_partition + i) % self.input_partitions;
             let start = self.position(partition)?;
-            let input = self.entry.definition.input.clone();
-            let mut records =
-                read(&self.broker, &input, partition, start, max, Duration::ZERO).await?;
-            if records.is_empty() {
+            let buffer = self.read_ahead.entry(partition).or_default();
+            // Anything before the position (processed, or deleted by retention) is stale.
+            while buffer.front().is_some_and(|r| r.offset < start) {
+                buffer.pop_front();
+            }
+            if buffer.len() < max {
+                // Read well ahead: a fetch costs about a whole stored batch however few
+                // records it returns, so small plugin batches must not mean small reads.
+                let from = buffer.back().map_or(start, |r| r.offset + 1);
+                let want = READ_AHEAD_RECORDS.max(max) - buffer.len();
+                buffer.extend(
+                    read(&self.broker, &input, partition, from, want, Duration::ZERO).await?,
+                );
+            }
+            if buffer.is_empty() {
                 continue;
             }
             let deadline = Instant::now() + linger;
-            while records.len() < max && !cancel.is_cancelled() {
+            while buffer.len() < max && !cancel.is_cancelled() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
                 }
-                let from = records.last().map_or(start, |r| r.offset + 1);
+                let from = buffer.back().map_or(start, |r| r.offset + 1);
                 let more = read(
                     &self.broker,
                     &input,
                     partition,
                     from,
-                    max - records.len(),
+                    max - buffer.len(),
                     left,
                 )
                 .await?;
                 if more.is_empty() {
                     break;
                 }
-                records.extend(more);
+                buffer.extend(more);
             }
+            let records: Vec<StoredRecord> = buffer.drain(..max.min(buffer.len())).collect();
             self.next_partition = (partition + 1) % self.input_partitions;
             let end = records.last().map_or(start, |r| r.offset + 1);
             return Ok(Some((

@@ -36,6 +36,11 @@ pub(crate) struct Shared {
     loaded: Mutex<HashMap<String, Arc<Template>>>,
 }
 
+thread_local! {
+    /// Set on the plugin runtime's worker threads.
+    static ON_PLUGIN_RUNTIME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Shared {
     pub(crate) fn new(config: PluginConfig) -> Result<Arc<Self>> {
         cache::create_dir(&config.cache_dir)?;
@@ -49,6 +54,7 @@ impl Shared {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("tidegate-plugin")
+            .on_thread_start(|| ON_PLUGIN_RUNTIME.set(true))
             .enable_time()
             .build()
             .map_err(|e| Error::Runtime {
@@ -65,12 +71,18 @@ impl Shared {
         }))
     }
 
-    /// Runs `fut` on the plugin runtime and waits for it from any runtime (the caller's task
-    /// only awaits a join handle). If the caller stops waiting, the task still runs to the end.
+    /// Runs `fut` on the plugin runtime and waits for it from any runtime. From another runtime
+    /// the caller's task only awaits a join handle, and if it stops waiting the task still runs
+    /// to the end. On a plugin thread (a task spawned with `Host::spawn`) `fut` is awaited in
+    /// place, so dropping the caller drops the call.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         fut: impl Future<Output = T> + Send + 'static,
     ) -> Result<T> {
+        if ON_PLUGIN_RUNTIME.get() {
+            // Already on a plugin thread (a transform task): a spawn would only add a wake-up.
+            return Ok(fut.await);
+        }
         self.handle.spawn(fut).await.map_err(|e| Error::Runtime {
             reason: e.to_string(),
         })

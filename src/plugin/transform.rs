@@ -142,8 +142,8 @@ impl TransformInstance {
     /// (if re-initialising a replacement instance fails).
     ///
     /// # Cancel safety
-    /// Dropping the future lets the call finish on the plugin runtime but discards the
-    /// instance; the next call starts a fresh one.
+    /// Dropping the future discards the instance (a call already handed to the plugin runtime
+    /// from another runtime finishes there first); the next call starts a fresh one.
     pub async fn transform(
         &mut self,
         ctx: &BatchContext,
