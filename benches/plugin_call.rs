@@ -215,4 +215,46 @@ async fn main() {
             delta / 1024
         ),
     );
+
+    drop(live);
+
+    // How the gateway calls plugins: transform tasks run on the plugin runtime, so a call
+    // (and an instantiation) is awaited in place, with no hop between runtimes.
+    let runner = host.clone();
+    let rows = runner
+        .spawn(async move {
+            let mut rows = Vec::new();
+            for name in ["identity", "identity-raw"] {
+                let p = plugin(&host, name).await;
+                let mut instance = p
+                    .instantiate(&[], limits, state())
+                    .await
+                    .expect("instantiate");
+                let per = time!(assert_eq!(
+                    instance
+                        .transform(&ctx, &batch)
+                        .await
+                        .expect("transform")
+                        .len(),
+                    BATCH
+                ));
+                let label = format!("`{name}` transform call from a transform task (no hop)");
+                rows.push((label, per_sec(per, BATCH)));
+            }
+            let per = time!(drop(
+                identity
+                    .instantiate(&[], limits, state())
+                    .await
+                    .expect("instantiate")
+            ));
+            let label =
+                "instantiate from cached template (+ init) from a transform task".to_owned();
+            rows.push((label, format!("{:.1} µs", per.as_secs_f64() * 1e6)));
+            rows
+        })
+        .await
+        .expect("bench task");
+    for (what, value) in rows {
+        row(&what, value);
+    }
 }

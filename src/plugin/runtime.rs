@@ -163,7 +163,8 @@ fn engine(config: &PluginConfig) -> Result<Engine> {
             .max_tables_per_component(64)
             .table_elements(100_000)
             .max_unused_warm_slots(n.min(100))
-            .linear_memory_keep_resident(64 << 10);
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(64 << 10);
         let mut c = base_config();
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&c) {
