@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests, in ms.
     #[arg(long, env = "TIDEGATE_DRAIN_TIMEOUT_MS")]
     pub drain_timeout_ms: Option<u64>,
+    /// Address-space cap of the child process that compiles each plugin upload, in bytes.
+    #[arg(long, env = "TIDEGATE_PLUGIN_COMPILE_MAX_MEMORY_BYTES")]
+    pub plugin_compile_max_memory_bytes: Option<u64>,
 }
 
 /// The TOML file's shape.
@@ -60,6 +63,7 @@ struct FileConfig {
     segment_bytes: Option<u64>,
     maintenance_interval_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
+    plugin_compile_max_memory_bytes: Option<u64>,
 }
 
 /// Defaults of the embedded zero-config setup.
@@ -68,6 +72,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./tidegate-data";
 /// Default segment size (128 MiB).
 pub const DEFAULT_SEGMENT_BYTES: u64 = 128 << 20;
+
+/// Default address-space cap of the plugin compiler process (2 GiB: an 18 MB Python
+/// component compiles in well under 1 GiB).
+pub const DEFAULT_PLUGIN_COMPILE_MEMORY: u64 = 2 << 30;
+/// Smallest accepted cap.
+pub const MIN_PLUGIN_COMPILE_MEMORY: u64 = 64 << 20;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -90,6 +100,8 @@ pub struct Config {
     pub maintenance_interval: Duration,
     /// Shutdown drain deadline.
     pub drain_timeout: Duration,
+    /// Memory cap of the plugin compiler process.
+    pub plugin_compile_max_memory_bytes: u64,
 }
 
 /// Every problem found, one per line as `field: problem`.
@@ -175,6 +187,15 @@ impl Config {
             .drain_timeout_ms
             .or(file.drain_timeout_ms)
             .unwrap_or(10_000);
+        let compile_memory = args
+            .plugin_compile_max_memory_bytes
+            .or(file.plugin_compile_max_memory_bytes)
+            .unwrap_or(DEFAULT_PLUGIN_COMPILE_MEMORY);
+        if compile_memory < MIN_PLUGIN_COMPILE_MEMORY {
+            problems.push(format!(
+                "plugin_compile_max_memory_bytes: must be ≥ {MIN_PLUGIN_COMPILE_MEMORY}, got {compile_memory}"
+            ));
+        }
         if !problems.is_empty() {
             return Err(Error(problems));
         }
@@ -195,6 +216,7 @@ impl Config {
             segment_bytes,
             maintenance_interval: Duration::from_millis(maintenance_ms),
             drain_timeout: Duration::from_millis(drain_ms),
+            plugin_compile_max_memory_bytes: compile_memory,
         })
     }
 }

@@ -69,8 +69,9 @@ impl Gateway {
             default_partitions: config.default_partitions,
             ..BrokerConfig::default()
         };
-        let plugins =
-            plugin::Host::new(plugin::PluginConfig::new(config.data_dir.join("plugins")))?;
+        let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));
+        plugin_config.compiler = compiler_process(config.plugin_compile_max_memory_bytes);
+        let plugins = plugin::Host::new(plugin_config)?;
         let broker = Broker::open(Arc::clone(&log), plugins, broker_config, broker::now_ms())?;
         let listener = http::bind(config.listen)
             .await
@@ -181,4 +182,19 @@ async fn maintain(log: Arc<Log>, every: std::time::Duration, cancel: Cancellatio
             Err(e) => tracing::error!(error = %e, "Maintenance task panicked."),
         }
     }
+}
+
+/// Plugin uploads compile in a child `tidegate plugin-compile` under a memory cap — when this
+/// process is the `tidegate` binary. Embedded in another program (tests, benches) they compile
+/// in-process, bounded by the upload size limit only.
+fn compiler_process(max_memory_bytes: u64) -> Option<plugin::CompilerProcess> {
+    let program = std::env::current_exe().ok()?;
+    if program.file_stem()? != "tidegate" {
+        tracing::info!("Plugins compile in-process (not running as the tidegate binary).");
+        return None;
+    }
+    Some(plugin::CompilerProcess {
+        program,
+        max_memory_bytes,
+    })
 }

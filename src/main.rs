@@ -34,6 +34,14 @@ enum Command {
     /// Manage WebAssembly plugins.
     #[command(subcommand)]
     Plugin(client::PluginCommand),
+    /// Internal: precompile a plugin read from stdin under a memory cap, artifact to stdout
+    /// (the gateway runs this in a child process for every upload).
+    #[command(hide = true)]
+    PluginCompile {
+        /// Address-space cap, in bytes.
+        #[arg(long)]
+        max_memory_bytes: u64,
+    },
     /// Produce one record per stdin line.
     Produce(client::ProduceArgs),
     /// Print records of a topic, one per line.
@@ -57,6 +65,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(&args).await,
             Command::Topic(cmd) => client::topic(&cli.server, cmd).await,
             Command::Plugin(cmd) => client::plugin(&cli.server, cmd).await,
+            Command::PluginCompile { max_memory_bytes } => plugin_compile(max_memory_bytes),
             Command::Produce(args) => client::produce(&cli.server, args).await,
             Command::Consume(args) => client::consume(&cli.server, args).await,
         }
@@ -74,5 +83,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     tidegate::telemetry::init();
     let config = Config::load(args)?;
     tidegate::gateway::run(config, tidegate::shutdown::signal()).await?;
+    Ok(())
+}
+
+/// The child side of isolated plugin compilation: stdin → capped precompile → stdout.
+fn plugin_compile(max_memory_bytes: u64) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut wasm = Vec::new();
+    std::io::stdin().read_to_end(&mut wasm)?;
+    let artifact = tidegate::plugin::precompile_capped(&wasm, max_memory_bytes)?;
+    std::io::stdout().write_all(&artifact)?;
     Ok(())
 }

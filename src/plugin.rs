@@ -39,6 +39,7 @@ mod compile;
 mod convert;
 mod error;
 mod host;
+mod isolate;
 mod limits;
 mod raw;
 mod runtime;
@@ -52,6 +53,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{Error, Result};
+pub use isolate::{CompilerProcess, precompile_capped};
 pub use limits::Limits;
 pub use state::{MemoryStateStore, StateStore};
 pub use transform::{Plugin, TransformInstance};
@@ -74,6 +76,9 @@ pub struct PluginConfig {
     pub limits: Limits,
     /// Threads that run guest code (0 = one per CPU).
     pub workers: usize,
+    /// Compile uploads in this child process (with a hard memory cap) instead of in-process.
+    /// `None` compiles on a thread of the gateway, bounded only by the upload size limit.
+    pub compiler: Option<CompilerProcess>,
     /// Instance slots of the pooling allocator: the most live instances at once. 0 selects the
     /// on-demand allocator (slower instantiation, no up-front address-space reservation).
     pub pool_instances: u32,
@@ -90,6 +95,7 @@ impl PluginConfig {
             limits: Limits::default(),
             workers: 0,
             pool_instances: 256,
+            compiler: None,
         }
     }
 }

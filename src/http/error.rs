@@ -149,6 +149,7 @@ impl From<plugin::Error> for ApiError {
             P::UnknownWorld { .. } => Self::unprocessable(22, message),
             P::ForbiddenImport { .. } => Self::unprocessable(23, message),
             P::CompileTimeout { .. } => Self::unprocessable(24, message),
+            P::CompileMemory { .. } => Self::unprocessable(28, message),
             P::Compile { .. } => Self::unprocessable(25, message),
             P::InvalidConfig { .. } => Self::unprocessable(26, message),
             // Only `init` runs a guest during a request: its failure refuses the definition.

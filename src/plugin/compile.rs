@@ -15,7 +15,7 @@ use wasmtime::component::Component;
 
 use super::error::{Error, Result};
 use super::runtime::Shared;
-use super::{PluginInfo, World, cache};
+use super::{PluginInfo, World, cache, isolate};
 
 /// Export names that select a world (the package version must be 0.1.x).
 const TRANSFORMER: &str = "tidegate:plugin/transformer@0.1.";
@@ -93,6 +93,8 @@ pub(crate) async fn compile(shared: &Arc<Shared>, wasm: Bytes) -> Result<(Plugin
     let limit = shared.config.compile_timeout;
     let permit = Arc::clone(&shared.compile_permit);
     let worker = Arc::clone(shared);
+    let child = isolate::Handle::default();
+    let thread_child = child.clone();
     shared
         .run(async move {
             let bounded = async move {
@@ -103,7 +105,7 @@ pub(crate) async fn compile(shared: &Arc<Shared>, wasm: Bytes) -> Result<(Plugin
                 std::thread::Builder::new()
                     .name("tidegate-plugin-compile".into())
                     .spawn(move || {
-                        let _ = tx.send(compile_blocking(&worker, &wasm));
+                        let _ = tx.send(compile_blocking(&worker, &wasm, &thread_child));
                         drop(permit);
                     })
                     .map_err(|e| Error::Runtime {
@@ -113,32 +115,62 @@ pub(crate) async fn compile(shared: &Arc<Shared>, wasm: Bytes) -> Result<(Plugin
                     reason: e.to_string(),
                 })?
             };
-            tokio::time::timeout(limit, bounded)
-                .await
-                .unwrap_or(Err(Error::CompileTimeout { limit }))
+            let outcome = tokio::time::timeout(limit, bounded).await;
+            if outcome.is_err() {
+                // An isolated compile is stopped for real; an in-process one runs to its end.
+                child.kill();
+            }
+            outcome.unwrap_or(Err(Error::CompileTimeout { limit }))
         })
         .await?
 }
 
-fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<(PluginInfo, Component)> {
+fn compile_blocking(
+    shared: &Shared,
+    wasm: &[u8],
+    child: &isolate::Handle,
+) -> Result<(PluginInfo, Component)> {
     let (digest, hex) = cache::digest_of(wasm);
     let started = std::time::Instant::now();
-    let component = Component::new(&shared.engine, wasm).map_err(|e| Error::Compile {
-        reason: format!("{e:#}"),
-    })?;
-    let world = inspect(&shared.engine, &component)?;
-    shared
-        .linker
-        .instantiate_pre(&component)
-        .map_err(|e| Error::Compile {
+    let dir = &shared.config.cache_dir;
+    let cwasm = cache::cwasm_path(dir, &hex);
+    let component = match &shared.config.compiler {
+        None => Component::new(&shared.engine, wasm).map_err(|e| Error::Compile {
+            reason: format!("{e:#}"),
+        })?,
+        Some(process) => {
+            // The child compiled it under a memory cap; map its artifact like a cached one.
+            let artifact = isolate::run(process, wasm, child)?;
+            cache::write_durably(&cwasm, &artifact)?;
+            cache::load_artifact(&shared.engine, &cwasm)?.ok_or_else(|| Error::Compile {
+                reason: "the compiler process produced an artifact this engine cannot load".into(),
+            })?
+        }
+    };
+    let checked = inspect(&shared.engine, &component).and_then(|world| {
+        shared
+            .linker
+            .instantiate_pre(&component)
+            .map(|_| world)
+            .map_err(|e| Error::Compile {
+                reason: format!("{e:#}"),
+            })
+    });
+    let world = match checked {
+        Ok(world) => world,
+        Err(e) => {
+            // Leave nothing of a refused upload in the cache.
+            let _ = std::fs::remove_file(&cwasm);
+            return Err(e);
+        }
+    };
+    if shared.config.compiler.is_none() {
+        let artifact = component.serialize().map_err(|e| Error::Compile {
             reason: format!("{e:#}"),
         })?;
-    let artifact = component.serialize().map_err(|e| Error::Compile {
-        reason: format!("{e:#}"),
-    })?;
-    let dir = &shared.config.cache_dir;
+        cache::write_durably(&cwasm, &artifact)?;
+    }
     cache::write_durably(&cache::wasm_path(dir, &hex), wasm)?;
-    cache::write_durably(&cache::cwasm_path(dir, &hex), &artifact)?;
     tracing::info!(plugin = %digest, world = world.as_str(), size = wasm.len(),
         elapsed_ms = started.elapsed().as_millis(), "Plugin compiled.");
     Ok((

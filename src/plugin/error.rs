@@ -49,6 +49,14 @@ pub enum Error {
         /// The configured limit.
         limit: Duration,
     },
+    /// The compiler process hit its address-space cap.
+    #[error(
+        "compiling the component needed more than the compiler's memory limit of {limit} bytes"
+    )]
+    CompileMemory {
+        /// The configured cap.
+        limit: u64,
+    },
     /// The component is invalid or its imports do not type-check against the host.
     #[error("component failed to compile or link: {reason}")]
     Compile {

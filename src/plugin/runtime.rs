@@ -139,7 +139,7 @@ fn engine_error(e: impl std::fmt::Display) -> Error {
     }
 }
 
-fn base_config() -> wasmtime::Config {
+pub(crate) fn base_config() -> wasmtime::Config {
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);

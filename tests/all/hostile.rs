@@ -138,3 +138,62 @@ async fn on_error_stop_marks_the_transform_failed_until_resumed() {
     assert_eq!(c.end_offsets("out").await, vec![0]);
     gw.stop().await;
 }
+
+/// Uploads compile in a child process under an address-space cap: a component too big to
+/// compile within it is refused with 422, the gateway is untouched, and normal plugins compiled
+/// the same way run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_compilation_runs_in_a_memory_capped_child() {
+    use hyper::Method;
+
+    use crate::support::child::ChildServer;
+    use crate::support::{Client, plugins};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(
+        dir.path(),
+        &["--plugin-compile-max-memory-bytes", "268435456"],
+    );
+    let c = Client::new(server.addr);
+    let wasm = [("content-type", "application/wasm")];
+    let r = c
+        .send(
+            Method::PUT,
+            "/v1/plugins/py",
+            plugins::python_filter(),
+            &wasm,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    assert_eq!(r.json["error_code"], 42228, "{:?}", r.json);
+    assert!(
+        r.json["message"].as_str().unwrap().contains("268435456"),
+        "{:?}",
+        r.json
+    );
+    assert_eq!(c.get("/v1/plugins/py").await.status, StatusCode::NOT_FOUND);
+    let leftovers = std::fs::read_dir(dir.path().join("plugins"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "the refused upload left files in the cache");
+
+    let r = c
+        .send(
+            Method::PUT,
+            "/v1/plugins/identity",
+            plugins::wasm("identity"),
+            &wasm,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    c.create_topic("a", 1).await;
+    c.create_topic("b", 1).await;
+    let t = json!({"name": "copy", "plugin": "identity", "input": "a", "outputs": ["b"]});
+    assert_eq!(
+        c.post("/v1/transforms", &t).await.status,
+        StatusCode::CREATED
+    );
+    c.produce("a", json!([{"value": 1}, {"value": 2}])).await;
+    let out = wait_for_records(&c, "b", 2, Duration::from_secs(30)).await;
+    assert_eq!(out[1]["value"], 2);
+}
