@@ -208,8 +208,9 @@ impl Host {
     /// Validation: size, that it is a component (not a core module), that it exports one of our
     /// worlds, and that it imports only what we grant (WASI 0.2 and `tidegate:plugin/{log,kv}`).
     /// Compilation runs on a dedicated thread, one at a time, bounded by `compile_timeout`;
-    /// memory is bounded by the size limit (compiler memory grows with the code size) and by
-    /// running at most one compilation at a time, even one abandoned after a timeout.
+    /// memory is bounded by the compiler child's address-space cap when `compiler` is set, else
+    /// by the size limit (compiler memory grows with the code size) and by running at most one
+    /// compilation at a time, even one abandoned after a timeout.
     ///
     /// # Errors
     /// `TooLarge`, `NotAComponent`, `UnknownWorld`, `ForbiddenImport`, `Compile`,

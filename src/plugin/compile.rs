@@ -4,9 +4,10 @@
 //! a dedicated OS thread, one at a time, awaited with a timeout. It must not run compilation
 //! on a tokio worker (Cranelift can take seconds for a 17 MiB Python guest) nor keep more than
 //! one compilation alive: the permit travels with the thread, so even a compile abandoned
-//! after its timeout blocks the next one until it really ends. Memory is bounded because the
-//! compiler's memory grows with the code size, which `max_component_bytes` caps (wasmparser
-//! additionally enforces per-function and per-module limits), times one concurrent compile.
+//! after its timeout blocks the next one until it really ends. With `PluginConfig::compiler` set
+//! (the gateway binary does), Cranelift runs in a child process under a hard address-space cap
+//! (`isolate`) and a timed-out compile is killed; without it, memory is bounded only by
+//! `max_component_bytes` (compiler memory grows with code size) times one concurrent compile.
 
 use std::sync::Arc;
 
