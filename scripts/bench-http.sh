@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the HTTP benchmarks of the README: for each fsync policy, starts a release server
-# on 127.0.0.1 over a fresh temp dir and drives it with examples/loadgen.rs.
+# on 127.0.0.1 over a fresh temp dir and drives it with examples/loadgen/.
 #   scripts/bench-http.sh [seconds per run (default 10)] [fetch GiB (default 1)]
 # Everything stays on loopback and every run is bounded in time.
 set -euo pipefail
