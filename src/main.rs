@@ -6,6 +6,11 @@ mod client;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc keeps freed memory for reuse: fetch answers of tens of MiB otherwise go back to
+/// the kernel after each request with glibc's allocator, and every next one page-faults afresh.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tidegate::config::{Config, ServeArgs};
 
 /// Tidegate: a WebAssembly-extensible event gateway with a durable, partitioned log.
