@@ -79,6 +79,10 @@ pub(crate) fn run(process: &CompilerProcess, wasm: &[u8], handle: &Handle) -> Re
             "--max-memory-bytes",
             &process.max_memory_bytes.to_string(),
         ])
+        // The binary's allocator (mimalloc) reserves 1 GiB of address space per arena by
+        // default; under an address-space cap that starves thread creation. Small arenas make
+        // the cap measure what the compiler really uses.
+        .env("MIMALLOC_ARENA_RESERVE", "16MiB")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
