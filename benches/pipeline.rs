@@ -67,8 +67,8 @@ fn main() -> anyhow::Result<()> {
 async fn run(broker: &Broker, plugin: &str, records: usize) -> anyhow::Result<f64> {
     let tag = plugin.replace(':', "-");
     let (input, output) = (format!("in-{tag}"), format!("out-{tag}"));
-    broker.create_topic(&input, 1, &Default::default())?;
-    broker.create_topic(&output, 1, &Default::default())?;
+    broker.create_topic(&input, 1, &Default::default()).await?;
+    broker.create_topic(&output, 1, &Default::default()).await?;
     let value = Bytes::from(format!("\"{}\"", "x".repeat(RECORD_BYTES - 2)));
     for _ in 0..records / 1000 {
         let batch = (0..1000)

@@ -3,8 +3,9 @@
 //!
 //! The broker is the seam between front ends (HTTP today, WebSocket, REST Proxy later) and
 //! storage. It owns request semantics — partitioning, all-or-nothing validation, limits —
-//! and never speaks HTTP: callers get typed results and a typed [`Error`]. It must not
-//! reach below the `log` API (no segment files, no paths).
+//! and never speaks HTTP: callers get typed results and a typed [`Error`]. Storage is reached
+//! only through the [`Storage`] trait of [`storage`]; the types front ends see (topic config,
+//! offsets, fetch results, errors) are the broker's own, so any engine can sit underneath.
 
 mod admin;
 mod definitions;
@@ -15,9 +16,20 @@ mod idempotency;
 mod internal;
 mod plugins;
 mod produce;
+pub mod storage;
 mod transforms;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, atomic::AtomicU64};
+
+/// The plugin host's vocabulary, re-exported: the broker owns the host, so the pipeline and
+/// the front ends reach plugins through the broker and never name the layer below it.
+pub use crate::plugin::{
+    BatchContext, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError, Host as PluginHost,
+    OutputRecord, StateStore as PluginState, TransformInstance,
+};
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
 pub use definitions::{
@@ -27,12 +39,14 @@ pub use error::{Error, Result};
 pub use fetch::OffsetSpec;
 pub use groups::{GroupOffset, GroupOffsetCommit};
 pub use produce::{ProduceRecord, ProducedOffset};
+pub use storage::{
+    CleanupPolicy, Engine, FetchResult, MaintenanceReport, PartitionOffsets, Storage, StorageError,
+    TopicConfig,
+};
 pub use transforms::{
     BUILTIN_IDENTITY, CommittedState, TransformRequest, TransformState, TransformStatus,
     TransformView,
 };
-
-use crate::log::Log;
 
 /// Broker settings fixed at start.
 #[derive(Debug, Clone)]
@@ -43,6 +57,9 @@ pub struct BrokerConfig {
     pub default_partitions: u32,
     /// How long an `Idempotency-Key` is remembered, in milliseconds.
     pub idempotency_window_ms: i64,
+    /// How long a consumer group without commits keeps its offsets, in milliseconds
+    /// (Kafka's `offsets.retention.ms`, 7 days).
+    pub offsets_retention_ms: i64,
 }
 
 impl Default for BrokerConfig {
@@ -51,6 +68,7 @@ impl Default for BrokerConfig {
             auto_create_topics: false,
             default_partitions: 1,
             idempotency_window_ms: 600_000,
+            offsets_retention_ms: 7 * 24 * 3_600_000,
         }
     }
 }
@@ -62,7 +80,7 @@ pub struct Broker {
 }
 
 struct Inner {
-    log: Arc<Log>,
+    storage: Arc<Engine>,
     config: BrokerConfig,
     groups: groups::Groups,
     idempotency: idempotency::Cache,
@@ -74,24 +92,26 @@ struct Inner {
 }
 
 impl Broker {
-    /// Builds the broker over an opened log and plugin host, creating and replaying the
-    /// internal topics (`__consumer_offsets`, `__idempotency`, `__tidegate_config`,
-    /// `__transform_state`).
+    /// Builds the broker over an opened storage engine and plugin host, creating and
+    /// replaying the internal topics (`__consumer_offsets`, `__idempotency`,
+    /// `__tidegate_config`, `__transform_state`).
     ///
     /// # Errors
     /// Storage errors while creating or replaying the internal topics.
-    pub fn open(
-        log: Arc<Log>,
+    pub async fn open(
+        storage: Engine,
         plugins: crate::plugin::Host,
         config: BrokerConfig,
         now_ms: i64,
     ) -> Result<Self> {
-        let groups = groups::Groups::open(&log)?;
-        let idempotency = idempotency::Cache::open(&log, now_ms, config.idempotency_window_ms)?;
-        let definitions = definitions::Definitions::open(&log)?;
-        let transform_state = transforms::StateStore::open(&log)?;
+        let storage = Arc::new(storage);
+        let groups = groups::Groups::open(&storage, now_ms, config.offsets_retention_ms).await?;
+        let idempotency =
+            idempotency::Cache::open(&storage, now_ms, config.idempotency_window_ms).await?;
+        let definitions = definitions::Definitions::open(&storage).await?;
+        let transform_state = transforms::StateStore::open(&storage).await?;
         let inner = Inner {
-            log,
+            storage,
             config,
             groups,
             idempotency,
@@ -107,14 +127,26 @@ impl Broker {
 
     /// The plugin host (for the pipeline, which runs the plugins).
     #[must_use]
-    pub fn plugin_host(&self) -> &crate::plugin::Host {
+    pub fn plugin_host(&self) -> &PluginHost {
         &self.inner.plugins
     }
 
-    /// The underlying log (for maintenance and shutdown by the composition root).
-    #[must_use]
-    pub fn log(&self) -> &Arc<Log> {
-        &self.inner.log
+    /// One retention / compaction pass of storage, then expiry of idle consumer groups.
+    ///
+    /// # Errors
+    /// The first storage failure met.
+    pub async fn maintain(&self, now_ms: i64) -> Result<MaintenanceReport> {
+        let report = self.inner.storage.maintain(now_ms).await?;
+        self.expire_groups(now_ms).await?;
+        Ok(report)
+    }
+
+    /// Makes everything durable and refuses further appends (shutdown's last step).
+    ///
+    /// # Errors
+    /// The final flush failed.
+    pub async fn close(&self) -> Result<()> {
+        Ok(self.inner.storage.close().await?)
     }
 }
 

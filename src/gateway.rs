@@ -5,12 +5,11 @@
 //! It is the only module that uses every other layer.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{self, Broker, BrokerConfig};
+use crate::broker::{self, Broker, BrokerConfig, Engine, storage::FileStorage};
 use crate::config::Config;
 use crate::http::{self, HttpConfig};
 use crate::log::{self, Log, LogConfig};
@@ -48,6 +47,8 @@ pub struct Gateway {
     server: JoinHandle<()>,
     maintenance: JoinHandle<()>,
     pipeline: JoinHandle<()>,
+    /// The one deadline shutdown gives every task.
+    drain_timeout: std::time::Duration,
 }
 
 impl Gateway {
@@ -72,7 +73,8 @@ impl Gateway {
         let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));
         plugin_config.compiler = compiler_process(config.plugin_compile_max_memory_bytes);
         let plugins = plugin::Host::new(plugin_config)?;
-        let broker = Broker::open(Arc::clone(&log), plugins, broker_config, broker::now_ms())?;
+        let engine = Engine::File(FileStorage::new(log));
+        let broker = Broker::open(engine, plugins, broker_config, broker::now_ms()).await?;
         let listener = http::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -96,7 +98,7 @@ impl Gateway {
             cancel.child_token(),
         ));
         let maintenance = tokio::spawn(maintain(
-            log,
+            broker.clone(),
             config.maintenance_interval,
             cancel.child_token(),
         ));
@@ -109,6 +111,7 @@ impl Gateway {
             server,
             maintenance,
             pipeline,
+            drain_timeout: config.drain_timeout,
         })
     }
 
@@ -124,24 +127,32 @@ impl Gateway {
         &self.broker
     }
 
-    /// Stops accepting, drains in-flight requests, stops transforms and maintenance, then
-    /// flushes and fsyncs the log.
+    /// Stops accepting, drains in-flight requests, stops transforms and maintenance — all
+    /// within one deadline (`drain_timeout`), after which whatever is left is aborted — then
+    /// flushes and fsyncs storage.
     ///
     /// # Errors
     /// The final flush failed.
     pub async fn shutdown(self) -> Result<(), Error> {
         self.cancel.cancel();
-        if let Err(e) = self.server.await {
-            tracing::error!(error = %e, "HTTP server task failed.");
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+        for (name, task) in [
+            ("HTTP server", self.server),
+            ("Pipeline", self.pipeline),
+            ("Maintenance", self.maintenance),
+        ] {
+            let abort = task.abort_handle();
+            match tokio::time::timeout_at(deadline, task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(task = name, error = %e, "Task failed."),
+                Err(_) => {
+                    abort.abort();
+                    tracing::warn!(task = name, "Shutdown deadline passed; task aborted.");
+                }
+            }
         }
-        if let Err(e) = self.pipeline.await {
-            tracing::error!(error = %e, "Pipeline task failed.");
-        }
-        if let Err(e) = self.maintenance.await {
-            tracing::error!(error = %e, "Maintenance task failed.");
-        }
-        self.broker.log().close().await?;
-        tracing::info!("Log flushed and closed.");
+        self.broker.close().await?;
+        tracing::info!("Storage flushed and closed.");
         Ok(())
     }
 }
@@ -157,8 +168,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     gateway.shutdown().await
 }
 
-/// Periodic retention, compaction and age-based rolls, off the async workers.
-async fn maintain(log: Arc<Log>, every: std::time::Duration, cancel: CancellationToken) {
+/// Periodic retention, compaction, age-based rolls and group expiry (storage engines keep
+/// their file work off the async workers).
+async fn maintain(broker: Broker, every: std::time::Duration, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -168,18 +180,12 @@ async fn maintain(log: Arc<Log>, every: std::time::Duration, cancel: Cancellatio
             () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let log = Arc::clone(&log);
-        let pass = tokio::task::spawn_blocking(move || log.maintain(broker::now_ms())).await;
-        match pass {
-            Ok(Ok(report))
-                if report.segments_deleted + report.segments_compacted + report.segments_rolled
-                    > 0 =>
-            {
+        match broker.maintain(broker::now_ms()).await {
+            Ok(report) if report.changed_anything() => {
                 tracing::info!(?report, "Maintenance pass done.");
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "Maintenance pass failed."),
-            Err(e) => tracing::error!(error = %e, "Maintenance task panicked."),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "Maintenance pass failed."),
         }
     }
 }

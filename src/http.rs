@@ -43,7 +43,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 8 << 20,
-            max_plugin_bytes: crate::plugin::DEFAULT_MAX_COMPONENT_BYTES,
+            max_plugin_bytes: crate::broker::DEFAULT_MAX_COMPONENT_BYTES,
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
         }

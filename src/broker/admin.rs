@@ -1,15 +1,15 @@
 //! Topic administration: create, list, describe, alter config, delete.
 //!
 //! Config arrives as Kafka-style `key = value` strings (every front end speaks them) and is
-//! checked here, key by key, before it reaches the log.
+//! checked here, key by key, before it reaches storage.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::storage::{CleanupPolicy, Storage, StorageError, TopicConfig, TopicMeta};
 use super::{Broker, Error, Result};
 use crate::event::TopicName;
-use crate::log::{CleanupPolicy, Topic, TopicConfig};
 
 /// Most partitions one topic may have.
 pub const MAX_PARTITIONS: u32 = 1024;
@@ -42,8 +42,8 @@ impl Broker {
     /// Creates a topic.
     ///
     /// # Errors
-    /// Invalid name, partition count or config; [`crate::log::Error::TopicExists`].
-    pub fn create_topic(
+    /// Invalid name, partition count or config; [`StorageError::TopicExists`].
+    pub async fn create_topic(
         &self,
         name: &str,
         partitions: i64,
@@ -57,20 +57,38 @@ impl Broker {
                 requested: partitions,
                 max: MAX_PARTITIONS,
             })?;
-        let mut topic_config = TopicConfig::defaults(self.inner.log.config());
+        let mut topic_config = self.inner.storage.default_topic_config();
         apply_config(&mut topic_config, config)?;
-        let topic = self.inner.log.create_topic(&name, count, topic_config)?;
-        Ok(describe(&topic))
+        self.inner
+            .storage
+            .create_topic(&name, count, topic_config)
+            .await?;
+        self.describe_topic(name.as_str())
+    }
+
+    /// Creates `name` with `partitions` and default config unless it exists; two callers may
+    /// race to create it, and either way it exists afterwards.
+    pub(super) async fn ensure_topic(&self, name: &TopicName, partitions: u32) -> Result<()> {
+        let storage = &self.inner.storage;
+        match storage.topic(name) {
+            Err(StorageError::UnknownTopic { .. }) => {}
+            other => return other.map(drop).map_err(Error::from),
+        }
+        let config = storage.default_topic_config();
+        match storage.create_topic(name, partitions, config).await {
+            Ok(()) | Err(StorageError::TopicExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Every topic, sorted by name.
     #[must_use]
     pub fn list_topics(&self) -> Vec<TopicDescription> {
         self.inner
-            .log
+            .storage
             .topics()
-            .iter()
-            .map(|t| describe(t))
+            .into_iter()
+            .map(|t| self.describe(t))
             .collect()
     }
 
@@ -80,7 +98,7 @@ impl Broker {
     /// Invalid name or unknown topic.
     pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
         let name = TopicName::new(name)?;
-        Ok(describe(&*self.inner.log.topic(&name)?))
+        Ok(self.describe(self.inner.storage.topic(&name)?))
     }
 
     /// Just the partitions' offsets of a topic: the cheap part of a description, for callers
@@ -90,60 +108,61 @@ impl Broker {
     /// Invalid name or unknown topic.
     pub fn partition_offsets(&self, name: &str) -> Result<Vec<PartitionInfo>> {
         let name = TopicName::new(name)?;
-        Ok(partition_infos(&*self.inner.log.topic(&name)?))
+        let meta = self.inner.storage.topic(&name)?;
+        self.partition_infos(&meta)
     }
 
     /// Changes some config keys of a topic; keys not named keep their values.
     ///
     /// # Errors
     /// Invalid name, unknown topic or invalid config.
-    pub fn alter_topic_config(
+    pub async fn alter_topic_config(
         &self,
         name: &str,
         changes: &BTreeMap<String, String>,
     ) -> Result<TopicDescription> {
         let name = TopicName::new(name)?;
-        let topic = self.inner.log.topic(&name)?;
-        let mut config = topic.config();
+        let mut config = self.inner.storage.topic(&name)?.config;
         apply_config(&mut config, changes)?;
-        self.inner.log.alter_topic_config(&name, config)?;
-        Ok(describe(&topic))
+        self.inner.storage.alter_topic_config(&name, config).await?;
+        self.describe_topic(name.as_str())
     }
 
     /// Deletes a topic and its data.
     ///
     /// # Errors
     /// Invalid name, unknown or internal topic.
-    pub fn delete_topic(&self, name: &str) -> Result<()> {
+    pub async fn delete_topic(&self, name: &str) -> Result<()> {
         let name = TopicName::new(name)?;
         if name.is_internal() {
             return Err(Error::InternalTopic(name));
         }
-        self.inner.log.delete_topic(&name)?;
-        self.inner.groups.forget_topic(&name);
-        Ok(())
+        self.inner.storage.delete_topic(&name).await?;
+        self.forget_topic_offsets(&name).await
     }
-}
 
-pub(super) fn describe(topic: &Topic) -> TopicDescription {
-    TopicDescription {
-        name: topic.name().to_string(),
-        internal: topic.name().is_internal(),
-        partitions: partition_infos(topic),
-        config: topic.config(),
+    /// A description from storage metadata; partitions deleted meanwhile are left out.
+    fn describe(&self, meta: TopicMeta) -> TopicDescription {
+        TopicDescription {
+            name: meta.name.to_string(),
+            internal: meta.name.is_internal(),
+            partitions: self.partition_infos(&meta).unwrap_or_default(),
+            config: meta.config,
+        }
     }
-}
 
-fn partition_infos(topic: &Topic) -> Vec<PartitionInfo> {
-    topic
-        .partitions()
-        .iter()
-        .map(|p| PartitionInfo {
-            partition: p.id(),
-            start_offset: p.start_offset(),
-            end_offset: p.end_offset(),
-        })
-        .collect()
+    fn partition_infos(&self, meta: &TopicMeta) -> Result<Vec<PartitionInfo>> {
+        (0..meta.partitions)
+            .map(|partition| {
+                let offsets = self.inner.storage.offsets(&meta.name, partition)?;
+                Ok(PartitionInfo {
+                    partition,
+                    start_offset: offsets.start,
+                    end_offset: offsets.end,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Applies Kafka-style config strings to `config`, refusing unknown keys and bad values.
@@ -192,10 +211,9 @@ fn apply_config(config: &mut TopicConfig, changes: &BTreeMap<String, String>) ->
             _ => return Err(bad("unknown config key")),
         }
     }
-    config.validate().map_err(|problem| Error::InvalidConfig {
-        key: "config".into(),
-        problem,
-    })
+    // Engine-specific bounds (e.g. the file engine's largest segment) are checked by the
+    // engine, which answers `StorageError::InvalidConfig` naming the field.
+    Ok(())
 }
 
 fn at_least(v: i64, min: i64) -> Option<i64> {

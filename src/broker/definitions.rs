@@ -14,10 +14,11 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::Result;
+use super::internal::InternalTopic;
+use super::storage::{CleanupPolicy, Engine};
 use super::transforms::TransformStatus;
-use super::{Result, internal};
 use crate::event::Record;
-use crate::log::{CleanupPolicy, Log, Partition};
 
 /// The internal topic holding plugin and transform definitions.
 pub const TOPIC: &str = "__tidegate_config";
@@ -119,7 +120,7 @@ pub(super) struct Table {
 }
 
 pub(super) struct Definitions {
-    partition: Arc<Partition>,
+    topic: InternalTopic,
     pub(super) table: Mutex<Table>,
     /// Bumped after every change, so watchers reconcile.
     changes: watch::Sender<u64>,
@@ -128,36 +129,41 @@ pub(super) struct Definitions {
 }
 
 impl Definitions {
-    pub(super) fn open(log: &Arc<Log>) -> Result<Self> {
-        let partition = internal::open(log, TOPIC, |c| c.cleanup_policy = CleanupPolicy::Compact)?;
+    pub(super) async fn open(storage: &Arc<Engine>) -> Result<Self> {
+        let topic = InternalTopic::open(storage, TOPIC, |c| {
+            c.cleanup_policy = CleanupPolicy::Compact
+        })
+        .await?;
         let mut table = Table::default();
-        internal::replay(&partition, TOPIC, |key, value: Option<Stored>, _| {
-            let key = String::from_utf8_lossy(&key).into_owned();
-            match value {
-                Some(Stored::Plugin(p)) => {
-                    table.plugins.insert(p.name.clone(), p);
-                }
-                Some(Stored::Transform(t)) => {
-                    let status = Arc::new(TransformStatus::default());
-                    table.transforms.insert(
-                        t.name.clone(),
-                        TransformEntry {
-                            definition: t,
-                            status,
-                        },
-                    );
-                }
-                None => {
-                    if let Some(name) = key.strip_prefix("plugin/") {
-                        table.plugins.remove(name);
-                    } else if let Some(name) = key.strip_prefix("transform/") {
-                        table.transforms.remove(name);
+        topic
+            .replay(|key, value: Option<Stored>, _| {
+                let key = String::from_utf8_lossy(&key).into_owned();
+                match value {
+                    Some(Stored::Plugin(p)) => {
+                        table.plugins.insert(p.name.clone(), p);
+                    }
+                    Some(Stored::Transform(t)) => {
+                        let status = Arc::new(TransformStatus::default());
+                        table.transforms.insert(
+                            t.name.clone(),
+                            TransformEntry {
+                                definition: t,
+                                status,
+                            },
+                        );
+                    }
+                    None => {
+                        if let Some(name) = key.strip_prefix("plugin/") {
+                            table.plugins.remove(name);
+                        } else if let Some(name) = key.strip_prefix("transform/") {
+                            table.transforms.remove(name);
+                        }
                     }
                 }
-            }
-        })?;
+            })
+            .await?;
         Ok(Self {
-            partition,
+            topic,
             table: Mutex::new(table),
             changes: watch::Sender::new(0),
             write: tokio::sync::Mutex::new(()),
@@ -229,7 +235,7 @@ impl Definitions {
             timestamp: super::now_ms(),
             ..Record::default()
         };
-        self.partition.append(std::slice::from_ref(&record)).await?;
+        self.topic.append(std::slice::from_ref(&record)).await?;
         Ok(())
     }
 }

@@ -1,16 +1,16 @@
 //! The broker's error type: every way a use case can refuse or fail, with typed context.
 //! Front ends map it to their protocol in one place each.
 
+use super::storage::StorageError;
 use crate::event::{InvalidTopicName, TopicName};
-use crate::log;
 
 /// A broker operation's failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Storage refused or failed (unknown topic, out-of-range offset, I/O, …).
+    /// Storage refused or failed (unknown topic, out-of-range offset, full disk, I/O, …).
     #[error(transparent)]
-    Log(#[from] log::Error),
+    Storage(#[from] StorageError),
     /// The topic name breaks the naming rules.
     #[error("invalid topic name: {0}")]
     InvalidTopicName(#[from] InvalidTopicName),
@@ -52,6 +52,12 @@ pub enum Error {
         /// How many partitions the topic has.
         partitions: u32,
     },
+    /// An `Idempotency-Key` already used, within the window, for a different request.
+    #[error(
+        "Idempotency-Key '{0}' was already used for a different request to this topic; \
+         use a new key for a new request"
+    )]
+    IdempotencyKeyReused(String),
     /// A produce request with no records.
     #[error("a produce request needs at least one record")]
     EmptyProduce,

@@ -1,10 +1,11 @@
 //! Fetch: read a partition from an offset, waiting for new records at the end (long poll).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::storage::{FetchResult, Storage};
 use super::{Broker, Result};
 use crate::event::TopicName;
-use crate::log::{Partition, ReadResult};
 
 /// Where a fetch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,19 +32,28 @@ impl Broker {
         max_records: usize,
         max_bytes: usize,
         wait: Duration,
-    ) -> Result<ReadResult> {
-        let partition = self.partition(topic, partition)?;
+    ) -> Result<FetchResult> {
+        let name = TopicName::new(topic)?;
+        let storage = &self.inner.storage;
         let offset = match offset {
-            OffsetSpec::Earliest => partition.start_offset(),
-            OffsetSpec::Latest => partition.end_offset(),
+            OffsetSpec::Earliest => storage.offsets(&name, partition)?.start,
+            OffsetSpec::Latest => storage.offsets(&name, partition)?.end,
             OffsetSpec::At(n) => n,
         };
-        let read = partition.read(offset, max_records, max_bytes)?;
+        let read = storage
+            .read(&name, partition, offset, max_records, max_bytes)
+            .await?;
         if !read.records.is_empty() || wait.is_zero() {
             return Ok(read);
         }
-        if partition.wait_for(read.next_offset, wait).await {
-            return Ok(partition.read(read.next_offset, max_records, max_bytes)?);
+        if storage
+            .wait_for(&name, partition, read.next_offset, wait)
+            .await?
+        {
+            let next = read.next_offset;
+            return Ok(storage
+                .read(&name, partition, next, max_records, max_bytes)
+                .await?);
         }
         Ok(read)
     }
@@ -53,29 +63,23 @@ impl Broker {
     ///
     /// # Errors
     /// Unknown topic or partition; storage errors.
-    pub fn offset_for_timestamp(
+    pub async fn offset_for_timestamp(
         &self,
         topic: &str,
         partition: u32,
         timestamp_ms: i64,
     ) -> Result<u64> {
-        let partition = self.partition(topic, partition)?;
-        Ok(partition
-            .offset_for_timestamp(timestamp_ms)?
-            .unwrap_or_else(|| partition.end_offset()))
+        let name = TopicName::new(topic)?;
+        let storage = &self.inner.storage;
+        match storage
+            .offset_for_timestamp(&name, partition, timestamp_ms)
+            .await?
+        {
+            Some(offset) => Ok(offset),
+            None => Ok(storage.offsets(&name, partition)?.end),
+        }
     }
 
-    /// A partition handle, for front ends that stream (WebSocket, SSE).
-    ///
-    /// # Errors
-    /// Invalid name, unknown topic or partition.
-    pub fn partition(&self, topic: &str, partition: u32) -> Result<std::sync::Arc<Partition>> {
-        let topic = self.inner.log.topic(&TopicName::new(topic)?)?;
-        Ok(topic.partition(partition)?)
-    }
-}
-
-impl Broker {
     /// Waits until any partition of `topic` has data at or after its position in `positions`
     /// (partitions not named count from their start), or `wait` passes. Returns whether data
     /// arrived.
@@ -85,20 +89,25 @@ impl Broker {
     pub async fn wait_any(
         &self,
         topic: &str,
-        positions: &std::collections::BTreeMap<u32, u64>,
+        positions: &BTreeMap<u32, u64>,
         wait: Duration,
     ) -> Result<bool> {
-        let topic = self.inner.log.topic(&TopicName::new(topic)?)?;
-        let partitions = topic.partitions();
-        let waits = partitions.iter().map(|p| {
-            let from = positions
-                .get(&p.id())
-                .copied()
-                .unwrap_or_else(|| p.start_offset());
-            Box::pin(p.wait_for(from, wait))
-        });
+        let name = TopicName::new(topic)?;
+        let storage = &self.inner.storage;
+        let count = storage.topic(&name)?.partitions;
+        let mut waits = Vec::with_capacity(count as usize);
+        for p in 0..count {
+            let from = match positions.get(&p) {
+                Some(at) => *at,
+                None => storage.offsets(&name, p)?.start,
+            };
+            let name = &name;
+            waits.push(Box::pin(async move {
+                storage.wait_for(name, p, from, wait).await
+            }));
+        }
         let (arrived, _, _) = futures_util::future::select_all(waits).await;
-        Ok(arrived)
+        Ok(arrived?)
     }
 
     /// Number of partitions of a topic.
@@ -108,8 +117,8 @@ impl Broker {
     pub fn partition_count(&self, topic: &str) -> Result<u32> {
         Ok(self
             .inner
-            .log
+            .storage
             .topic(&TopicName::new(topic)?)?
-            .partition_count())
+            .partitions)
     }
 }

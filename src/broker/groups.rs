@@ -4,6 +4,10 @@
 //! `group\0topic\0partition`, value `{"offset": N}`) before they are acknowledged, and the
 //! in-memory table is rebuilt from it at start. One request's commits form one batch, so they
 //! land all together or not at all.
+//!
+//! A group whose last commit is older than `offsets.retention.ms` expires (Kafka's rule for
+//! groups without live members): its offsets are tombstoned and forgotten. Deleting a topic
+//! tombstones every group's offsets for it, so a re-created topic starts with none.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +16,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::{Broker, Error, Result, internal, now_ms};
+use super::internal::InternalTopic;
+use super::storage::{CleanupPolicy, Engine, Storage};
+use super::{Broker, Error, Result, now_ms};
 use crate::event::{Record, TopicName};
-use crate::log::{CleanupPolicy, Log, Partition};
 
 /// The internal topic holding committed offsets.
 pub const TOPIC: &str = "__consumer_offsets";
@@ -50,50 +55,121 @@ struct StoredCommit {
     offset: u64,
 }
 
-type Table = BTreeMap<String, BTreeMap<(String, u32), u64>>;
+/// One group's committed offsets and when it last committed.
+#[derive(Default)]
+struct Group {
+    offsets: BTreeMap<(String, u32), u64>,
+    last_commit_ms: i64,
+}
+
+type Table = BTreeMap<String, Group>;
 
 pub(super) struct Groups {
-    partition: Arc<Partition>,
+    topic: InternalTopic,
     table: Mutex<Table>,
+    retention_ms: i64,
 }
 
 impl Groups {
-    pub(super) fn open(log: &Arc<Log>) -> Result<Self> {
-        let partition = internal::open(log, TOPIC, |c| c.cleanup_policy = CleanupPolicy::Compact)?;
+    pub(super) async fn open(storage: &Arc<Engine>, now: i64, retention_ms: i64) -> Result<Self> {
+        let topic = InternalTopic::open(storage, TOPIC, |c| {
+            c.cleanup_policy = CleanupPolicy::Compact
+        })
+        .await?;
         let mut table = Table::new();
-        internal::replay(&partition, TOPIC, |key, value: Option<StoredCommit>, _| {
-            let Some((group, topic, p)) = parse_key(&key) else {
-                return;
-            };
-            let exists = TopicName::new(&topic).is_ok_and(|t| log.topic(&t).is_ok());
-            match value {
-                Some(commit) if exists => {
-                    table
-                        .entry(group)
-                        .or_default()
-                        .insert((topic, p), commit.offset);
-                }
-                _ => {
-                    if let Some(offsets) = table.get_mut(&group) {
-                        offsets.remove(&(topic, p));
+        topic
+            .replay(|key, value: Option<StoredCommit>, ts| {
+                let Some((group, topic, p)) = parse_key(&key) else {
+                    return;
+                };
+                let exists = TopicName::new(&topic).is_ok_and(|t| storage.topic(&t).is_ok());
+                match value {
+                    Some(commit) if exists => {
+                        let entry = table.entry(group).or_default();
+                        entry.offsets.insert((topic, p), commit.offset);
+                        entry.last_commit_ms = entry.last_commit_ms.max(ts);
+                    }
+                    _ => {
+                        if let Some(entry) = table.get_mut(&group) {
+                            entry.offsets.remove(&(topic, p));
+                        }
                     }
                 }
-            }
-        })?;
-        table.retain(|_, offsets| !offsets.is_empty());
-        Ok(Self {
-            partition,
+            })
+            .await?;
+        table.retain(|_, g| !g.offsets.is_empty());
+        let groups = Self {
+            topic,
             table: Mutex::new(table),
-        })
+            retention_ms,
+        };
+        groups.expire(now).await?;
+        Ok(groups)
     }
 
-    /// Drops a deleted topic's offsets from memory (replay skips them for missing topics).
-    pub(super) fn forget_topic(&self, topic: &TopicName) {
-        let mut table = self.table.lock();
-        for offsets in table.values_mut() {
-            offsets.retain(|(t, _), _| t != topic.as_str());
+    /// Tombstones and forgets the offsets `select` picks, as one batch.
+    async fn forget(&self, select: impl Fn(&str, &str, &Group) -> bool) -> Result<usize> {
+        let now = now_ms();
+        let doomed: Vec<(String, String, u32)> = {
+            let table = self.table.lock();
+            table
+                .iter()
+                .flat_map(|(group, g)| {
+                    g.offsets
+                        .keys()
+                        .filter(|(topic, _)| select(group, topic, g))
+                        .map(|(topic, p)| (group.clone(), topic.clone(), *p))
+                })
+                .collect()
+        };
+        if doomed.is_empty() {
+            return Ok(0);
         }
-        table.retain(|_, offsets| !offsets.is_empty());
+        let tombstones: Vec<Record> = doomed
+            .iter()
+            .map(|(group, topic, p)| Record {
+                key: Some(make_key(group, topic, *p)),
+                value: None,
+                timestamp: now,
+                ..Record::default()
+            })
+            .collect();
+        self.topic.append(&tombstones).await?;
+        let mut table = self.table.lock();
+        for (group, topic, p) in &doomed {
+            if let Some(g) = table.get_mut(group) {
+                g.offsets.remove(&(topic.clone(), *p));
+            }
+        }
+        table.retain(|_, g| !g.offsets.is_empty());
+        Ok(doomed.len())
+    }
+
+    /// Expires groups whose last commit is older than the retention.
+    async fn expire(&self, now: i64) -> Result<()> {
+        let oldest = now.saturating_sub(self.retention_ms);
+        let expired = self.forget(|_, _, g| g.last_commit_ms < oldest).await?;
+        if expired > 0 {
+            tracing::info!(
+                offsets = expired,
+                "Expired offsets of idle consumer groups."
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Broker {
+    /// Tombstones every group's offsets of a deleted topic.
+    pub(super) async fn forget_topic_offsets(&self, topic: &TopicName) -> Result<()> {
+        let name = topic.as_str();
+        self.inner.groups.forget(|_, t, _| t == name).await?;
+        Ok(())
+    }
+
+    /// Expires idle consumer groups (part of the maintenance pass).
+    pub(super) async fn expire_groups(&self, now: i64) -> Result<()> {
+        self.inner.groups.expire(now).await
     }
 }
 
@@ -107,8 +183,8 @@ impl Broker {
         let now = now_ms();
         let mut records = Vec::with_capacity(commits.len());
         for (index, commit) in commits.iter().enumerate() {
-            let topic = self.inner.log.topic(&TopicName::new(&commit.topic)?)?;
-            let end = topic.partition(commit.partition)?.end_offset();
+            let topic = TopicName::new(&commit.topic)?;
+            let end = self.inner.storage.offsets(&topic, commit.partition)?.end;
             if commit.offset > end {
                 let problem = format!("offset {} is past the end offset {end}", commit.offset);
                 return Err(Error::InvalidCommit { index, problem });
@@ -125,11 +201,14 @@ impl Broker {
             });
         }
         let groups = &self.inner.groups;
-        groups.partition.append(&records).await?;
+        groups.topic.append(&records).await?;
         let mut table = groups.table.lock();
-        let offsets = table.entry(group.to_owned()).or_default();
+        let entry = table.entry(group.to_owned()).or_default();
+        entry.last_commit_ms = now;
         for commit in commits {
-            offsets.insert((commit.topic.clone(), commit.partition), commit.offset);
+            entry
+                .offsets
+                .insert((commit.topic.clone(), commit.partition), commit.offset);
         }
         Ok(())
     }
@@ -140,17 +219,17 @@ impl Broker {
     /// [`Error::UnknownGroup`] when the group never committed.
     pub fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>> {
         let table = self.inner.groups.table.lock();
-        let offsets = table
+        let entry = table
             .get(group)
             .ok_or_else(|| Error::UnknownGroup(group.to_owned()))?;
-        Ok(offsets
+        Ok(entry
+            .offsets
             .iter()
             .map(|((topic, partition), offset)| {
                 let end = TopicName::new(topic)
                     .ok()
-                    .and_then(|t| self.inner.log.topic(&t).ok())
-                    .and_then(|t| t.partition(*partition).ok())
-                    .map_or(*offset, |p| p.end_offset());
+                    .and_then(|t| self.inner.storage.offsets(&t, *partition).ok())
+                    .map_or(*offset, |o| o.end);
                 GroupOffset {
                     topic: topic.clone(),
                     partition: *partition,

@@ -3,7 +3,8 @@
 //! A request is all-or-nothing with respect to validation: every record is checked (size,
 //! partition) before anything is appended, so a refused request leaves every end offset where
 //! it was. Records are grouped per partition and each group is appended as one batch, so
-//! per-partition order follows request order.
+//! per-partition order follows request order. With an `Idempotency-Key` the request follows
+//! the protocol of [`super::idempotency`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -11,9 +12,10 @@ use std::sync::atomic::Ordering;
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use super::idempotency::{BATCH_HEADER, Entry, Progress, Slot, fingerprint};
+use super::storage::{Storage, TopicMeta};
 use super::{Broker, Error, Result, now_ms};
-use crate::event::{Record, TopicName, partition_for_key};
-use crate::log::{self, Topic};
+use crate::event::{Header, Record, TopicName, partition_for_key};
 
 /// A record as a producer hands it over, with an optional explicit partition.
 #[derive(Debug, Clone)]
@@ -33,15 +35,46 @@ pub struct ProducedOffset {
     pub offset: u64,
 }
 
+/// A validated request: one batch per partition, with the request index of each record.
+struct Plan {
+    groups: BTreeMap<u32, (Vec<usize>, Vec<Record>)>,
+    len: usize,
+    /// The round-robin cursor unkeyed records were spread from.
+    cursor: u64,
+}
+
+impl Plan {
+    /// Offsets in request order, from each partition's base offset.
+    fn offsets(&self, bases: &BTreeMap<u32, u64>) -> Vec<ProducedOffset> {
+        let mut offsets = vec![
+            ProducedOffset {
+                partition: 0,
+                offset: 0
+            };
+            self.len
+        ];
+        for (partition, (indexes, _)) in &self.groups {
+            let base = bases.get(partition).copied().unwrap_or_default();
+            for (offset, index) in (base..).zip(indexes) {
+                offsets[*index] = ProducedOffset {
+                    partition: *partition,
+                    offset,
+                };
+            }
+        }
+        offsets
+    }
+}
+
 impl Broker {
     /// Appends `records` to `topic`, returning their offsets in request order.
     ///
     /// With an `idempotency_key` seen for this topic within the window, returns the offsets of
-    /// the first request and appends nothing.
+    /// the first request and appends nothing (or only what a crash kept from landing).
     ///
     /// # Errors
     /// Unknown or internal topic, empty request, a record too large or naming a missing
-    /// partition (nothing appended); storage failures.
+    /// partition (nothing appended); a reused key with a different request; storage failures.
     pub async fn produce(
         &self,
         topic: &str,
@@ -52,28 +85,163 @@ impl Broker {
         if name.is_internal() {
             return Err(Error::InternalTopic(name));
         }
-        let Some(key) = idempotency_key else {
-            return self.produce_unchecked(&name, records).await;
-        };
-        let slot = self.inner.idempotency.lock(&name, key).await;
-        if let Some(offsets) = slot.get() {
-            return Ok(offsets);
-        }
-        let offsets = self.produce_unchecked(&name, records).await?;
-        slot.remember(offsets.clone(), now_ms()).await?;
-        Ok(offsets)
-    }
-
-    async fn produce_unchecked(
-        &self,
-        name: &TopicName,
-        mut records: Vec<ProduceRecord>,
-    ) -> Result<Vec<ProducedOffset>> {
         if records.is_empty() {
             return Err(Error::EmptyProduce);
         }
-        let topic = self.topic_for_produce(name)?;
-        let partitions = self.assign_partitions(&topic, &records)?;
+        let Some(key) = idempotency_key else {
+            let plan = self.plan(&name, records, None).await?;
+            let bases = self.append_groups(&name, &plan, &BTreeMap::new()).await?;
+            return Ok(plan.offsets(&bases));
+        };
+        let slot = self.inner.idempotency.lock(&name, key).await;
+        self.produce_idempotent(&name, records, &slot).await
+    }
+
+    async fn produce_idempotent(
+        &self,
+        name: &TopicName,
+        records: Vec<ProduceRecord>,
+        slot: &Slot<'_>,
+    ) -> Result<Vec<ProducedOffset>> {
+        let fingerprint = fingerprint(&records);
+        let existing = slot.get();
+        if let Some(entry) = &existing
+            && entry.fingerprint != fingerprint
+        {
+            return Err(Error::IdempotencyKeyReused(slot.client_key.clone()));
+        }
+        let cursor = existing.as_ref().map(|e| e.cursor);
+        let mut plan = self.plan(name, records, cursor).await?;
+        let cursor = plan.cursor;
+        let landed = match existing.map(|e| e.progress) {
+            Some(Progress::Done { ranges }) => {
+                let bases = ranges.iter().map(|(p, base, _)| (*p, *base)).collect();
+                return Ok(plan.offsets(&bases));
+            }
+            Some(Progress::Pending { ends }) => self.find_landed(name, &plan, &ends, slot).await?,
+            None => {
+                let mut ends = Vec::with_capacity(plan.groups.len());
+                for partition in plan.groups.keys() {
+                    ends.push((
+                        *partition,
+                        self.inner.storage.offsets(name, *partition)?.end,
+                    ));
+                }
+                let progress = Progress::Pending { ends };
+                slot.write(Entry {
+                    fingerprint: fingerprint.clone(),
+                    cursor,
+                    progress,
+                })
+                .await?;
+                BTreeMap::new()
+            }
+        };
+        for (_, batch) in plan.groups.values_mut() {
+            if let Some(first) = batch.first_mut() {
+                first.headers.push(Header {
+                    name: BATCH_HEADER.to_owned(),
+                    value: bytes::Bytes::from(slot.client_key.clone()),
+                });
+            }
+        }
+        let bases = self.append_groups(name, &plan, &landed).await?;
+        let ranges = plan
+            .groups
+            .iter()
+            .map(|(p, (indexes, _))| {
+                (
+                    *p,
+                    bases.get(p).copied().unwrap_or_default(),
+                    indexes.len() as u64,
+                )
+            })
+            .collect();
+        slot.write(Entry {
+            fingerprint,
+            cursor,
+            progress: Progress::Done { ranges },
+        })
+        .await?;
+        Ok(plan.offsets(&bases))
+    }
+
+    /// For a request interrupted before its `done` entry: the base offset of each batch that
+    /// landed, found by its header at or after the partition's recorded end.
+    async fn find_landed(
+        &self,
+        name: &TopicName,
+        plan: &Plan,
+        ends: &[(u32, u64)],
+        slot: &Slot<'_>,
+    ) -> Result<BTreeMap<u32, u64>> {
+        let storage = &self.inner.storage;
+        let mut landed = BTreeMap::new();
+        for (partition, from) in ends {
+            if !plan.groups.contains_key(partition) {
+                continue;
+            }
+            let offsets = storage.offsets(name, *partition)?;
+            let mut at = (*from).max(offsets.start);
+            'scan: while at < offsets.end {
+                let read = storage
+                    .read(name, *partition, at, usize::MAX, SCAN_BYTES)
+                    .await?;
+                for stored in &read.records {
+                    let marked =
+                        stored.record.headers.iter().any(|h| {
+                            h.name == BATCH_HEADER && h.value == slot.client_key.as_bytes()
+                        });
+                    if marked {
+                        landed.insert(*partition, stored.offset);
+                        break 'scan;
+                    }
+                }
+                if read.next_offset <= at {
+                    break;
+                }
+                at = read.next_offset;
+            }
+        }
+        Ok(landed)
+    }
+
+    /// Appends every group not in `landed`, concurrently; returns every group's base offset.
+    async fn append_groups(
+        &self,
+        name: &TopicName,
+        plan: &Plan,
+        landed: &BTreeMap<u32, u64>,
+    ) -> Result<BTreeMap<u32, u64>> {
+        let storage = &self.inner.storage;
+        let appends = plan
+            .groups
+            .iter()
+            .filter(|(p, _)| !landed.contains_key(p))
+            .map(|(partition, (_, batch))| async move {
+                let base = storage.append(name, *partition, batch).await?;
+                Ok::<_, Error>((*partition, base))
+            });
+        let mut bases = landed.clone();
+        for appended in join_all(appends).await {
+            let (partition, base) = appended?;
+            bases.insert(partition, base);
+        }
+        Ok(bases)
+    }
+
+    /// Validates every record and groups them per partition, before anything is appended.
+    /// Unkeyed records are spread round-robin from `cursor` (a fresh one when `None`).
+    async fn plan(
+        &self,
+        name: &TopicName,
+        mut records: Vec<ProduceRecord>,
+        cursor: Option<u64>,
+    ) -> Result<Plan> {
+        let topic = self.topic_for_produce(name).await?;
+        let cursor =
+            cursor.unwrap_or_else(|| self.inner.round_robin.fetch_add(1, Ordering::Relaxed));
+        let partitions = assign_partitions(&topic, &records, cursor)?;
         let now = now_ms();
         let mut groups: BTreeMap<u32, (Vec<usize>, Vec<Record>)> = BTreeMap::new();
         for (index, (produced, partition)) in records.iter_mut().zip(&partitions).enumerate() {
@@ -85,88 +253,74 @@ impl Broker {
             group.0.push(index);
             group.1.push(record);
         }
-        let appends = groups.into_iter().map(|(partition, (indexes, batch))| {
-            let topic = &topic;
-            async move {
-                let base = topic.partition(partition)?.append(&batch).await?;
-                Ok::<_, log::Error>((partition, base, indexes))
-            }
-        });
-        let mut offsets = vec![
-            ProducedOffset {
-                partition: 0,
-                offset: 0
-            };
-            partitions.len()
-        ];
-        for appended in join_all(appends).await {
-            let (partition, base, indexes) = appended?;
-            for (offset, index) in (base..).zip(indexes) {
-                offsets[index] = ProducedOffset { partition, offset };
-            }
-        }
-        Ok(offsets)
+        Ok(Plan {
+            groups,
+            len: records.len(),
+            cursor,
+        })
     }
 
-    fn topic_for_produce(&self, name: &TopicName) -> Result<std::sync::Arc<Topic>> {
-        match self.inner.log.topic(name) {
-            Err(log::Error::UnknownTopic { .. }) if self.inner.config.auto_create_topics => {
-                let config = log::TopicConfig::defaults(self.inner.log.config());
-                let created =
-                    self.inner
-                        .log
-                        .create_topic(name, self.inner.config.default_partitions, config);
-                match created {
-                    // Two producers may race to create it; either way it exists now.
-                    Err(log::Error::TopicExists { .. }) => Ok(self.inner.log.topic(name)?),
-                    other => Ok(other?),
-                }
-            }
-            other => Ok(other?),
+    async fn topic_for_produce(&self, name: &TopicName) -> Result<TopicMeta> {
+        if self.inner.config.auto_create_topics {
+            self.ensure_topic(name, self.inner.config.default_partitions)
+                .await?;
         }
+        Ok(self.inner.storage.topic(name)?)
     }
+}
 
-    /// Validates every record and picks its partition, before anything is appended.
-    fn assign_partitions(&self, topic: &Topic, records: &[ProduceRecord]) -> Result<Vec<u32>> {
-        let count = topic.partition_count();
-        let limit = topic.config().max_message_bytes;
-        let mut next_unkeyed = self.inner.round_robin.fetch_add(1, Ordering::Relaxed);
-        let mut partitions = Vec::with_capacity(records.len());
-        for (index, produced) in records.iter().enumerate() {
-            let size = produced.record.payload_len();
-            if size > limit as usize {
-                return Err(Error::RecordTooLarge { index, size, limit });
-            }
-            let partition = match (produced.partition, &produced.record.key) {
-                (Some(p), _) if p >= count => {
-                    return Err(Error::RecordPartition {
-                        index,
-                        topic: topic.name().clone(),
-                        partition: p,
-                        partitions: count,
-                    });
-                }
-                (Some(p), _) => p,
-                (None, Some(key)) => partition_for_key(key, count),
-                (None, None) => {
-                    next_unkeyed = next_unkeyed.wrapping_add(1);
-                    u32::try_from(next_unkeyed % u64::from(count)).unwrap_or(0)
-                }
-            };
-            partitions.push(partition);
+/// Largest read while looking for an interrupted request's batch.
+const SCAN_BYTES: usize = 4 << 20;
+
+/// Checks every record and picks its partition: explicit, by key (murmur2), or round-robin
+/// from `cursor` for unkeyed records.
+fn assign_partitions(
+    topic: &TopicMeta,
+    records: &[ProduceRecord],
+    cursor: u64,
+) -> Result<Vec<u32>> {
+    let count = topic.partitions;
+    let limit = topic.config.max_message_bytes;
+    let mut next_unkeyed = cursor;
+    let mut partitions = Vec::with_capacity(records.len());
+    for (index, produced) in records.iter().enumerate() {
+        let size = produced.record.payload_len();
+        if size > limit as usize {
+            return Err(Error::RecordTooLarge { index, size, limit });
         }
-        Ok(partitions)
+        let partition = match (produced.partition, &produced.record.key) {
+            (Some(p), _) if p >= count => {
+                return Err(Error::RecordPartition {
+                    index,
+                    topic: topic.name.clone(),
+                    partition: p,
+                    partitions: count,
+                });
+            }
+            (Some(p), _) => p,
+            (None, Some(key)) => partition_for_key(key, count),
+            (None, None) => {
+                next_unkeyed = next_unkeyed.wrapping_add(1);
+                u32::try_from(next_unkeyed % u64::from(count)).unwrap_or(0)
+            }
+        };
+        partitions.push(partition);
     }
+    Ok(partitions)
 }
 
 impl Broker {
     /// Appends one batch to an explicit partition of any topic, for trusted in-process writers
-    /// (the pipeline): no partitioner and no internal-topic guard; the log's own limits apply.
+    /// (the pipeline): no partitioner and no internal-topic guard; storage's own limits apply.
     ///
     /// # Errors
     /// Unknown topic or partition; storage errors.
     pub async fn append_to(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64> {
-        let topic = self.inner.log.topic(&TopicName::new(topic)?)?;
-        Ok(topic.partition(partition)?.append(records).await?)
+        let topic = TopicName::new(topic)?;
+        Ok(self
+            .inner
+            .storage
+            .append(&topic, partition, records)
+            .await?)
     }
 }

@@ -20,10 +20,11 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::definitions::{BatchPolicy, OnError, TransformDefinition, TransformEntry, now_rfc3339};
+use super::internal::InternalTopic;
 use super::plugins::validate_name;
-use super::{Broker, Error, Result, internal};
+use super::storage::{CleanupPolicy, Engine, Storage};
+use super::{Broker, Error, Result};
 use crate::event::{Record, TopicName};
-use crate::log::{CleanupPolicy, Log, Partition};
 use crate::plugin::Limits;
 
 /// The internal topic holding transform positions and plugin state.
@@ -161,20 +162,19 @@ enum StateValue {
 }
 
 pub(super) struct StateStore {
-    partition: Arc<Partition>,
+    topic: InternalTopic,
     table: Mutex<HashMap<String, CommittedState>>,
 }
 
 impl StateStore {
-    pub(super) fn open(log: &Arc<Log>) -> Result<Self> {
-        let partition = internal::open(log, STATE_TOPIC, |c| {
-            c.cleanup_policy = CleanupPolicy::Compact
-        })?;
+    pub(super) async fn open(storage: &Arc<Engine>) -> Result<Self> {
+        let topic = InternalTopic::open(storage, STATE_TOPIC, |c| {
+            c.cleanup_policy = CleanupPolicy::Compact;
+        })
+        .await?;
         let mut table: HashMap<String, CommittedState> = HashMap::new();
-        internal::replay(
-            &partition,
-            STATE_TOPIC,
-            |key, value: Option<StateValue>, _| {
+        topic
+            .replay(|key, value: Option<StateValue>, _| {
                 let mut parts = key.splitn(3, |b| *b == 0);
                 let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
                     return;
@@ -208,10 +208,10 @@ impl StateStore {
                     }
                     _ => {}
                 }
-            },
-        )?;
+            })
+            .await?;
         Ok(Self {
-            partition,
+            topic,
             table: Mutex::new(table),
         })
     }
@@ -241,7 +241,7 @@ impl StateStore {
             Some(&pos),
             now,
         ));
-        self.partition.append(&records).await?;
+        self.topic.append(&records).await?;
         let mut table = self.table.lock();
         let stored = table.entry(name.to_owned()).or_default();
         stored.positions.clone_from(&state.positions);
@@ -270,7 +270,7 @@ impl StateStore {
             })
             .collect();
         records.push(state_record(format!("{name}\0pos").into_bytes(), None, now));
-        self.partition.append(&records).await?;
+        self.topic.append(&records).await?;
         Ok(())
     }
 }
@@ -301,7 +301,8 @@ impl Broker {
                 "must leave room for the '.dlq' suffix".into(),
             ));
         }
-        let input = self.inner.log.topic(&TopicName::new(&req.input)?)?;
+        let input = TopicName::new(&req.input)?;
+        self.inner.storage.topic(&input)?;
         if req.outputs.is_empty() || req.outputs.len() > MAX_OUTPUTS {
             return Err(bad(
                 "outputs",
@@ -310,7 +311,7 @@ impl Broker {
         }
         for output in &req.outputs {
             let topic = TopicName::new(output)?;
-            if topic == *input.name() {
+            if topic == input {
                 return Err(bad(
                     "outputs",
                     format!("output '{output}' is the input topic"),
@@ -319,7 +320,7 @@ impl Broker {
             if topic.is_internal() {
                 return Err(Error::InternalTopic(topic));
             }
-            self.inner.log.topic(&topic)?;
+            self.inner.storage.topic(&topic)?;
         }
         if !(1..=MAX_BATCH_RECORDS).contains(&req.batch.max_records)
             || req.batch.max_wait_ms > 60_000
@@ -348,7 +349,8 @@ impl Broker {
             plugin.digest
         };
         if req.on_error == OnError::Dlq {
-            self.ensure_topic(&format!("{}.dlq", req.name))?;
+            self.ensure_topic(&TopicName::new(&format!("{}.dlq", req.name))?, 1)
+                .await?;
         }
         let defs = &self.inner.definitions;
         let _writer = defs.writer().await;
@@ -372,18 +374,6 @@ impl Broker {
         defs.put_transform(definition).await?;
         tracing::info!(transform = %name, "Transform created.");
         self.get_transform(&name)
-    }
-
-    fn ensure_topic(&self, name: &str) -> Result<()> {
-        let topic = TopicName::new(name)?;
-        if self.inner.log.topic(&topic).is_err() {
-            let config = crate::log::TopicConfig::defaults(self.inner.log.config());
-            match self.inner.log.create_topic(&topic, 1, config) {
-                Ok(_) | Err(crate::log::Error::TopicExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 
     /// Every transform with its status, sorted by name.
@@ -503,17 +493,14 @@ impl Broker {
             TransformState::Running
         };
         let positions = status.positions.lock().clone();
-        let lag = TopicName::new(&entry.definition.input)
-            .ok()
-            .and_then(|t| self.inner.log.topic(&t).ok())
-            .map_or(0, |topic| {
-                topic
-                    .partitions()
+        let lag = self
+            .partition_offsets(&entry.definition.input)
+            .map_or(0, |partitions| {
+                partitions
                     .iter()
                     .map(|p| {
-                        p.end_offset().saturating_sub(
-                            positions.get(&p.id()).copied().unwrap_or(p.start_offset()),
-                        )
+                        let at = positions.get(&p.partition).copied();
+                        p.end_offset.saturating_sub(at.unwrap_or(p.start_offset))
                     })
                     .sum()
             });

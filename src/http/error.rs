@@ -7,9 +7,7 @@
 use hyper::StatusCode;
 use serde::Serialize;
 
-use crate::broker;
-use crate::log;
-use crate::plugin;
+use crate::broker::{self, PluginError, StorageError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,13 +98,14 @@ impl From<broker::Error> for ApiError {
         use broker::Error as B;
         let message = e.to_string();
         match e {
-            B::Log(inner) => inner.into(),
+            B::Storage(inner) => inner.into(),
             B::InvalidTopicName(_) => Self::unprocessable(1, message),
             B::InvalidPartitionCount { .. } => Self::unprocessable(2, message),
             B::InvalidConfig { .. } => Self::unprocessable(3, message),
             B::RecordTooLarge { .. } => Self::unprocessable(4, message),
             B::RecordPartition { .. } => Self::unprocessable(5, message),
             B::EmptyProduce => Self::unprocessable(6, message),
+            B::IdempotencyKeyReused(_) => Self::unprocessable(10, message),
             B::InvalidCommit { .. } => Self::unprocessable(7, message),
             B::InternalTopic(_) => Self::new(StatusCode::FORBIDDEN, 1, message),
             B::UnknownGroup(_) => Self::new(StatusCode::NOT_FOUND, 3, message),
@@ -121,27 +120,28 @@ impl From<broker::Error> for ApiError {
     }
 }
 
-impl From<log::Error> for ApiError {
-    fn from(e: log::Error) -> Self {
-        use log::Error as L;
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        use StorageError as S;
         let message = e.to_string();
         match e {
-            L::UnknownTopic { .. } => Self::new(StatusCode::NOT_FOUND, 1, message),
-            L::UnknownPartition { .. } => Self::new(StatusCode::NOT_FOUND, 2, message),
-            L::TopicExists { .. } => Self::new(StatusCode::CONFLICT, 1, message),
-            L::OffsetOutOfRange { .. } => Self::new(StatusCode::RANGE_NOT_SATISFIABLE, 1, message),
-            L::InvalidConfig { .. } => Self::unprocessable(3, message),
-            L::BatchTooLarge { .. } => Self::unprocessable(4, message),
-            L::Poisoned { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 1, message),
-            L::Closed { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 2, message),
-            L::Io { .. } | L::Corrupt { .. } => Self::internal(&message),
+            S::UnknownTopic { .. } => Self::new(StatusCode::NOT_FOUND, 1, message),
+            S::UnknownPartition { .. } => Self::new(StatusCode::NOT_FOUND, 2, message),
+            S::TopicExists { .. } => Self::new(StatusCode::CONFLICT, 1, message),
+            S::OffsetOutOfRange { .. } => Self::new(StatusCode::RANGE_NOT_SATISFIABLE, 1, message),
+            S::InvalidConfig { .. } => Self::unprocessable(3, message),
+            S::BatchTooLarge { .. } => Self::unprocessable(4, message),
+            S::Poisoned { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 1, message),
+            S::Closed { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, 2, message),
+            S::NoSpace { .. } => Self::new(StatusCode::INSUFFICIENT_STORAGE, 1, message),
+            S::Internal(_) => Self::internal(&message),
         }
     }
 }
 
-impl From<plugin::Error> for ApiError {
-    fn from(e: plugin::Error) -> Self {
-        use plugin::Error as P;
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> Self {
+        use PluginError as P;
         let message = e.to_string();
         match e {
             P::TooLarge { .. } => Self::unprocessable(20, message),

@@ -78,7 +78,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
         (["v1", "topics"], &Method::GET) => ("list_topics", topics::list(state)),
         (["v1", "topics"], &Method::POST) => ("create_topic", topics::create(state, req).await),
         (["v1", "topics", t], &Method::GET) => ("describe_topic", topics::describe(state, t)),
-        (["v1", "topics", t], &Method::DELETE) => ("delete_topic", topics::delete(state, t)),
+        (["v1", "topics", t], &Method::DELETE) => ("delete_topic", topics::delete(state, t).await),
         (["v1", "topics", t], &Method::PATCH) => {
             ("alter_topic", topics::alter(state, t, req).await)
         }
@@ -89,7 +89,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
             ("fetch", records::fetch(state, t, p, &req).await)
         }
         (["v1", "topics", t, "partitions", p, "offsets"], &Method::GET) => {
-            ("offsets", records::offset_for_time(state, t, p, &req))
+            ("offsets", records::offset_for_time(state, t, p, &req).await)
         }
         (["v1", "groups"], &Method::GET) => ("list_groups", groups::list(state)),
         (["v1", "groups", g, "offsets"], &Method::GET) => ("group_offsets", groups::get(state, g)),

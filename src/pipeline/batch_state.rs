@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use crate::plugin::StateStore;
+use crate::broker::PluginState as StateStore;
 
 /// Key → value, or `None` for a deletion.
 pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;

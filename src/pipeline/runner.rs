@@ -17,8 +17,8 @@ use super::exactly_once::{self, BatchRange, Destination};
 use crate::broker::{
     self, BUILTIN_IDENTITY, Broker, CommittedState, OffsetSpec, OnError, TransformEntry,
 };
+use crate::broker::{BatchContext, OutputRecord, PluginError, TransformInstance};
 use crate::event::{Header, StoredRecord};
-use crate::plugin::{self, BatchContext, TransformInstance};
 
 /// Attempts per batch before `on_error` applies.
 const ATTEMPTS: u32 = 3;
@@ -36,7 +36,7 @@ enum Stop {
     #[error(transparent)]
     Broker(#[from] broker::Error),
     #[error(transparent)]
-    Plugin(#[from] plugin::Error),
+    Plugin(#[from] PluginError),
     #[error("stopped by on_error=stop after: {0}")]
     Policy(String),
 }
@@ -72,12 +72,12 @@ impl Engine {
         &mut self,
         ctx: &BatchContext,
         batch: &[StoredRecord],
-    ) -> Result<Vec<plugin::OutputRecord>, plugin::Error> {
+    ) -> Result<Vec<OutputRecord>, PluginError> {
         match self {
             Self::Wasm(instance) => instance.transform(ctx, batch).await,
             Self::Identity => Ok(batch
                 .iter()
-                .map(|r| plugin::OutputRecord {
+                .map(|r| OutputRecord {
                     record: r.record.clone(),
                     output: None,
                 })
@@ -381,7 +381,7 @@ impl Runner {
         partition: u32,
         records: &[StoredRecord],
         cancel: &CancellationToken,
-    ) -> Result<Vec<Destination>, plugin::Error> {
+    ) -> Result<Vec<Destination>, PluginError> {
         let ctx = BatchContext {
             topic: self.entry.definition.input.clone(),
             partition,
@@ -392,7 +392,7 @@ impl Runner {
             self.state.discard();
             let result = tokio::select! {
                 biased;
-                () = cancel.cancelled() => Err(plugin::Error::Runtime { reason: "transform stopping".into() }),
+                () = cancel.cancelled() => Err(PluginError::Runtime { reason: "transform stopping".into() }),
                 r = self.instance.transform(&ctx, records) => r,
             };
             match result {
@@ -411,7 +411,7 @@ impl Runner {
         }
     }
 
-    fn route(&self, input_partition: u32, outputs: Vec<plugin::OutputRecord>) -> Vec<Destination> {
+    fn route(&self, input_partition: u32, outputs: Vec<OutputRecord>) -> Vec<Destination> {
         outputs
             .into_iter()
             .map(|out| {
@@ -436,7 +436,7 @@ fn dlq_topic(name: &str) -> String {
 /// coordinates in headers.
 fn dead_letters(
     def: &crate::broker::TransformDefinition,
-    error: &plugin::Error,
+    error: &PluginError,
     partition: u32,
     records: &[StoredRecord],
 ) -> Vec<Destination> {

@@ -112,7 +112,7 @@ pub async fn fetch(
 }
 
 /// `GET /v1/topics/{t}/partitions/{p}/offsets?timestamp=MS` → `{"offset": N}`.
-pub fn offset_for_time(
+pub async fn offset_for_time(
     state: &AppState,
     topic: &str,
     partition: &str,
@@ -131,7 +131,8 @@ pub fn offset_for_time(
         .map_err(|_| ApiError::bad_request(format!("timestamp '{timestamp}' is not an integer")))?;
     let offset = state
         .broker
-        .offset_for_timestamp(topic, partition, timestamp)?;
+        .offset_for_timestamp(topic, partition, timestamp)
+        .await?;
     json(StatusCode::OK, &json!({ "offset": offset }))
 }
 

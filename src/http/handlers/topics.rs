@@ -14,7 +14,8 @@ pub async fn create(state: &AppState, req: Request<Incoming>) -> HandlerResult {
     let config = config_strings(create.config);
     let topic = state
         .broker
-        .create_topic(&create.name, create.partitions, &config)?;
+        .create_topic(&create.name, create.partitions, &config)
+        .await?;
     tracing::info!(topic = %topic.name, partitions = topic.partitions.len(), "Topic created.");
     json(StatusCode::CREATED, &topic)
 }
@@ -35,13 +36,14 @@ pub async fn alter(state: &AppState, topic: &str, req: Request<Incoming>) -> Han
     let alter: AlterTopic = parse_json(&body)?;
     let described = state
         .broker
-        .alter_topic_config(topic, &config_strings(alter.config))?;
+        .alter_topic_config(topic, &config_strings(alter.config))
+        .await?;
     json(StatusCode::OK, &described)
 }
 
 /// `DELETE /v1/topics/{topic}` → 204.
-pub fn delete(state: &AppState, topic: &str) -> HandlerResult {
-    state.broker.delete_topic(topic)?;
+pub async fn delete(state: &AppState, topic: &str) -> HandlerResult {
+    state.broker.delete_topic(topic).await?;
     tracing::info!(topic, "Topic deleted.");
     Ok(no_content())
 }
