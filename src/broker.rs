@@ -17,6 +17,7 @@ mod internal;
 mod plugins;
 mod produce;
 pub mod storage;
+mod transform_state;
 mod transforms;
 
 #[cfg(test)]
@@ -28,7 +29,7 @@ use std::sync::{Arc, atomic::AtomicU64};
 /// the front ends reach plugins through the broker and never name the layer below it.
 pub use crate::plugin::{
     BatchContext, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError, Host as PluginHost,
-    OutputRecord, StateStore as PluginState, TransformInstance,
+    OutputRecord, StateFull, StateStore as PluginState, TransformInstance,
 };
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
@@ -86,7 +87,7 @@ struct Inner {
     idempotency: idempotency::Cache,
     plugins: crate::plugin::Host,
     definitions: definitions::Definitions,
-    transform_state: transforms::StateStore,
+    transform_state: transform_state::StateStore,
     /// Round-robin cursor for unkeyed records without an explicit partition.
     round_robin: AtomicU64,
 }
@@ -109,7 +110,7 @@ impl Broker {
         let idempotency =
             idempotency::Cache::open(&storage, now_ms, config.idempotency_window_ms).await?;
         let definitions = definitions::Definitions::open(&storage).await?;
-        let transform_state = transforms::StateStore::open(&storage).await?;
+        let transform_state = transform_state::StateStore::open(&storage).await?;
         let inner = Inner {
             storage,
             config,

@@ -55,7 +55,7 @@ use std::time::Duration;
 pub use error::{Error, Result};
 pub use isolate::{CompilerProcess, precompile_capped};
 pub use limits::Limits;
-pub use state::{MemoryStateStore, StateStore};
+pub use state::{MemoryStateStore, StateFull, StateStore};
 pub use transform::{Plugin, TransformInstance};
 
 /// Largest accepted component upload by default.

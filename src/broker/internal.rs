@@ -22,15 +22,23 @@ pub(super) struct InternalTopic {
 }
 
 impl InternalTopic {
-    /// Opens (creating on first start, tuned by `tune`) the internal topic `name`.
+    /// Opens (creating on first start) the internal topic `name`, its config tuned by `tune`.
     pub(super) async fn open(
         storage: &Arc<Engine>,
         name: &'static str,
-        tune: impl FnOnce(&mut TopicConfig),
+        tune: impl Fn(&mut TopicConfig),
     ) -> Result<Self> {
         let topic = TopicName::new(name)?;
         match storage.topic(&topic) {
-            Ok(_) => {}
+            // Settings tuned by a later version (e.g. a larger max.message.bytes) apply to
+            // topics created by an earlier one.
+            Ok(meta) => {
+                let mut config = meta.config.clone();
+                tune(&mut config);
+                if config != meta.config {
+                    storage.alter_topic_config(&topic, config).await?;
+                }
+            }
             Err(StorageError::UnknownTopic { .. }) => {
                 let mut config = storage.default_topic_config();
                 tune(&mut config);

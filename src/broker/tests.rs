@@ -5,6 +5,7 @@
 
 mod conformance;
 mod idempotency;
+mod transform_state;
 
 use std::collections::BTreeMap;
 

@@ -10,25 +10,18 @@
 //! module's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::definitions::{BatchPolicy, OnError, TransformDefinition, TransformEntry, now_rfc3339};
-use super::internal::InternalTopic;
 use super::plugins::validate_name;
-use super::storage::{CleanupPolicy, Engine, Storage};
+use super::storage::Storage;
 use super::{Broker, Error, Result};
-use crate::event::{Record, TopicName};
+use crate::event::TopicName;
 use crate::plugin::Limits;
 
-/// The internal topic holding transform positions and plugin state.
-pub const STATE_TOPIC: &str = "__transform_state";
 /// Most output topics of one transform.
 pub const MAX_OUTPUTS: usize = 8;
 /// The native identity transform: copies records unchanged, without WebAssembly (for
@@ -145,143 +138,6 @@ pub struct CommittedState {
     pub output_ends: BTreeMap<String, u64>,
     /// The plugin's key-value state.
     pub kv: HashMap<Vec<u8>, Vec<u8>>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase")]
-enum StateValue {
-    Pos {
-        // Pairs, not a map: JSON object keys are strings, and an internally tagged enum cannot
-        // turn them back into integers.
-        positions: Vec<(u32, u64)>,
-        output_ends: BTreeMap<String, u64>,
-    },
-    Kv {
-        value: String,
-    },
-}
-
-pub(super) struct StateStore {
-    topic: InternalTopic,
-    table: Mutex<HashMap<String, CommittedState>>,
-}
-
-impl StateStore {
-    pub(super) async fn open(storage: &Arc<Engine>) -> Result<Self> {
-        let topic = InternalTopic::open(storage, STATE_TOPIC, |c| {
-            c.cleanup_policy = CleanupPolicy::Compact;
-        })
-        .await?;
-        let mut table: HashMap<String, CommittedState> = HashMap::new();
-        topic
-            .replay(|key, value: Option<StateValue>, _| {
-                let mut parts = key.splitn(3, |b| *b == 0);
-                let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
-                    return;
-                };
-                let state = table
-                    .entry(String::from_utf8_lossy(name).into_owned())
-                    .or_default();
-                match (kind, value, parts.next()) {
-                    (
-                        b"pos",
-                        Some(StateValue::Pos {
-                            positions,
-                            output_ends,
-                        }),
-                        _,
-                    ) => {
-                        state.positions = positions.into_iter().collect();
-                        state.output_ends = output_ends;
-                    }
-                    (b"kv", Some(StateValue::Kv { value }), Some(k)) => {
-                        if let Ok(v) = BASE64.decode(value) {
-                            state.kv.insert(k.to_vec(), v);
-                        }
-                    }
-                    (b"kv", None, Some(k)) => {
-                        state.kv.remove(k);
-                    }
-                    (b"pos", None, _) => {
-                        state.positions.clear();
-                        state.output_ends.clear();
-                    }
-                    _ => {}
-                }
-            })
-            .await?;
-        Ok(Self {
-            topic,
-            table: Mutex::new(table),
-        })
-    }
-
-    async fn commit(
-        &self,
-        name: &str,
-        state: &CommittedState,
-        kv_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    ) -> Result<()> {
-        let now = super::now_ms();
-        let mut records = Vec::with_capacity(kv_changes.len() + 1);
-        for (k, v) in &kv_changes {
-            let mut key = format!("{name}\0kv\0").into_bytes();
-            key.extend_from_slice(k);
-            let value = v.as_ref().map(|v| StateValue::Kv {
-                value: BASE64.encode(v),
-            });
-            records.push(state_record(key, value.as_ref(), now));
-        }
-        let pos = StateValue::Pos {
-            positions: state.positions.iter().map(|(p, o)| (*p, *o)).collect(),
-            output_ends: state.output_ends.clone(),
-        };
-        records.push(state_record(
-            format!("{name}\0pos").into_bytes(),
-            Some(&pos),
-            now,
-        ));
-        self.topic.append(&records).await?;
-        let mut table = self.table.lock();
-        let stored = table.entry(name.to_owned()).or_default();
-        stored.positions.clone_from(&state.positions);
-        stored.output_ends.clone_from(&state.output_ends);
-        for (k, v) in kv_changes {
-            match v {
-                Some(v) => stored.kv.insert(k, v),
-                None => stored.kv.remove(&k),
-            };
-        }
-        Ok(())
-    }
-
-    async fn forget(&self, name: &str) -> Result<()> {
-        let Some(state) = self.table.lock().remove(name) else {
-            return Ok(());
-        };
-        let now = super::now_ms();
-        let mut records: Vec<Record> = state
-            .kv
-            .into_keys()
-            .map(|k| {
-                let mut key = format!("{name}\0kv\0").into_bytes();
-                key.extend_from_slice(&k);
-                state_record(key, None, now)
-            })
-            .collect();
-        records.push(state_record(format!("{name}\0pos").into_bytes(), None, now));
-        self.topic.append(&records).await?;
-        Ok(())
-    }
-}
-
-fn state_record(key: Vec<u8>, value: Option<&StateValue>, now: i64) -> Record {
-    Record {
-        key: Some(Bytes::from(key)),
-        value: value.map(|v| Bytes::from(serde_json::to_vec(v).unwrap_or_default())),
-        timestamp: now,
-        ..Record::default()
-    }
 }
 
 impl Broker {

@@ -91,8 +91,12 @@ impl kv::Host for HostState {
         if value.len() > MAX_KV_VALUE {
             return Ok(Err(kv::KvError::ValueTooLarge(limit_u32(MAX_KV_VALUE))));
         }
-        self.state.set(&key, &value);
-        Ok(Ok(()))
+        // A full store refuses as `unavailable`: the batch fails and follows its error policy
+        // (retry, then dead letters) instead of growing the state without bound.
+        Ok(self
+            .state
+            .set(&key, &value)
+            .map_err(|full| kv::KvError::Unavailable(full.to_string())))
     }
 
     fn delete(&mut self, key: Vec<u8>) -> wasmtime::Result<()> {

@@ -14,9 +14,20 @@ pub trait StateStore: Send + Sync {
     /// The value under `key`, if any.
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
     /// Stores `value` under `key`.
-    fn set(&self, key: &[u8], value: &[u8]);
+    ///
+    /// # Errors
+    /// [`StateFull`] when the write would take the store past its quota (nothing is stored).
+    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), StateFull>;
     /// Removes `key` (no-op if absent).
     fn delete(&self, key: &[u8]);
+}
+
+/// A write refused because the store would pass its total size quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("plugin state is limited to {limit} bytes (keys + values) per transform")]
+pub struct StateFull {
+    /// The quota, in bytes.
+    pub limit: usize,
 }
 
 /// A `StateStore` in a `HashMap`: for tests and for throw-away instances.
@@ -52,8 +63,9 @@ impl StateStore for MemoryStateStore {
         self.lock().get(key).cloned()
     }
 
-    fn set(&self, key: &[u8], value: &[u8]) {
+    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), StateFull> {
         self.lock().insert(key.to_vec(), value.to_vec());
+        Ok(())
     }
 
     fn delete(&self, key: &[u8]) {
