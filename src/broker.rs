@@ -49,6 +49,9 @@ pub use transforms::{
     TransformView,
 };
 
+/// Default of [`BrokerConfig::max_records_per_request`].
+pub const DEFAULT_MAX_RECORDS_PER_REQUEST: usize = 10_000;
+
 /// Broker settings fixed at start.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -61,6 +64,8 @@ pub struct BrokerConfig {
     /// How long a consumer group without commits keeps its offsets, in milliseconds
     /// (Kafka's `offsets.retention.ms`, 7 days).
     pub offsets_retention_ms: i64,
+    /// Most records one produce request may carry, whatever the front end.
+    pub max_records_per_request: usize,
 }
 
 impl Default for BrokerConfig {
@@ -70,6 +75,7 @@ impl Default for BrokerConfig {
             default_partitions: 1,
             idempotency_window_ms: 600_000,
             offsets_retention_ms: 7 * 24 * 3_600_000,
+            max_records_per_request: DEFAULT_MAX_RECORDS_PER_REQUEST,
         }
     }
 }

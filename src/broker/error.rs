@@ -58,6 +58,14 @@ pub enum Error {
          use a new key for a new request"
     )]
     IdempotencyKeyReused(String),
+    /// A produce request with more records than the limit.
+    #[error("a produce request may carry at most {limit} records, this one has {count}")]
+    TooManyRecords {
+        /// Records in the request.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A produce request with no records.
     #[error("a produce request needs at least one record")]
     EmptyProduce,

@@ -88,6 +88,13 @@ impl Broker {
         if records.is_empty() {
             return Err(Error::EmptyProduce);
         }
+        let limit = self.inner.config.max_records_per_request;
+        if records.len() > limit {
+            return Err(Error::TooManyRecords {
+                count: records.len(),
+                limit,
+            });
+        }
         let Some(key) = idempotency_key else {
             let plan = self.plan(&name, records, None).await?;
             let bases = self.append_groups(&name, &plan, &BTreeMap::new()).await?;

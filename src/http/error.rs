@@ -105,6 +105,7 @@ impl From<broker::Error> for ApiError {
             B::RecordTooLarge { .. } => Self::unprocessable(4, message),
             B::RecordPartition { .. } => Self::unprocessable(5, message),
             B::EmptyProduce => Self::unprocessable(6, message),
+            B::TooManyRecords { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, 2, message),
             B::IdempotencyKeyReused(_) => Self::unprocessable(10, message),
             B::InvalidCommit { .. } => Self::unprocessable(7, message),
             B::InternalTopic(_) => Self::new(StatusCode::FORBIDDEN, 1, message),

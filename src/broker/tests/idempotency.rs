@@ -90,7 +90,12 @@ async fn retry_completes_exactly_once(mut h: impl Harness) {
 }
 
 async fn large_request_keeps_a_compact_entry(mut h: impl Harness) {
-    let broker = h.open(BrokerConfig::default()).await;
+    // The reproduction: 40,000 keyed records (over the default request limit).
+    let config = BrokerConfig {
+        max_records_per_request: 40_000,
+        ..BrokerConfig::default()
+    };
+    let broker = h.open(config).await;
     create(&broker, "big", 8, &[]).await;
     let request: Vec<ProduceRecord> = (0..40_000)
         .map(|i| record(Some(&format!("key-{i}")), "v"))
