@@ -2,8 +2,8 @@
 //!
 //! Owns the translation between the log's types and the seam's, and decides which log calls
 //! leave the async workers: topic creation and deletion (directory and fsync work), maintenance
-//! passes and catch-up reads run on the blocking pool; tail reads and appends, which the page
-//! cache and group commit serve quickly, stay inline.
+//! passes, timestamp lookups and catch-up reads run on the blocking pool; tail reads and appends,
+//! which the page cache and group commit serve quickly, stay inline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +15,13 @@ use super::{
 use crate::event::{Record, TopicName};
 use crate::log::{self, Log};
 
-/// Reads asking for more than this go to the blocking pool: they are catch-up reads of older
-/// data, likely to miss the page cache.
-const INLINE_READ_BYTES: usize = 256 << 10;
+/// Reads stay on the async worker only near the tail (within this many offsets of the end)
+/// and when small: that data was just written and is in the page cache. Every other read —
+/// a catch-up read of older data, which may miss the cache or load a closed segment's index —
+/// runs on the blocking pool.
+const INLINE_READ_OFFSETS: u64 = 4096;
+/// See [`INLINE_READ_OFFSETS`].
+const INLINE_READ_BYTES: usize = 1 << 20;
 
 /// The built-in log as a storage engine. Cheap to clone.
 #[derive(Clone)]
@@ -109,7 +113,8 @@ impl Storage for FileStorage {
         max_bytes: usize,
     ) -> StorageResult<FetchResult> {
         let p = self.partition(name, partition)?;
-        let read = if max_bytes <= INLINE_READ_BYTES {
+        let near_tail = offset.saturating_add(INLINE_READ_OFFSETS) >= p.end_offset();
+        let read = if near_tail && max_bytes <= INLINE_READ_BYTES {
             p.read(offset, max_records, max_bytes)?
         } else {
             let task = tokio::task::spawn_blocking(move || p.read(offset, max_records, max_bytes));
