@@ -18,9 +18,16 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "TIDEGATE_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Directory holding the log.
+    /// Directory holding the log and the plugin cache.
     #[arg(long, env = "TIDEGATE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Storage engine: `file://DIR` (the built-in log; default `file://` + the data dir) or
+    /// `memory://` (nothing survives the process).
+    #[arg(long, env = "TIDEGATE_STORAGE", value_name = "URL")]
+    pub storage: Option<String>,
+    /// Demo mode: `memory://` storage and a throw-away data dir for the plugin cache.
+    #[arg(long, env = "TIDEGATE_EPHEMERAL", num_args = 0..=1, default_missing_value = "true")]
+    pub ephemeral: Option<bool>,
     /// When appends are made durable: `always` (default), `never`, or an interval in ms.
     #[arg(long, env = "TIDEGATE_FSYNC", value_name = "always|never|MS")]
     pub fsync: Option<String>,
@@ -56,6 +63,8 @@ pub struct ServeArgs {
 struct FileConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
+    storage: Option<String>,
+    ephemeral: Option<bool>,
     fsync: Option<toml::Value>,
     auto_create_topics: Option<bool>,
     default_partitions: Option<u32>,
@@ -84,8 +93,12 @@ pub const MIN_PLUGIN_COMPILE_MEMORY: u64 = 64 << 20;
 pub struct Config {
     /// Listen address.
     pub listen: SocketAddr,
-    /// Data directory.
+    /// Data directory (plugin cache; the log too with file storage).
     pub data_dir: PathBuf,
+    /// The storage engine.
+    pub storage: StorageSpec,
+    /// Whether the data dir is a throw-away one (`--ephemeral`), removed at exit.
+    pub ephemeral: bool,
     /// Fsync policy.
     pub fsync: FsyncPolicy,
     /// Auto-create topics on produce.
@@ -102,6 +115,28 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Memory cap of the plugin compiler process.
     pub plugin_compile_max_memory_bytes: u64,
+}
+
+/// Which storage engine to run, from `--storage URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSpec {
+    /// `file://DIR`: the built-in durable log in DIR.
+    File(PathBuf),
+    /// `memory://`: in-process storage; nothing survives the process.
+    Memory,
+}
+
+/// Parses a storage URL; a bare `file://` means the data dir.
+fn parse_storage(url: &str, data_dir: &std::path::Path) -> Result<StorageSpec, String> {
+    match url.split_once("://") {
+        Some(("file", "")) => Ok(StorageSpec::File(data_dir.to_path_buf())),
+        Some(("file", path)) => Ok(StorageSpec::File(PathBuf::from(path))),
+        Some(("memory", "")) => Ok(StorageSpec::Memory),
+        Some(("kafka", _)) => Err(format!(
+            "'{url}': the Kafka-backed engine is not built yet; use file:// or memory://"
+        )),
+        _ => Err(format!("'{url}' is not file://DIR or memory://")),
+    }
 }
 
 /// Every problem found, one per line as `field: problem`.
@@ -196,16 +231,32 @@ impl Config {
                 "plugin_compile_max_memory_bytes: must be ≥ {MIN_PLUGIN_COMPILE_MEMORY}, got {compile_memory}"
             ));
         }
+        let ephemeral = args.ephemeral.or(file.ephemeral).unwrap_or(false);
+        let data_dir = match args.data_dir.clone().or(file.data_dir) {
+            Some(dir) => dir,
+            None if ephemeral => {
+                std::env::temp_dir().join(format!("tidegate-{}", std::process::id()))
+            }
+            None => DEFAULT_DATA_DIR.into(),
+        };
+        let storage_url = args.storage.clone().or(file.storage);
+        let storage_url = match (storage_url, ephemeral) {
+            (Some(url), _) => url,
+            (None, true) => "memory://".into(),
+            (None, false) => "file://".into(),
+        };
+        let storage = parse_storage(&storage_url, &data_dir).unwrap_or_else(|p| {
+            problems.push(format!("storage: {p}"));
+            StorageSpec::Memory
+        });
         if !problems.is_empty() {
             return Err(Error(problems));
         }
         Ok(Self {
             listen,
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            data_dir,
+            storage,
+            ephemeral,
             fsync,
             auto_create_topics: args
                 .auto_create_topics
@@ -245,6 +296,35 @@ mod tests {
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.fsync, FsyncPolicy::Always);
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.storage, StorageSpec::File(DEFAULT_DATA_DIR.into()));
+    }
+
+    #[test]
+    fn storage_urls_pick_an_engine() {
+        let load = |storage: &str| {
+            Config::load(&ServeArgs {
+                storage: Some(storage.into()),
+                ..Default::default()
+            })
+        };
+        assert_eq!(load("memory://").unwrap().storage, StorageSpec::Memory);
+        assert_eq!(
+            load("file:///srv/tg").unwrap().storage,
+            StorageSpec::File("/srv/tg".into())
+        );
+        let err = load("kafka://broker:9092").unwrap_err().to_string();
+        assert!(
+            err.contains("storage:") && err.contains("not built yet"),
+            "{err}"
+        );
+        assert!(load("s3://bucket").is_err());
+        let ephemeral = Config::load(&ServeArgs {
+            ephemeral: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ephemeral.storage, StorageSpec::Memory);
+        assert!(ephemeral.ephemeral);
     }
 
     #[test]

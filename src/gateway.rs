@@ -9,8 +9,11 @@ use std::net::SocketAddr;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{self, Broker, BrokerConfig, Engine, storage::FileStorage};
-use crate::config::Config;
+use crate::broker::{
+    self, Broker, BrokerConfig, Engine,
+    storage::{FileStorage, MemoryStorage},
+};
+use crate::config::{Config, StorageSpec};
 use crate::http::{self, HttpConfig};
 use crate::log::{self, Log, LogConfig};
 use crate::{pipeline, plugin};
@@ -49,6 +52,8 @@ pub struct Gateway {
     pipeline: JoinHandle<()>,
     /// The one deadline shutdown gives every task.
     drain_timeout: std::time::Duration,
+    /// A throw-away data dir (`--ephemeral`), removed at shutdown.
+    ephemeral_dir: Option<std::path::PathBuf>,
 }
 
 impl Gateway {
@@ -57,14 +62,7 @@ impl Gateway {
     /// # Errors
     /// Storage recovery or bind failures.
     pub async fn start(config: Config) -> Result<Self, Error> {
-        let log = Log::open(LogConfig {
-            dir: config.data_dir.clone(),
-            fsync: config.fsync,
-            segment_bytes: config.segment_bytes,
-            segment_ms: 7 * 24 * 3_600_000,
-            index_interval_bytes: 4096,
-        })
-        .await?;
+        let engine = open_engine(&config).await?;
         let broker_config = BrokerConfig {
             auto_create_topics: config.auto_create_topics,
             default_partitions: config.default_partitions,
@@ -73,7 +71,6 @@ impl Gateway {
         let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));
         plugin_config.compiler = compiler_process(config.plugin_compile_max_memory_bytes);
         let plugins = plugin::Host::new(plugin_config)?;
-        let engine = Engine::File(FileStorage::new(log));
         let broker = Broker::open(engine, plugins, broker_config, broker::now_ms()).await?;
         let listener = http::bind(config.listen)
             .await
@@ -103,7 +100,7 @@ impl Gateway {
             cancel.child_token(),
         ));
         let pipeline = tokio::spawn(pipeline::run(broker.clone(), cancel.child_token()));
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), fsync = ?config.fsync, "Tidegate serving.");
+        tracing::info!(%addr, storage = ?config.storage, fsync = ?config.fsync, "Tidegate serving.");
         Ok(Self {
             addr,
             broker,
@@ -112,6 +109,7 @@ impl Gateway {
             maintenance,
             pipeline,
             drain_timeout: config.drain_timeout,
+            ephemeral_dir: config.ephemeral.then(|| config.data_dir.clone()),
         })
     }
 
@@ -153,8 +151,33 @@ impl Gateway {
         }
         self.broker.close().await?;
         tracing::info!("Storage flushed and closed.");
+        if let Some(dir) = self.ephemeral_dir
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "Cannot remove the ephemeral data dir.");
+        }
         Ok(())
     }
+}
+
+/// Opens the storage engine the configuration names.
+async fn open_engine(config: &Config) -> Result<Engine, Error> {
+    Ok(match &config.storage {
+        StorageSpec::File(dir) => {
+            let log = Log::open(LogConfig {
+                dir: dir.clone(),
+                fsync: config.fsync,
+                segment_bytes: config.segment_bytes,
+                ..LogConfig::new(dir.clone())
+            })
+            .await?;
+            Engine::File(FileStorage::new(log))
+        }
+        StorageSpec::Memory => {
+            tracing::warn!("Storage is memory://: nothing survives this process.");
+            Engine::Memory(MemoryStorage::new())
+        }
+    })
 }
 
 /// Runs the gateway until `shutdown` resolves, then shuts it down gracefully.

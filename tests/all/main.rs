@@ -9,6 +9,7 @@ mod groups;
 mod hostile;
 mod http_api;
 mod shutdown;
+mod storage_engines;
 mod support;
 mod transforms;
 mod transforms_crash;
