@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests, in ms.
     #[arg(long, env = "TIDEGATE_DRAIN_TIMEOUT_MS")]
     pub drain_timeout_ms: Option<u64>,
+    /// How long a client may take to send request headers (and stay idle between requests), ms.
+    #[arg(long, env = "TIDEGATE_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Most open connections; further ones wait in the kernel's accept queue.
+    #[arg(long, env = "TIDEGATE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Address-space cap of the child process that compiles each plugin upload, in bytes.
     #[arg(long, env = "TIDEGATE_PLUGIN_COMPILE_MAX_MEMORY_BYTES")]
     pub plugin_compile_max_memory_bytes: Option<u64>,
@@ -72,6 +78,8 @@ struct FileConfig {
     segment_bytes: Option<u64>,
     maintenance_interval_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
     plugin_compile_max_memory_bytes: Option<u64>,
 }
 
@@ -113,6 +121,10 @@ pub struct Config {
     pub maintenance_interval: Duration,
     /// Shutdown drain deadline.
     pub drain_timeout: Duration,
+    /// Header-read (and keep-alive idle) timeout.
+    pub header_read_timeout: Duration,
+    /// Most open connections.
+    pub max_connections: usize,
     /// Memory cap of the plugin compiler process.
     pub plugin_compile_max_memory_bytes: u64,
 }
@@ -222,6 +234,20 @@ impl Config {
             .drain_timeout_ms
             .or(file.drain_timeout_ms)
             .unwrap_or(10_000);
+        let header_ms = args
+            .header_read_timeout_ms
+            .or(file.header_read_timeout_ms)
+            .unwrap_or(10_000);
+        if header_ms == 0 {
+            problems.push("header_read_timeout_ms: must be ≥ 1".into());
+        }
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(10_000);
+        if max_connections == 0 {
+            problems.push("max_connections: must be ≥ 1".into());
+        }
         let compile_memory = args
             .plugin_compile_max_memory_bytes
             .or(file.plugin_compile_max_memory_bytes)
@@ -267,6 +293,8 @@ impl Config {
             segment_bytes,
             maintenance_interval: Duration::from_millis(maintenance_ms),
             drain_timeout: Duration::from_millis(drain_ms),
+            header_read_timeout: Duration::from_millis(header_ms),
+            max_connections,
             plugin_compile_max_memory_bytes: compile_memory,
         })
     }

@@ -86,6 +86,8 @@ impl Gateway {
         let http_config = HttpConfig {
             max_body_bytes: config.max_body_bytes,
             drain_timeout: config.drain_timeout,
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
             ..HttpConfig::default()
         };
         let server = tokio::spawn(http::serve(

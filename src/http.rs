@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -37,6 +37,9 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// How long a client may take to send a request's headers; hyper starts the clock when it
+    /// waits for a request, so it also closes keep-alive connections idle that long.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -46,6 +49,7 @@ impl Default for HttpConfig {
             max_plugin_bytes: crate::broker::DEFAULT_MAX_COMPONENT_BYTES,
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -102,6 +106,8 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = router::Service::new(Arc::clone(&state), peer);
         let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(state.config.header_read_timeout)
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);

@@ -9,6 +9,7 @@ mod groups;
 mod hostile;
 mod http_api;
 mod shutdown;
+mod slow_clients;
 mod storage_engines;
 mod support;
 mod transforms;

@@ -1,0 +1,90 @@
+//! Slowloris: hundreds of connections that dribble header lines are closed by the header-read
+//! timeout, while a normal client keeps getting answers.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::TestGateway;
+
+const DRIBBLERS: usize = 300;
+
+/// Sends a request line, then one header line every 100 ms, until the server closes the
+/// connection; returns whether it did within `max_lines` lines (bounded: it stops by itself).
+async fn dribble(addr: std::net::SocketAddr, max_lines: usize) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    if s.write_all(b"GET /healthz HTTP/1.1\r\n").await.is_err() {
+        return true;
+    }
+    let mut buf = [0u8; 512];
+    for i in 0..max_lines {
+        let line = format!("x-dribble-{i}: {}\r\n", "y".repeat(8));
+        if s.write_all(line.as_bytes()).await.is_err() {
+            return true;
+        }
+        // Waiting for the server's answer (a 408 or EOF) is the event; the 100 ms is only
+        // the dribbling pace.
+        match tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {
+                // A 408 answer: the server is closing; read to EOF.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut Vec::new()))
+                        .await;
+                return true;
+            }
+            Err(_) => {}
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dribbling_connections_are_closed_while_normal_clients_are_served() {
+    let gw = TestGateway::start_with(|a| a.header_read_timeout_ms = Some(1_000)).await;
+    let addr = gw.gateway.as_ref().unwrap().addr();
+    let dribblers: Vec<_> = (0..DRIBBLERS)
+        .map(|_| tokio::spawn(dribble(addr, 300)))
+        .collect();
+    for i in 0..30 {
+        let r = gw.client.get("/healthz").await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "normal request {i} while dribblers hang on"
+        );
+    }
+    let mut closed = 0;
+    for d in dribblers {
+        if d.await.unwrap() {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, DRIBBLERS,
+        "every dribbling connection was closed by the server"
+    );
+    let r = gw.client.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::OK);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let gw = TestGateway::start_with(|a| a.header_read_timeout_ms = Some(500)).await;
+    let addr = gw.gateway.as_ref().unwrap().addr();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // Reads the answer, then waits (bounded) for the server to close the idle connection.
+    let read = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the idle connection was not closed");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    gw.stop().await;
+}
