@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Most open connections; further ones wait in the kernel's accept queue.
     #[arg(long, env = "TIDEGATE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most records one produce request may carry.
+    #[arg(long, env = "TIDEGATE_MAX_RECORDS_PER_REQUEST")]
+    pub max_records_per_request: Option<usize>,
     /// Address-space cap of the child process that compiles each plugin upload, in bytes.
     #[arg(long, env = "TIDEGATE_PLUGIN_COMPILE_MAX_MEMORY_BYTES")]
     pub plugin_compile_max_memory_bytes: Option<u64>,
@@ -80,6 +83,7 @@ struct FileConfig {
     drain_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
+    max_records_per_request: Option<usize>,
     plugin_compile_max_memory_bytes: Option<u64>,
 }
 
@@ -125,6 +129,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Most open connections.
     pub max_connections: usize,
+    /// Most records per produce request.
+    pub max_records_per_request: usize,
     /// Memory cap of the plugin compiler process.
     pub plugin_compile_max_memory_bytes: u64,
 }
@@ -248,6 +254,13 @@ impl Config {
         if max_connections == 0 {
             problems.push("max_connections: must be ≥ 1".into());
         }
+        let max_records_per_request = args
+            .max_records_per_request
+            .or(file.max_records_per_request)
+            .unwrap_or(crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST);
+        if max_records_per_request == 0 {
+            problems.push("max_records_per_request: must be ≥ 1".into());
+        }
         let compile_memory = args
             .plugin_compile_max_memory_bytes
             .or(file.plugin_compile_max_memory_bytes)
@@ -295,6 +308,7 @@ impl Config {
             drain_timeout: Duration::from_millis(drain_ms),
             header_read_timeout: Duration::from_millis(header_ms),
             max_connections,
+            max_records_per_request,
             plugin_compile_max_memory_bytes: compile_memory,
         })
     }

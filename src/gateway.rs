@@ -66,6 +66,7 @@ impl Gateway {
         let broker_config = BrokerConfig {
             auto_create_topics: config.auto_create_topics,
             default_partitions: config.default_partitions,
+            max_records_per_request: config.max_records_per_request,
             ..BrokerConfig::default()
         };
         let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));
@@ -88,6 +89,7 @@ impl Gateway {
             drain_timeout: config.drain_timeout,
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
+            max_records_per_request: config.max_records_per_request,
             ..HttpConfig::default()
         };
         let server = tokio::spawn(http::serve(

@@ -37,6 +37,8 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// Most records one produce request may carry (counted while decoding).
+    pub max_records_per_request: usize,
     /// How long a client may take to send a request's headers; hyper starts the clock when it
     /// waits for a request, so it also closes keep-alive connections idle that long.
     pub header_read_timeout: Duration,
@@ -50,6 +52,7 @@ impl Default for HttpConfig {
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            max_records_per_request: crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST,
         }
     }
 }

@@ -19,12 +19,114 @@ use crate::broker::ProduceRecord;
 use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, StoredRecord};
 
 /// `POST /v1/topics/{t}/records` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ProduceBody<'a> {
     /// The records, in order.
-    #[serde(borrow)]
     pub records: Vec<ProduceEntry<'a>>,
+}
+
+/// Why a produce body was refused while decoding.
+#[derive(Debug)]
+pub enum ProduceDecodeError {
+    /// More records than the limit: decoding stopped at the first one over it.
+    TooManyRecords {
+        /// The limit.
+        limit: usize,
+    },
+    /// Not the JSON shape the endpoint takes.
+    Json(serde_json::Error),
+}
+
+/// Decodes a produce body, counting records as they are decoded and stopping at the first one
+/// over `limit`: a body of many tiny records costs memory in proportion to the limit, never to
+/// the record count (600,000 `{"value":1}` records in 7 MB would otherwise take ~500 MB).
+///
+/// # Errors
+/// [`ProduceDecodeError`].
+pub fn decode_produce(body: &[u8], limit: usize) -> Result<ProduceBody<'_>, ProduceDecodeError> {
+    let over = std::cell::Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let seed = BodySeed { limit, over: &over };
+    let decoded = serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|b| {
+        de.end()?;
+        Ok(b)
+    });
+    match decoded {
+        Ok(body) => Ok(body),
+        Err(_) if over.get() => Err(ProduceDecodeError::TooManyRecords { limit }),
+        Err(e) => Err(ProduceDecodeError::Json(e)),
+    }
+}
+
+struct BodySeed<'c> {
+    limit: usize,
+    over: &'c std::cell::Cell<bool>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for BodySeed<'_> {
+    type Value = ProduceBody<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BodySeed<'_> {
+    type Value = ProduceBody<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(r#"an object {"records": [...]}"#)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut records = None;
+        while let Some(key) = map.next_key::<&str>()? {
+            if key != "records" {
+                return Err(serde::de::Error::unknown_field(key, &["records"]));
+            }
+            if records.is_some() {
+                return Err(serde::de::Error::duplicate_field("records"));
+            }
+            records = Some(map.next_value_seed(RecordsSeed {
+                limit: self.limit,
+                over: self.over,
+            })?);
+        }
+        let records = records.ok_or_else(|| serde::de::Error::missing_field("records"))?;
+        Ok(ProduceBody { records })
+    }
+}
+
+struct RecordsSeed<'c> {
+    limit: usize,
+    over: &'c std::cell::Cell<bool>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = Vec<ProduceEntry<'de>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RecordsSeed<'_> {
+    type Value = Vec<ProduceEntry<'de>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.limit));
+        while let Some(entry) = seq.next_element::<ProduceEntry<'de>>()? {
+            if records.len() == self.limit {
+                self.over.set(true);
+                return Err(serde::de::Error::custom("too many records"));
+            }
+            records.push(entry);
+        }
+        Ok(records)
+    }
 }
 
 /// One record of a produce body.
@@ -297,13 +399,36 @@ mod tests {
 
     fn parse(body: &str) -> Vec<ProduceRecord> {
         let bytes = Bytes::copy_from_slice(body.as_bytes());
-        let parsed: ProduceBody<'_> = serde_json::from_slice(&bytes).unwrap();
+        let parsed = decode_produce(&bytes, 100).unwrap();
         parsed
             .records
             .into_iter()
             .enumerate()
             .map(|(i, e)| e.into_record(&bytes, i).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn record_count_is_limited_while_decoding() {
+        let body = format!(r#"{{"records":[{}]}}"#, [r#"{"value":1}"#; 11].join(","));
+        assert!(matches!(
+            decode_produce(body.as_bytes(), 10),
+            Err(ProduceDecodeError::TooManyRecords { limit: 10 })
+        ));
+        assert_eq!(
+            decode_produce(body.as_bytes(), 11).unwrap().records.len(),
+            11
+        );
+        let wrong = [
+            r#"{"records":[],"x":1}"#,
+            r#"{}"#,
+            r#"{"records":[]} x"#,
+            "[]",
+        ];
+        for body in wrong {
+            let err = decode_produce(body.as_bytes(), 10).err();
+            assert!(matches!(err, Some(ProduceDecodeError::Json(_))), "{body}");
+        }
     }
 
     #[test]

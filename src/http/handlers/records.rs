@@ -10,8 +10,8 @@ use serde_json::json;
 use crate::broker::{OffsetSpec, ProduceRecord};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::router::{HandlerResult, json, parse_json, query, read_body, respond};
-use crate::http::wire::{ProduceBody, encode_records};
+use crate::http::router::{HandlerResult, json, query, read_body, respond};
+use crate::http::wire::{ProduceDecodeError, decode_produce, encode_records};
 
 /// Most records one fetch returns.
 pub const MAX_FETCH_RECORDS: usize = 100_000;
@@ -28,7 +28,19 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let idempotency_key = idempotency_key(&req)?;
     let body = read_body(state, req).await?;
-    let parsed: ProduceBody<'_> = parse_json(&body)?;
+    let parsed = match decode_produce(&body, state.config.max_records_per_request) {
+        Ok(parsed) => parsed,
+        Err(ProduceDecodeError::TooManyRecords { limit }) => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                2,
+                format!("a produce request may carry at most {limit} records"),
+            ));
+        }
+        Err(ProduceDecodeError::Json(e)) => {
+            return Err(ApiError::bad_request(format!("invalid JSON body: {e}")));
+        }
+    };
     let records = parsed
         .records
         .into_iter()
