@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Most records one produce request may carry.
     #[arg(long, env = "TIDEGATE_MAX_RECORDS_PER_REQUEST")]
     pub max_records_per_request: Option<usize>,
+    /// Bytes all fetches in flight may reserve together.
+    #[arg(long, env = "TIDEGATE_FETCH_BUDGET_BYTES")]
+    pub fetch_budget_bytes: Option<usize>,
     /// Address-space cap of the child process that compiles each plugin upload, in bytes.
     #[arg(long, env = "TIDEGATE_PLUGIN_COMPILE_MAX_MEMORY_BYTES")]
     pub plugin_compile_max_memory_bytes: Option<u64>,
@@ -84,6 +87,7 @@ struct FileConfig {
     header_read_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     max_records_per_request: Option<usize>,
+    fetch_budget_bytes: Option<usize>,
     plugin_compile_max_memory_bytes: Option<u64>,
 }
 
@@ -131,6 +135,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Most records per produce request.
     pub max_records_per_request: usize,
+    /// In-flight fetch budget.
+    pub fetch_budget_bytes: usize,
     /// Memory cap of the plugin compiler process.
     pub plugin_compile_max_memory_bytes: u64,
 }
@@ -261,6 +267,15 @@ impl Config {
         if max_records_per_request == 0 {
             problems.push("max_records_per_request: must be ≥ 1".into());
         }
+        let fetch_budget_bytes = args
+            .fetch_budget_bytes
+            .or(file.fetch_budget_bytes)
+            .unwrap_or(256 << 20);
+        if fetch_budget_bytes < 1 << 20 {
+            problems.push(format!(
+                "fetch_budget_bytes: must be ≥ 1 MiB, got {fetch_budget_bytes}"
+            ));
+        }
         let compile_memory = args
             .plugin_compile_max_memory_bytes
             .or(file.plugin_compile_max_memory_bytes)
@@ -309,6 +324,7 @@ impl Config {
             header_read_timeout: Duration::from_millis(header_ms),
             max_connections,
             max_records_per_request,
+            fetch_budget_bytes,
             plugin_compile_max_memory_bytes: compile_memory,
         })
     }

@@ -90,6 +90,7 @@ impl Gateway {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
             max_records_per_request: config.max_records_per_request,
+            fetch_budget_bytes: config.fetch_budget_bytes,
             ..HttpConfig::default()
         };
         let server = tokio::spawn(http::serve(

@@ -37,6 +37,9 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// Bytes all fetches in flight may reserve together (each reserves twice its `max_bytes`:
+    /// the records read plus their encoding); a fetch waits up to its timeout for budget.
+    pub fetch_budget_bytes: usize,
     /// Most records one produce request may carry (counted while decoding).
     pub max_records_per_request: usize,
     /// How long a client may take to send a request's headers; hyper starts the clock when it
@@ -53,6 +56,7 @@ impl Default for HttpConfig {
             drain_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_records_per_request: crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST,
+            fetch_budget_bytes: 256 << 20,
         }
     }
 }
@@ -64,6 +68,15 @@ pub(crate) struct AppState {
     pub(crate) metrics: metrics::Metrics,
     /// Cancelled at shutdown, so long polls return early.
     pub(crate) shutdown: CancellationToken,
+    /// The in-flight fetch budget, one permit per KiB.
+    pub(crate) fetch_budget: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Size of the fetch budget in permits (KiB).
+    pub(crate) fn fetch_budget_permits(&self) -> usize {
+        (self.config.fetch_budget_bytes >> 10).max(1)
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets
@@ -79,7 +92,9 @@ pub async fn serve(
 ) {
     let drain_timeout = config.drain_timeout;
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    let fetch_budget = Arc::new(Semaphore::new((config.fetch_budget_bytes >> 10).max(1)));
     let state = Arc::new(AppState {
+        fetch_budget,
         broker,
         config,
         metrics: metrics::Metrics::new(),

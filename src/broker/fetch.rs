@@ -58,6 +58,27 @@ impl Broker {
         Ok(read)
     }
 
+    /// Waits until the partition has data at `offset` or `wait` passes; returns whether it has.
+    /// Front ends that hold resources while reading (a memory budget) wait with this between
+    /// zero-wait fetches instead of long-polling inside [`Broker::fetch`].
+    ///
+    /// # Errors
+    /// Invalid name, unknown topic or partition.
+    pub async fn wait_for_data(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        wait: Duration,
+    ) -> Result<bool> {
+        let name = TopicName::new(topic)?;
+        Ok(self
+            .inner
+            .storage
+            .wait_for(&name, partition, offset, wait)
+            .await?)
+    }
+
     /// The first offset whose timestamp is at or after `timestamp_ms`; the end offset when
     /// every record is older.
     ///

@@ -88,3 +88,29 @@ async fn an_idle_keep_alive_connection_is_closed() {
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
     gw.stop().await;
 }
+
+/// Long polls wait without holding the in-flight fetch budget: with a budget that one fetch
+/// fills, fifty waiting long polls leave room for every plain fetch, then all wake on produce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_do_not_hold_the_fetch_budget() {
+    let gw = TestGateway::start_with(|a| a.fetch_budget_bytes = Some(1 << 20)).await;
+    let c = gw.client.clone();
+    c.create_topic("quiet", 1).await;
+    let polls: Vec<_> = (0..50)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.fetch("quiet", 0, "offset=0&timeout_ms=30000").await })
+        })
+        .collect();
+    for i in 0..20 {
+        let r = c.fetch("quiet", 0, "offset=0").await;
+        assert_eq!(r.status, StatusCode::OK, "plain fetch {i}: {:?}", r.json);
+    }
+    c.produce("quiet", serde_json::json!([{"value": "wake"}]))
+        .await;
+    for poll in polls {
+        let r = poll.await.unwrap();
+        assert_eq!(r.json["records"][0]["value"], "wake");
+    }
+    gw.stop().await;
+}

@@ -104,23 +104,66 @@ pub async fn fetch(
     let max_records = usize::try_from(max_records.max(1)).unwrap_or(MAX_FETCH_RECORDS);
     let max_bytes = usize::try_from(max_bytes.max(1)).unwrap_or(MAX_FETCH_BYTES);
     let wait = Duration::from_millis(wait_ms);
-    let fetched = state
-        .broker
-        .fetch(topic, partition, offset, max_records, max_bytes, wait);
-    let read = tokio::select! {
-        biased;
-        // At shutdown a long poll answers at once with what is there.
-        () = state.shutdown.cancelled() => {
-            state.broker.fetch(topic, partition, offset, max_records, max_bytes, Duration::ZERO).await?
+    // The budget covers reads only: a long poll waits for data without holding any.
+    let mut budget = Some(reserve_fetch_budget(state, max_bytes, wait).await?);
+    let broker = &state.broker;
+    let mut read = broker
+        .fetch(
+            topic,
+            partition,
+            offset,
+            max_records,
+            max_bytes,
+            Duration::ZERO,
+        )
+        .await?;
+    if read.records.is_empty() && !wait.is_zero() {
+        budget = None;
+        let next = read.next_offset;
+        let arrived = tokio::select! {
+            biased;
+            // At shutdown a long poll answers at once with what is there.
+            () = state.shutdown.cancelled() => false,
+            arrived = broker.wait_for_data(topic, partition, next, wait) => arrived?,
+        };
+        if arrived {
+            budget = Some(reserve_fetch_budget(state, max_bytes, wait).await?);
+            let at = OffsetSpec::At(next);
+            read = broker
+                .fetch(topic, partition, at, max_records, max_bytes, Duration::ZERO)
+                .await?;
         }
-        read = fetched => read?,
-    };
+    }
     let bytes: usize = read.records.iter().map(|r| r.record.payload_len()).sum();
     state
         .metrics
         .fetched(topic, read.records.len() as u64, bytes as u64);
     let body = encode_records(topic, partition, &read.records, read.next_offset);
+    // Held until the answer is encoded: the records and their encoding are what it bounds.
+    drop(budget);
     Ok(respond(StatusCode::OK, "application/json", body))
+}
+
+/// Reserves twice `max_bytes` (records read plus their encoding) of the global in-flight fetch
+/// budget, waiting up to the fetch's own timeout (at least 1 s); 503 when none frees up.
+async fn reserve_fetch_budget(
+    state: &AppState,
+    max_bytes: usize,
+    wait: Duration,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    let total = state.fetch_budget_permits();
+    let wanted =
+        u32::try_from((max_bytes.saturating_mul(2) >> 10).clamp(1, total)).unwrap_or(u32::MAX);
+    let budget = std::sync::Arc::clone(&state.fetch_budget);
+    let patience = wait.max(Duration::from_secs(1));
+    match tokio::time::timeout(patience, budget.acquire_many_owned(wanted)).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            3,
+            "the server's in-flight fetch budget is used up; retry later or ask for less max_bytes",
+        )),
+    }
 }
 
 /// `GET /v1/topics/{t}/partitions/{p}/offsets?timestamp=MS` → `{"offset": N}`.
