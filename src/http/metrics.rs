@@ -112,6 +112,21 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Drops a deleted topic's series, so they disappear from the next scrape.
+    pub fn forget_topic(&self, topic: &str) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        for family in [
+            &self.produce_records,
+            &self.produce_bytes,
+            &self.fetch_records,
+            &self.fetch_bytes,
+        ] {
+            family.remove(&labels);
+        }
+    }
+
     /// Counts produced records.
     pub fn produced(&self, topic: &str, records: u64, bytes: u64) {
         let labels = TopicLabels {

@@ -327,3 +327,21 @@ async fn health_metrics_and_openapi() {
     }
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_of_a_deleted_topic_disappear() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_topic("gone", 1).await;
+    c.produce("gone", json!([{"value": 1}])).await;
+    c.fetch("gone", 0, "offset=0").await;
+    let scrape = || async { String::from_utf8(c.get("/metrics").await.raw.to_vec()).unwrap() };
+    assert!(scrape().await.contains("topic=\"gone\""));
+    assert_eq!(
+        c.delete("/v1/topics/gone").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let text = scrape().await;
+    assert!(!text.contains("topic=\"gone\""), "{text}");
+    gw.stop().await;
+}

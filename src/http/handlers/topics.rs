@@ -44,6 +44,7 @@ pub async fn alter(state: &AppState, topic: &str, req: Request<Incoming>) -> Han
 /// `DELETE /v1/topics/{topic}` → 204.
 pub async fn delete(state: &AppState, topic: &str) -> HandlerResult {
     state.broker.delete_topic(topic).await?;
+    state.metrics.forget_topic(topic);
     tracing::info!(topic, "Topic deleted.");
     Ok(no_content())
 }
