@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::idempotency::{BATCH_HEADER, Entry, Progress, Slot, fingerprint};
 use super::storage::{Storage, TopicMeta};
 use super::{Broker, Error, Result, now_ms};
-use crate::event::{Header, Record, TopicName, partition_for_key};
+use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, TopicName, partition_for_key};
 
 /// A record as a producer hands it over, with an optional explicit partition.
 #[derive(Debug, Clone)]
@@ -324,10 +324,42 @@ impl Broker {
     /// Unknown topic or partition; storage errors.
     pub async fn append_to(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64> {
         let topic = TopicName::new(topic)?;
+        let checked = checked_json_flags(records);
+        let records = checked.as_deref().unwrap_or(records);
         Ok(self
             .inner
             .storage
             .append(&topic, partition, records)
             .await?)
     }
+}
+
+/// A plugin may mark any bytes as JSON; front ends embed JSON-marked payloads verbatim, so a
+/// flag on bytes that are not JSON text is cleared here (the bytes are then served as
+/// base64). `None` when every flag is honest, the common case, which costs one parse.
+fn checked_json_flags(records: &[Record]) -> Option<Vec<Record>> {
+    let is_json = |b: Option<&bytes::Bytes>| {
+        b.is_some_and(|b| serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok())
+    };
+    let honest = |r: &Record| {
+        (r.attributes & ATTR_KEY_JSON == 0 || is_json(r.key.as_ref()))
+            && (r.attributes & ATTR_VALUE_JSON == 0 || is_json(r.value.as_ref()))
+    };
+    if records.iter().all(honest) {
+        return None;
+    }
+    let fixed = records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if r.attributes & ATTR_KEY_JSON != 0 && !is_json(r.key.as_ref()) {
+                r.attributes &= !ATTR_KEY_JSON;
+            }
+            if r.attributes & ATTR_VALUE_JSON != 0 && !is_json(r.value.as_ref()) {
+                r.attributes &= !ATTR_VALUE_JSON;
+            }
+            r
+        })
+        .collect();
+    Some(fixed)
 }

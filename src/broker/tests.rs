@@ -5,6 +5,7 @@
 
 mod conformance;
 mod idempotency;
+mod json_flags;
 mod transform_state;
 
 use std::collections::BTreeMap;

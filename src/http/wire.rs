@@ -360,16 +360,36 @@ pub fn encode_record(buf: &mut BytesMut, topic_json: &str, partition: u32, store
         r.value.as_ref(),
         r.attributes & ATTR_VALUE_JSON != 0,
     );
+    // Header values that are not UTF-8 go to `headers_base64`, never lossily into `headers`.
+    let mut binary = Vec::new();
     buf.put_slice(b",\"headers\":{");
-    for (i, h) in r.headers.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for h in &r.headers {
+        let Ok(text) = std::str::from_utf8(&h.value) else {
+            binary.push(h);
+            continue;
+        };
+        if !std::mem::take(&mut first) {
             buf.put_u8(b',');
         }
         put_json_string(buf, &h.name);
         buf.put_u8(b':');
-        put_json_string(buf, &String::from_utf8_lossy(&h.value));
+        put_json_string(buf, text);
     }
-    buf.put_slice(b"}}");
+    buf.put_u8(b'}');
+    if !binary.is_empty() {
+        buf.put_slice(b",\"headers_base64\":{");
+        for (i, h) in binary.iter().enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            put_json_string(buf, &h.name);
+            buf.put_u8(b':');
+            put_json_string(buf, &BASE64.encode(&h.value));
+        }
+        buf.put_u8(b'}');
+    }
+    buf.put_u8(b'}');
 }
 
 fn put_payload(buf: &mut BytesMut, field: &str, bytes: Option<&Bytes>, is_json: bool) {
@@ -406,6 +426,31 @@ mod tests {
             .enumerate()
             .map(|(i, e)| e.into_record(&bytes, i).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn non_utf8_header_values_come_back_base64() {
+        let stored = StoredRecord {
+            offset: 0,
+            record: Record {
+                headers: vec![
+                    Header {
+                        name: "text".into(),
+                        value: Bytes::from_static(b"ok"),
+                    },
+                    Header {
+                        name: "bin".into(),
+                        value: Bytes::from_static(&[0xff, 0x00, 0xfe]),
+                    },
+                ],
+                ..Record::default()
+            },
+        };
+        let body = encode_records("t", 0, &[stored], 1);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let r = &v["records"][0];
+        assert_eq!(r["headers"], serde_json::json!({"text": "ok"}));
+        assert_eq!(r["headers_base64"], serde_json::json!({"bin": "/wD+"}));
     }
 
     #[test]
