@@ -101,16 +101,21 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     });
     let graceful = GracefulShutdown::new();
+    // Every connection task lives in this set: none is detached, and whatever is still running
+    // at the drain deadline is aborted, so `serve` returns only when all of them are gone.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let permit = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             permit = Arc::clone(&permits).acquire_owned() => permit,
         };
         let Ok(permit) = permit else { break };
         let (stream, peer) = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -129,7 +134,7 @@ pub async fn serve(
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
             }
@@ -140,9 +145,14 @@ pub async fn serve(
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("All connections drained."),
         () = tokio::time::sleep(drain_timeout) => {
-            tracing::warn!(timeout = ?drain_timeout, "Drain deadline passed; closing the rest.");
+            tracing::warn!(
+                timeout = ?drain_timeout,
+                connections = connections.len(),
+                "Drain deadline passed; aborting the remaining connections."
+            );
         }
     }
+    connections.shutdown().await;
 }
 
 /// Binds a listener, logging the bound address (tests and scripts read it).

@@ -114,3 +114,27 @@ async fn long_polls_do_not_hold_the_fetch_budget() {
     }
     gw.stop().await;
 }
+
+/// Shutdown has one deadline: a client stuck mid-upload does not keep its connection (or the
+/// shutdown) alive past it; its connection is aborted, not left running detached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_aborts_connections_left_at_the_deadline() {
+    let gw = TestGateway::start_with(|a| a.drain_timeout_ms = Some(300)).await;
+    let addr = gw.gateway.as_ref().unwrap().addr();
+    gw.client.create_topic("t", 1).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /v1/topics/t/records HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{";
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The request is in the server once the body read has started; the stalled client then
+    // sends nothing more. A second, normal request proves the server got this far.
+    assert_eq!(gw.client.get("/healthz").await.status, StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(30), gw.stop())
+        .await
+        .expect("shutdown finished within its deadline");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the stalled connection was closed at shutdown"
+    );
+}
