@@ -18,6 +18,11 @@ use serde_json::value::RawValue;
 use crate::broker::ProduceRecord;
 use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, StoredRecord};
 
+/// Most headers one produced record may carry.
+pub const MAX_HEADERS_PER_RECORD: usize = 64;
+/// Most header bytes (names + values) one produced record may carry.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
 /// `POST /v1/topics/{t}/records` body.
 pub struct ProduceBody<'a> {
     /// The records, in order.
@@ -205,6 +210,19 @@ impl ProduceEntry<'_> {
             (_, Some(b64)) => Some(decode_base64(&b64, index, "value_base64")?),
             _ => None,
         };
+        let header_bytes: usize = self
+            .headers
+            .0
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum();
+        if self.headers.0.len() > MAX_HEADERS_PER_RECORD || header_bytes > MAX_HEADER_BYTES {
+            return Err(format!(
+                "record {index}: at most {MAX_HEADERS_PER_RECORD} headers of {MAX_HEADER_BYTES} \
+                 bytes in all (names + values), got {} of {header_bytes} bytes",
+                self.headers.0.len()
+            ));
+        }
         let record = Record {
             key,
             value,
@@ -451,6 +469,28 @@ mod tests {
         let r = &v["records"][0];
         assert_eq!(r["headers"], serde_json::json!({"text": "ok"}));
         assert_eq!(r["headers_base64"], serde_json::json!({"bin": "/wD+"}));
+    }
+
+    #[test]
+    fn headers_per_record_are_limited() {
+        let many: Vec<String> = (0..=MAX_HEADERS_PER_RECORD)
+            .map(|i| format!(r#""h{i}":"v""#))
+            .collect();
+        let body = format!(
+            r#"{{"records":[{{"value":1,"headers":{{{}}}}}]}}"#,
+            many.join(",")
+        );
+        let bytes = Bytes::from(body);
+        let entry = decode_produce(&bytes, 10).unwrap().records.remove(0);
+        let err = entry.into_record(&bytes, 0).err().unwrap();
+        assert!(err.contains("at most 64 headers"), "{err}");
+        let big = format!(
+            r#"{{"records":[{{"value":1,"headers":{{"h":"{}"}}}}]}}"#,
+            "x".repeat(MAX_HEADER_BYTES)
+        );
+        let bytes = Bytes::from(big);
+        let entry = decode_produce(&bytes, 10).unwrap().records.remove(0);
+        assert!(entry.into_record(&bytes, 0).is_err());
     }
 
     #[test]
