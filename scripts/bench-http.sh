@@ -2,14 +2,16 @@
 # Reproduces the HTTP benchmarks of the README: for each fsync policy, starts a release server
 # on 127.0.0.1 over a fresh temp dir and drives it with examples/loadgen/.
 #   scripts/bench-http.sh [seconds per run (default 10)] [fetch GiB (default 1)]
+# TIDEGATE_BIN names another server binary to measure (e.g. an older build, to compare).
 # Everything stays on loopback and every run is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 fetch_gib="${2:-1}"
 cargo build --release --quiet --bin tidegate --example loadgen
-bin=target/release/tidegate
-gen=target/release/examples/loadgen
+target="${CARGO_TARGET_DIR:-target}"
+bin="${TIDEGATE_BIN:-$target/release/tidegate}"
+gen="$target/release/examples/loadgen"
 port=18080
 url="http://127.0.0.1:$port"
 

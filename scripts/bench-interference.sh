@@ -8,10 +8,11 @@
 # Everything stays on 127.0.0.1, and every phase is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${1:-target/release/tidegate}"
+target="${CARGO_TARGET_DIR:-target}"
+bin="${1:-$target/release/tidegate}"
 secs="${2:-10}"
 cargo build --release --quiet --example loadgen
-gen=target/release/examples/loadgen
+gen="$target/release/examples/loadgen"
 port=18090
 url="http://127.0.0.1:$port"
 rate=2000

@@ -123,3 +123,31 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Prefix of a deleted topic's directory while it is being removed: `~` cannot occur in a
+/// topic name, so it never collides with one.
+const RETIRED_PREFIX: &str = "deleted~";
+
+/// A fresh name to rename a deleted topic's directory to.
+pub(crate) fn retired_dir(root: &Path, topic: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    topics_dir(root).join(format!(
+        "{RETIRED_PREFIX}{topic}~{}~{n}",
+        std::process::id()
+    ))
+}
+
+/// Whether a directory under `topics/` is a deleted topic's, left for removal.
+pub(crate) fn is_retired(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.starts_with(RETIRED_PREFIX))
+}
+
+/// Removes a directory tree and makes the removal durable.
+pub(crate) fn remove_dir_durable(dir: &Path) -> Result<()> {
+    fs::remove_dir_all(dir).map_err(io(dir))?;
+    match dir.parent() {
+        Some(parent) => fsync_dir(parent),
+        None => Ok(()),
+    }
+}

@@ -38,6 +38,8 @@ type Topics = Arc<RwLock<BTreeMap<TopicName, Arc<Topic>>>>;
 pub struct Log {
     config: LogConfig,
     topics: Topics,
+    /// Names whose creation is under way (reserved, not yet in `topics`).
+    creating: Mutex<std::collections::HashSet<TopicName>>,
     closed: AtomicBool,
     flusher: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
@@ -57,6 +59,11 @@ impl Log {
             if !entry.file_type().map_err(io(&entry.path()))?.is_dir() {
                 continue;
             }
+            if layout::is_retired(&entry.file_name()) {
+                // A delete that crashed before its removal finished.
+                layout::remove_dir_durable(&entry.path())?;
+                continue;
+            }
             match Topic::open(entry.path(), settings)? {
                 Some(t) => {
                     topics.insert(t.name().clone(), Arc::new(t));
@@ -74,6 +81,7 @@ impl Log {
         Ok(Arc::new(Log {
             config,
             topics,
+            creating: Mutex::default(),
             closed: AtomicBool::new(false),
             flusher: Mutex::new(flusher),
         }))
@@ -96,19 +104,27 @@ impl Log {
                 problem: "must be at least 1".into(),
             });
         }
-        let mut topics = self.topics.write();
-        if topics.contains_key(name) {
-            return Err(Error::TopicExists {
-                topic: name.clone(),
-            });
+        // The name is reserved under the lock; the directory and fsync work happens outside
+        // it, so produce and fetch on other topics never wait for a topic being created.
+        {
+            let topics = self.topics.read();
+            let mut creating = self.creating.lock();
+            if topics.contains_key(name) || !creating.insert(name.clone()) {
+                return Err(Error::TopicExists {
+                    topic: name.clone(),
+                });
+            }
         }
-        let topic = Arc::new(Topic::create(
+        let created = Topic::create(
             &self.config.dir,
             name,
             partitions,
             config,
             settings(&self.config),
-        )?);
+        );
+        let mut topics = self.topics.write();
+        self.creating.lock().remove(name);
+        let topic = Arc::new(created?);
         topics.insert(name.clone(), Arc::clone(&topic));
         Ok(topic)
     }
@@ -116,14 +132,22 @@ impl Log {
     /// # Errors
     /// `UnknownTopic`, `Io`.
     pub fn delete_topic(&self, name: &TopicName) -> Result<()> {
-        let topic = self
-            .topics
-            .write()
-            .remove(name)
-            .ok_or_else(|| Error::UnknownTopic {
-                topic: name.clone(),
-            })?;
-        topic.destroy()
+        let aside = {
+            // Under the lock: out of the map and its directory renamed aside, so an immediate
+            // re-create of the same name gets a fresh directory that nothing will remove.
+            let mut topics = self.topics.write();
+            let topic = topics
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::UnknownTopic {
+                    topic: name.clone(),
+                })?;
+            let aside = layout::retired_dir(&self.config.dir, name.as_str());
+            topic.retire(&aside)?;
+            topics.remove(name);
+            aside
+        };
+        layout::remove_dir_durable(&aside)
     }
 
     /// Replaces a topic's config (persisted durably).

@@ -121,16 +121,13 @@ impl Topic {
         Ok(())
     }
 
-    /// Stops appends and removes the topic from disk: metadata first, so a crash midway
-    /// leaves a directory that open ignores and create replaces.
-    pub(crate) fn destroy(&self) -> Result<()> {
+    /// Stops appends and renames the topic's directory aside to `aside` (durably), so the
+    /// name is free at once for a new topic; the caller removes `aside` later, off any lock.
+    pub(crate) fn retire(&self, aside: &Path) -> Result<()> {
         for p in &self.partitions {
             p.mark_closed();
         }
-        let meta = layout::topic_meta(&self.dir);
-        layout::remove_if_exists(&meta)?;
-        layout::fsync_dir(&self.dir)?;
-        std::fs::remove_dir_all(&self.dir).map_err(io(&self.dir))?;
+        std::fs::rename(&self.dir, aside).map_err(io(&self.dir))?;
         match self.dir.parent() {
             Some(parent) => layout::fsync_dir(parent),
             None => Ok(()),
