@@ -39,6 +39,9 @@ pub(crate) struct SegmentPaths {
     pub timeindex: PathBuf,
     /// Compaction's output before it is renamed over `log`.
     pub cleaned: PathBuf,
+    /// Present once a closed segment's data is known to be on disk (synced at its roll or at
+    /// a clean close): start-up trusts it without scanning.
+    pub synced: PathBuf,
 }
 
 pub(crate) fn segment_paths(partition_dir: &Path, base: u64) -> SegmentPaths {
@@ -48,6 +51,7 @@ pub(crate) fn segment_paths(partition_dir: &Path, base: u64) -> SegmentPaths {
         index: partition_dir.join(format!("{stem}.index")),
         timeindex: partition_dir.join(format!("{stem}.timeindex")),
         cleaned: partition_dir.join(format!("{stem}.log.cleaned")),
+        synced: partition_dir.join(format!("{stem}.synced")),
     }
 }
 

@@ -113,14 +113,53 @@ impl Partition {
             layout::fsync_dir(&dir)?;
             bases.push(0);
         }
-        let (&last, closed) = bases
+        let (last, closed) = bases
             .split_last()
             .expect("at least one segment was ensured");
-        let mut segments = closed
-            .iter()
-            .map(|&b| Segment::open_closed(&dir, b).map(Arc::new))
-            .collect::<Result<Vec<_>>>()?;
-        let (active, tail) = Segment::recover(&dir, last, settings.index_interval)?;
+        let (mut active_base, mut closed) = (*last, closed.to_vec());
+        let mut segments = Vec::with_capacity(closed.len() + 1);
+        let mut repaired = false;
+        for i in 0..closed.len() {
+            let base = closed[i];
+            let segment = Segment::open_closed(&dir, base)?;
+            if segment.is_marked_synced() {
+                segments.push(Arc::new(segment));
+                continue;
+            }
+            // Closed by a roll that did not fsync it (`never`, or a crash before the clean
+            // close synced it): after a power loss its tail may be torn. Scan it; if it does
+            // not end right where the next segment starts, it becomes the active segment and
+            // everything after it goes, so offsets stay dense.
+            drop(segment);
+            let next_base = closed.get(i + 1).copied().unwrap_or(active_base);
+            let (scanned, tail) = Segment::recover_with(&dir, base, settings.index_interval, true)?;
+            if !tail.truncated && tail.next_offset <= next_base {
+                scanned.sync_data()?;
+                scanned.mark_synced()?;
+                segments.push(Arc::new(Segment::open_closed(&dir, base)?));
+                continue;
+            }
+            tracing::warn!(
+                dir = %dir.display(),
+                segment = base,
+                lost_from = tail.next_offset,
+                "A closed segment lost its unsynced tail; later segments are dropped."
+            );
+            drop(scanned);
+            for later in closed[i + 1..].iter().chain(std::iter::once(&active_base)) {
+                Segment::open_closed(&dir, *later)?.remove_files()?;
+            }
+            layout::remove_if_exists(&layout::segment_paths(&dir, base).index)?;
+            layout::remove_if_exists(&layout::segment_paths(&dir, base).timeindex)?;
+            layout::fsync_dir(&dir)?;
+            active_base = base;
+            repaired = true;
+            closed.truncate(i);
+            break;
+        }
+        let last = active_base;
+        // A repaired closed segment may hold compaction's gaps; an active one never does.
+        let (active, tail) = Segment::recover_with(&dir, last, settings.index_interval, repaired)?;
         let active_size = active.len();
         segments.push(Arc::new(active));
         let next = tail.next_offset;
@@ -310,6 +349,20 @@ impl Partition {
             < self.durability.written.load(Ordering::Acquire)
     }
 
+    /// Fsyncs every closed segment not yet known to be on disk and marks it, so the next
+    /// start trusts it without a scan (clean close; rolls under `never` do not sync).
+    pub(crate) fn sync_closed_segments(&self) -> Result<()> {
+        let segments = self.segments();
+        let Some((_, closed)) = segments.split_last() else {
+            return Ok(());
+        };
+        for segment in closed.iter().filter(|s| !s.is_marked_synced()) {
+            segment.sync_data()?;
+            segment.mark_synced()?;
+        }
+        Ok(())
+    }
+
     /// Refuses further appends (log closed or topic deleted).
     pub(crate) fn mark_closed(&self) {
         self.state.lock().closed = true;
@@ -326,6 +379,7 @@ impl Partition {
             // The next fsync round only covers the new file, so the old one is synced here.
             if sync_old {
                 old.sync_data()?;
+                old.mark_synced()?;
             }
             old.write_index_files(self.settings.index_interval)?;
             let new = Segment::create(&self.dir, st.next_offset)?;

@@ -59,6 +59,8 @@ pub(crate) struct Segment {
 pub(crate) struct Tail {
     pub next_offset: u64,
     pub first_timestamp: Option<i64>,
+    /// Whether a torn or corrupt tail was cut off.
+    pub truncated: bool,
 }
 
 impl Segment {
@@ -105,9 +107,15 @@ impl Segment {
         Ok(Self::from_parts(base, paths, file, len, None))
     }
 
-    /// Opens the active segment, scanning every batch and truncating at the first one that is
-    /// torn, corrupt or out of sequence.
-    pub(crate) fn recover(dir: &Path, base: u64, interval: u32) -> Result<(Self, Tail)> {
+    /// Opens a segment for recovery, scanning every batch and truncating at the first one that
+    /// is torn, corrupt or out of sequence. With `allow_gaps`, a batch may start past the
+    /// expected offset (a compacted segment has such gaps); only overlaps are refused.
+    pub(crate) fn recover_with(
+        dir: &Path,
+        base: u64,
+        interval: u32,
+        allow_gaps: bool,
+    ) -> Result<(Self, Tail)> {
         let paths = layout::segment_paths(dir, base);
         let file = OpenOptions::new()
             .read(true)
@@ -125,7 +133,8 @@ impl Segment {
             ) else {
                 return Ok(Visit::Stop);
             };
-            if h.base_offset != next {
+            let in_sequence = h.base_offset == next || (allow_gaps && h.base_offset > next);
+            if !in_sequence {
                 return Ok(Visit::Stop);
             }
             let mut last = None;
@@ -157,6 +166,7 @@ impl Segment {
         let tail = Tail {
             next_offset: next,
             first_timestamp,
+            truncated: end.pos < file_len,
         };
         Ok((
             Self::from_parts(base, paths, file, end.pos, Some(index)),
@@ -260,9 +270,23 @@ impl Segment {
 
     /// Unlinks the segment's files; open handles (readers' snapshots) keep working.
     pub(crate) fn remove_files(&self) -> Result<()> {
+        layout::remove_if_exists(&self.paths.synced)?;
         layout::remove_if_exists(&self.paths.log)?;
         layout::remove_if_exists(&self.paths.index)?;
         layout::remove_if_exists(&self.paths.timeindex)
+    }
+
+    /// Whether this closed segment was marked as synced.
+    pub(crate) fn is_marked_synced(&self) -> bool {
+        self.paths.synced.exists()
+    }
+
+    /// Marks this segment's data as on disk. Call only after an fsync of it completed: the
+    /// marker itself needs no fsync, since losing it only costs one scan at the next start.
+    pub(crate) fn mark_synced(&self) -> Result<()> {
+        File::create(&self.paths.synced)
+            .map(drop)
+            .map_err(io(&self.paths.synced))
     }
 
     pub(crate) fn read_at(&self, pos: u64, n: usize) -> Result<Bytes> {

@@ -212,6 +212,13 @@ impl Log {
         for topic in self.topics() {
             for p in topic.partitions() {
                 p.mark_closed();
+                let closed_segments = {
+                    let p = Arc::clone(&p);
+                    tokio::task::spawn_blocking(move || p.sync_closed_segments()).await
+                };
+                if let Ok(Err(e)) = closed_segments {
+                    first_err.get_or_insert(e);
+                }
                 if let Err(e) = p.sync_now().await {
                     first_err.get_or_insert(e);
                 }
