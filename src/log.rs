@@ -11,6 +11,8 @@
 //! {dir}/topics/{topic}/{partition}/{base:020}.log        batches, appended in offset order
 //! {dir}/topics/{topic}/{partition}/{base:020}.index      sparse offset index (closed segments)
 //! {dir}/topics/{topic}/{partition}/{base:020}.timeindex  sparse time index (closed segments)
+//! {dir}/topics/{topic}/{partition}/{base:020}.synced     empty: the segment's data is on disk
+//! {dir}/topics/deleted~{topic}~{pid}~{n}/               a deleted topic being removed
 //! ```
 //!
 //! `base` is the segment's first offset (decimal, zero-padded); the last segment of a partition
@@ -41,9 +43,14 @@
 //!
 //! # Recovery
 //!
-//! Only the last segment of each partition is scanned on open: batches must have a sane
-//! length, the expected base offset and a valid CRC; the file is truncated at the first one
-//! that does not. Closed segments are trusted; their next offset is the next segment's base.
+//! On open, the last segment of each partition and every closed segment without a
+//! `{base:020}.synced` marker are scanned: batches must have a sane length, a base offset in
+//! sequence (closed segments may have compaction's gaps) and a valid CRC; the file is truncated
+//! at the first one that does not, and a closed segment cut that way becomes the active one
+//! (later segments are removed, so offsets stay dense). The marker is created, without an
+//! fsync of its own, after the segment's data was fsynced: at its roll under `always` or an
+//! interval, or at a clean close. Marked closed segments are trusted and never read at start;
+//! their next offset is the next segment's base.
 
 mod compaction;
 mod config;
