@@ -165,3 +165,23 @@ impl From<PluginError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+    use crate::event::TopicName;
+
+    #[test]
+    fn a_full_disk_is_507_with_the_json_body() {
+        let full = broker::Error::Storage(StorageError::NoSpace {
+            topic: TopicName::new("t").unwrap(),
+            partition: 0,
+        });
+        let e = ApiError::from(full);
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+        let body: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(body["error_code"], 50701);
+        assert!(body["message"].as_str().unwrap().contains("no space left"));
+    }
+}

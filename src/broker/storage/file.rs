@@ -101,7 +101,17 @@ impl Storage for FileStorage {
         partition: u32,
         records: &[Record],
     ) -> StorageResult<u64> {
-        Ok(self.partition(name, partition)?.append(records).await?)
+        let appended = self.partition(name, partition)?.append(records).await;
+        appended.map_err(|e| match e {
+            // The log cut the partial batch off; the client learns the disk is full (507).
+            log::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                StorageError::NoSpace {
+                    topic: name.clone(),
+                    partition,
+                }
+            }
+            e => e.into(),
+        })
     }
 
     async fn read(
