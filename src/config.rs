@@ -217,74 +217,79 @@ impl Config {
                 crate::broker::MAX_PARTITIONS
             ));
         }
-        let max_body_bytes = args
-            .max_body_bytes
-            .or(file.max_body_bytes)
-            .unwrap_or(8 << 20);
-        if max_body_bytes < 1024 {
-            problems.push(format!(
-                "max_body_bytes: must be ≥ 1024, got {max_body_bytes}"
-            ));
-        }
-        let segment_bytes = args
-            .segment_bytes
-            .or(file.segment_bytes)
-            .unwrap_or(DEFAULT_SEGMENT_BYTES);
-        if segment_bytes < 1024 {
-            problems.push(format!(
-                "segment_bytes: must be ≥ 1024, got {segment_bytes}"
-            ));
-        }
-        let maintenance_ms = args
-            .maintenance_interval_ms
-            .or(file.maintenance_interval_ms)
-            .unwrap_or(30_000);
-        if maintenance_ms == 0 {
-            problems.push("maintenance_interval_ms: must be ≥ 1".into());
-        }
-        let drain_ms = args
-            .drain_timeout_ms
-            .or(file.drain_timeout_ms)
-            .unwrap_or(10_000);
-        let header_ms = args
-            .header_read_timeout_ms
-            .or(file.header_read_timeout_ms)
-            .unwrap_or(10_000);
-        if header_ms == 0 {
-            problems.push("header_read_timeout_ms: must be ≥ 1".into());
-        }
-        let max_connections = args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(10_000);
-        if max_connections == 0 {
-            problems.push("max_connections: must be ≥ 1".into());
-        }
-        let max_records_per_request = args
-            .max_records_per_request
-            .or(file.max_records_per_request)
-            .unwrap_or(crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST);
-        if max_records_per_request == 0 {
-            problems.push("max_records_per_request: must be ≥ 1".into());
-        }
-        let fetch_budget_bytes = args
-            .fetch_budget_bytes
-            .or(file.fetch_budget_bytes)
-            .unwrap_or(256 << 20);
-        if fetch_budget_bytes < 1 << 20 {
-            problems.push(format!(
-                "fetch_budget_bytes: must be ≥ 1 MiB, got {fetch_budget_bytes}"
-            ));
-        }
-        let compile_memory = args
-            .plugin_compile_max_memory_bytes
-            .or(file.plugin_compile_max_memory_bytes)
-            .unwrap_or(DEFAULT_PLUGIN_COMPILE_MEMORY);
-        if compile_memory < MIN_PLUGIN_COMPILE_MEMORY {
-            problems.push(format!(
-                "plugin_compile_max_memory_bytes: must be ≥ {MIN_PLUGIN_COMPILE_MEMORY}, got {compile_memory}"
-            ));
-        }
+        let p = &mut problems;
+        let max_body_bytes = layered(
+            p,
+            "max_body_bytes",
+            args.max_body_bytes,
+            file.max_body_bytes,
+            8 << 20,
+            1024,
+        );
+        let segment_bytes = layered(
+            p,
+            "segment_bytes",
+            args.segment_bytes,
+            file.segment_bytes,
+            DEFAULT_SEGMENT_BYTES,
+            1024,
+        );
+        let maintenance_ms = layered(
+            p,
+            "maintenance_interval_ms",
+            args.maintenance_interval_ms,
+            file.maintenance_interval_ms,
+            30_000,
+            1,
+        );
+        let drain_ms = layered(
+            p,
+            "drain_timeout_ms",
+            args.drain_timeout_ms,
+            file.drain_timeout_ms,
+            10_000,
+            0,
+        );
+        let header_ms = layered(
+            p,
+            "header_read_timeout_ms",
+            args.header_read_timeout_ms,
+            file.header_read_timeout_ms,
+            10_000,
+            1,
+        );
+        let max_connections = layered(
+            p,
+            "max_connections",
+            args.max_connections,
+            file.max_connections,
+            10_000,
+            1,
+        );
+        let max_records_per_request = layered(
+            p,
+            "max_records_per_request",
+            args.max_records_per_request,
+            file.max_records_per_request,
+            crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST,
+            1,
+        );
+        let fetch_budget_bytes = layered(
+            p,
+            "fetch_budget_bytes",
+            args.fetch_budget_bytes,
+            file.fetch_budget_bytes,
+            256 << 20,
+            1 << 20,
+        );
+        let compile_memory = layered(
+            p,
+            "plugin_compile_max_memory_bytes",
+            args.plugin_compile_max_memory_bytes,
+            file.plugin_compile_max_memory_bytes,
+            DEFAULT_PLUGIN_COMPILE_MEMORY,
+            MIN_PLUGIN_COMPILE_MEMORY,
+        );
         let ephemeral = args.ephemeral.or(file.ephemeral).unwrap_or(false);
         let data_dir = match args.data_dir.clone().or(file.data_dir) {
             Some(dir) => dir,
@@ -328,6 +333,23 @@ impl Config {
             plugin_compile_max_memory_bytes: compile_memory,
         })
     }
+}
+
+/// One numeric setting, layered flag (or its env var, through clap) > file > default, and
+/// checked against its minimum; a problem is recorded with the field's name.
+fn layered<T: Copy + PartialOrd + std::fmt::Display>(
+    problems: &mut Vec<String>,
+    field: &str,
+    flag: Option<T>,
+    file: Option<T>,
+    default: T,
+    min: T,
+) -> T {
+    let value = flag.or(file).unwrap_or(default);
+    if value < min {
+        problems.push(format!("{field}: must be ≥ {min}, got {value}"));
+    }
+    value
 }
 
 /// `always`, `never`, or a positive interval in milliseconds.

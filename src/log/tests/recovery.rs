@@ -64,20 +64,7 @@ fn torn_or_corrupt_tail_is_truncated_at_every_position() {
 async fn open_does_not_scan_closed_segments() {
     let dir = tempfile::tempdir().unwrap();
     let t = name("c");
-    let mut cfg = config(dir.path(), FsyncPolicy::Never);
-    cfg.segment_bytes = 4096;
-    let log = Log::open(cfg.clone()).await.unwrap();
-    let p = log
-        .create_topic(&t, 1, topic_config(&log))
-        .unwrap()
-        .partition(0)
-        .unwrap();
-    for i in 0..100 {
-        p.append(&[rec(Some("k"), Some(&"x".repeat(100 + i)), 5)])
-            .await
-            .unwrap();
-    }
-    assert!(p.segment_count() > 3);
+    let (cfg, log, p) = hundred_records_in_small_segments(dir.path(), &t).await;
     let end = p.end_offset();
     log.close().await.unwrap();
     drop(log);
@@ -116,20 +103,7 @@ async fn open_does_not_scan_closed_segments() {
 async fn a_torn_unsynced_closed_segment_is_repaired_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let t = name("torn");
-    let mut cfg = config(dir.path(), FsyncPolicy::Never);
-    cfg.segment_bytes = 4096;
-    let log = Log::open(cfg.clone()).await.unwrap();
-    let p = log
-        .create_topic(&t, 1, topic_config(&log))
-        .unwrap()
-        .partition(0)
-        .unwrap();
-    for i in 0..100 {
-        p.append(&[rec(Some("k"), Some(&"x".repeat(100 + i)), 5)])
-            .await
-            .unwrap();
-    }
-    assert!(p.segment_count() > 3);
+    let (cfg, log, p) = hundred_records_in_small_segments(dir.path(), &t).await;
     // A crash, not a clean close: nothing marks the rolled segments as synced.
     drop(p);
     drop(log);
@@ -197,4 +171,30 @@ async fn unsynced_compacted_segments_survive_a_crash_restart() {
     let p = log.topic(&t).unwrap().partition(0).unwrap();
     assert_eq!(read_all(&p), before, "nothing lost to the start-up scan");
     assert_eq!(p.end_offset(), 200);
+}
+
+/// A `never` log in `dir` whose topic `t` holds 100 records over more than three segments.
+async fn hundred_records_in_small_segments(
+    dir: &std::path::Path,
+    t: &crate::event::TopicName,
+) -> (
+    crate::log::LogConfig,
+    std::sync::Arc<Log>,
+    std::sync::Arc<crate::log::Partition>,
+) {
+    let mut cfg = config(dir, FsyncPolicy::Never);
+    cfg.segment_bytes = 4096;
+    let log = Log::open(cfg.clone()).await.unwrap();
+    let p = log
+        .create_topic(t, 1, topic_config(&log))
+        .unwrap()
+        .partition(0)
+        .unwrap();
+    for i in 0..100 {
+        p.append(&[rec(Some("k"), Some(&"x".repeat(100 + i)), 5)])
+            .await
+            .unwrap();
+    }
+    assert!(p.segment_count() > 3);
+    (cfg, log, p)
 }
