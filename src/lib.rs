@@ -6,10 +6,13 @@
 //! main → gateway → {http, pipeline} → broker → {log, plugin} → event
 //! ```
 //!
-//! `tests/architecture.rs` holds that rule: no module imports one above it.
+//! `tests/all/architecture.rs` holds that rule: no module imports one above it or skips the
+//! one below it. `event` (the vocabulary) and the rank-0 helpers (`durable`, `shutdown`,
+//! `telemetry`) are usable everywhere.
 
 pub mod broker;
 pub mod config;
+pub mod durable;
 pub mod event;
 pub mod gateway;
 pub mod http;

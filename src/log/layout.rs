@@ -5,7 +5,6 @@
 
 use std::{
     fs::{self, File},
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -104,20 +103,9 @@ pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
     }
 }
 
-/// Replaces `path` atomically: write `path.tmp`, fsync, rename, fsync the directory.
+/// Replaces `path` atomically and durably (see [`crate::durable::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(match path.extension().and_then(|e| e.to_str()) {
-        Some(ext) => format!("{ext}.tmp"),
-        None => "tmp".to_owned(),
-    });
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))?;
-    match path.parent() {
-        Some(parent) => fsync_dir(parent),
-        None => Ok(()),
-    }
+    crate::durable::write_atomic(path, bytes).map_err(io(path))
 }
 
 /// Removes a file; a file that is already gone is fine.

@@ -7,7 +7,6 @@
 //! memory. It must not compile or validate components (that is `compile`).
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -54,26 +53,7 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
 /// Writes `bytes` to `path` durably and atomically: readers see the old file or the whole new
 /// one, and after `Ok` the file survives a crash.
 pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::Io {
-            path: path.to_owned(),
-            source: e,
-        }
-    })
+    crate::durable::write_atomic(path, bytes).map_err(Error::io(path))
 }
 
 /// Reads the stored upload, `None` if absent.

@@ -15,7 +15,7 @@ fn rank(module: &str) -> Option<u32> {
         "broker" => 2,
         "http" | "pipeline" => 3,
         "gateway" | "config" => 4,
-        "shutdown" | "telemetry" => 0,
+        "shutdown" | "telemetry" | "durable" => 0,
         _ => return None,
     })
 }
