@@ -74,6 +74,19 @@ impl Topic {
                 "topic name '{name}' does not match its directory"
             )));
         }
+        // A hand-edited or damaged file must fail here, naming the field and the file, not
+        // later as a division by zero or a confusing segment error.
+        let invalid = |field: &str, problem: String| Error::InvalidConfig {
+            field: format!("{}: {field}", meta_path.display()),
+            problem,
+        };
+        if meta.partitions == 0 {
+            return Err(invalid("partitions", "must be at least 1, got 0".into()));
+        }
+        if let Err(msg) = meta.config.validate() {
+            let (field, problem) = msg.split_once(": ").unwrap_or(("config", msg.as_str()));
+            return Err(invalid(field, problem.to_owned()));
+        }
         Self::assemble(name, dir, meta.partitions, meta.config, settings).map(Some)
     }
 

@@ -81,3 +81,37 @@ async fn a_half_finished_delete_is_cleaned_up_at_open() {
     assert!(log.topic(&name("x")).is_err());
     assert!(!topics.join("deleted~x~1~0").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_topic_json_fails_open_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(config(dir.path(), FsyncPolicy::Never))
+        .await
+        .unwrap();
+    log.create_topic(&name("bad"), 1, TopicConfig::defaults(log.config()))
+        .unwrap();
+    log.close().await.unwrap();
+    drop(log);
+    let meta = dir.path().join("topics/bad/topic.json");
+    let original = std::fs::read_to_string(&meta).unwrap();
+    for (from, to, field) in [
+        ("\"partitions\": 1", "\"partitions\": 0", "partitions"),
+        (
+            "\"segment.bytes\": 1048576",
+            "\"segment.bytes\": 99999999999",
+            "segment.bytes",
+        ),
+    ] {
+        assert!(original.contains(from), "{original}");
+        std::fs::write(&meta, original.replace(from, to)).unwrap();
+        let err = Log::open(config(dir.path(), FsyncPolicy::Never))
+            .await
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains(field) && text.contains("topic.json"),
+            "{text}"
+        );
+    }
+}
