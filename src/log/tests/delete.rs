@@ -1,5 +1,6 @@
-//! Delete renames the topic's directory aside under the topics lock, so a topic re-created
-//! under the same name at once keeps its files; creation does its file work outside the lock.
+//! Topic directories: delete renames the topic's directory aside under the topics lock, so a
+//! topic re-created under the same name at once keeps its files; creation does its file work
+//! outside the lock; an unusable `topic.json` fails open with the field named.
 
 use std::sync::Arc;
 
