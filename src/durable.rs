@@ -2,29 +2,39 @@
 //! log's metadata, the plugin cache). Readers see the old file or the whole new one, and after
 //! `Ok` the new one survives a crash.
 //!
-//! It owns only this one protocol and must not depend on any other module of the crate.
+//! It owns this one protocol and the filesystem seam it runs on ([`fs`]), and must not depend
+//! on any other module of the crate.
 
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+pub mod fs;
+
+use fs::{Filesystem, OpenMode, OsFs};
+
+/// Replaces `path` on the real disk (see [`write_atomic_on`]).
+///
+/// # Errors
+/// The first I/O error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_on(&OsFs, path, bytes)
+}
 
 /// Replaces `path`: writes `{path}.tmp`, fsyncs it, renames it over `path`, fsyncs the
 /// directory. A failed attempt removes its temp file.
 ///
 /// # Errors
 /// The first I/O error.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic_on(fs: &dyn Filesystem, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = temp_path(path);
     let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
+        let file = fs.open(&tmp, OpenMode::CreateTruncate)?;
+        file.write_all_at(bytes, 0)?;
+        file.sync_data()?;
+        fs.rename(&tmp, path)?;
+        fs.sync_dir(&fs::parent(path))
     };
     write().inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs.remove_file(&tmp);
     })
 }
 
@@ -46,8 +56,8 @@ mod tests {
         let path = dir.path().join("topic.json");
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path())
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();

@@ -4,6 +4,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use crate::durable::fs::{FsRef, OsFs};
+
 /// When appends are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
@@ -18,6 +20,8 @@ pub enum FsyncPolicy {
 /// Whole-log settings, fixed at open.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
+    /// Where files live: the real disk, or a simulated one in crash tests.
+    pub fs: FsRef,
     /// Root directory; topics live under `{dir}/topics/{topic}/{partition}/`.
     pub dir: PathBuf,
     /// When appends are made durable.
@@ -28,6 +32,9 @@ pub struct LogConfig {
     pub segment_ms: i64,
     /// One sparse index entry per this many bytes (4096).
     pub index_interval_bytes: u32,
+    /// Most distinct keys one compaction pass maps (1,048,576; about 40 MiB). Kafka's
+    /// `log.cleaner.dedupe.buffer.size` in entries: more keys take several passes.
+    pub compaction_map_entries: usize,
 }
 
 impl LogConfig {
@@ -35,11 +42,13 @@ impl LogConfig {
     #[must_use]
     pub fn new(dir: PathBuf) -> Self {
         Self {
+            fs: std::sync::Arc::new(OsFs),
             dir,
             fsync: FsyncPolicy::Always,
             segment_bytes: 128 * 1024 * 1024,
             segment_ms: 7 * 24 * 3600 * 1000,
             index_interval_bytes: 4096,
+            compaction_map_entries: 1 << 20,
         }
     }
 }

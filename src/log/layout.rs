@@ -1,14 +1,12 @@
 //! Where things live on disk, and the small durable-filesystem helpers every writer shares.
 //!
 //! Owns path naming and "create/replace then fsync the directory" rules. It must not know
-//! what is inside the files.
+//! what is inside the files, and touches the disk only through [`Filesystem`].
 
-use std::{
-    fs::{self, File},
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use super::error::{Result, io};
+use crate::durable::fs::Filesystem;
 
 /// `{dir}/topics`.
 pub(crate) fn topics_dir(root: &Path) -> PathBuf {
@@ -38,9 +36,15 @@ pub(crate) struct SegmentPaths {
     pub timeindex: PathBuf,
     /// Compaction's output before it is renamed over `log`.
     pub cleaned: PathBuf,
-    /// Present once a closed segment's data is known to be on disk (synced at its roll or at
-    /// a clean close): start-up trusts it without scanning.
+    /// Present once a closed segment's data is known to be on disk (synced after its roll or
+    /// at a clean close): start-up trusts it without scanning.
     pub synced: PathBuf,
+}
+
+/// `{partition_dir}/next.log.prepared`: the empty file the next roll renames into place, made
+/// (and its directory entry synced) ahead of time so a roll does no fsync under the lock.
+pub(crate) fn prepared_segment(partition_dir: &Path) -> PathBuf {
+    partition_dir.join("next.log.prepared")
 }
 
 pub(crate) fn segment_paths(partition_dir: &Path, base: u64) -> SegmentPaths {
@@ -55,16 +59,15 @@ pub(crate) fn segment_paths(partition_dir: &Path, base: u64) -> SegmentPaths {
 }
 
 /// Base offsets of the segments in a partition directory, ascending. Removes leftovers of
-/// interrupted writes (`*.cleaned`, `*.tmp`), which are never authoritative.
-pub(crate) fn list_segments(partition_dir: &Path) -> Result<Vec<u64>> {
+/// interrupted writes (`*.cleaned`, `*.tmp`), which are never authoritative, and a prepared
+/// segment file (always empty; the next roll prepares another).
+pub(crate) fn list_segments(fs: &dyn Filesystem, partition_dir: &Path) -> Result<Vec<u64>> {
     let mut bases = Vec::new();
-    for entry in fs::read_dir(partition_dir).map_err(io(partition_dir))? {
-        let entry = entry.map_err(io(partition_dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".cleaned") || name.ends_with(".tmp") {
-            let p = entry.path();
-            fs::remove_file(&p).map_err(io(&p))?;
+    for entry in fs.read_dir(partition_dir).map_err(io(partition_dir))? {
+        let name = entry.name.as_str();
+        if name.ends_with(".cleaned") || name.ends_with(".tmp") || name.ends_with(".prepared") {
+            let p = partition_dir.join(name);
+            fs.remove_file(&p).map_err(io(&p))?;
             continue;
         }
         let base = name
@@ -80,37 +83,34 @@ pub(crate) fn list_segments(partition_dir: &Path) -> Result<Vec<u64>> {
 }
 
 /// Makes directory entry changes (create, rename, unlink) in `dir` durable.
-pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+pub(crate) fn fsync_dir(fs: &dyn Filesystem, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir).map_err(io(dir))
 }
 
 /// Creates `dir` (and parents) if missing, fsyncing each parent whose entries changed.
-pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
+pub(crate) fn create_dir_durable(fs: &dyn Filesystem, dir: &Path) -> Result<()> {
+    if fs.is_dir(dir) {
         return Ok(());
     }
-    if let Some(parent) = dir.parent() {
-        create_dir_durable(parent)?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_durable(fs, parent)?;
     }
-    match fs::create_dir(dir) {
+    match fs.create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
         Err(e) => return Err(io(dir)(e)),
     }
-    match dir.parent() {
-        Some(parent) => fsync_dir(parent),
-        None => Ok(()),
-    }
+    fsync_dir(fs, &crate::durable::fs::parent(dir))
 }
 
-/// Replaces `path` atomically and durably (see [`crate::durable::write_atomic`]).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::durable::write_atomic(path, bytes).map_err(io(path))
+/// Replaces `path` atomically and durably (see [`crate::durable::write_atomic_on`]).
+pub(crate) fn write_atomic(fs: &dyn Filesystem, path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::durable::write_atomic_on(fs, path, bytes).map_err(io(path))
 }
 
 /// Removes a file; a file that is already gone is fine.
-pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
+pub(crate) fn remove_if_exists(fs: &dyn Filesystem, path: &Path) -> Result<()> {
+    match fs.remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
         _ => Ok(()),
     }
@@ -131,15 +131,12 @@ pub(crate) fn retired_dir(root: &Path, topic: &str) -> PathBuf {
 }
 
 /// Whether a directory under `topics/` is a deleted topic's, left for removal.
-pub(crate) fn is_retired(name: &std::ffi::OsStr) -> bool {
-    name.to_str().is_some_and(|n| n.starts_with(RETIRED_PREFIX))
+pub(crate) fn is_retired(name: &str) -> bool {
+    name.starts_with(RETIRED_PREFIX)
 }
 
 /// Removes a directory tree and makes the removal durable.
-pub(crate) fn remove_dir_durable(dir: &Path) -> Result<()> {
-    fs::remove_dir_all(dir).map_err(io(dir))?;
-    match dir.parent() {
-        Some(parent) => fsync_dir(parent),
-        None => Ok(()),
-    }
+pub(crate) fn remove_dir_durable(fs: &dyn Filesystem, dir: &Path) -> Result<()> {
+    fs.remove_dir_all(dir).map_err(io(dir))?;
+    fsync_dir(fs, &crate::durable::fs::parent(dir))
 }

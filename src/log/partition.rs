@@ -19,23 +19,30 @@ use tokio::sync::watch;
 use super::{
     config::{FsyncPolicy, TopicConfig},
     error::{Error, Result},
-    layout,
     record::{self, TooLarge},
     segment::Segment,
     store::MaintenanceReport,
     {compaction, retention},
 };
-use crate::event::{Record, TopicName};
+use crate::{
+    durable::fs::FsRef,
+    event::{Record, TopicName},
+};
 
+mod finish;
+mod open;
 mod read;
 
 pub use read::ReadResult;
 
 /// Log-wide settings a partition needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub fsync: FsyncPolicy,
     pub index_interval: u32,
+    pub fs: FsRef,
+    /// Most distinct keys one compaction pass may hold in its offset map.
+    pub compaction_map_entries: usize,
 }
 
 /// Mutable append state, only touched under the partition lock.
@@ -91,14 +98,18 @@ pub struct Partition {
     /// Snapshot for readers; replaced (never mutated) under `state`. The last is active.
     segments: RwLock<Arc<Vec<Arc<Segment>>>>,
     durability: Arc<Durability>,
+    /// Rolled segments not yet on disk, and the prepared next segment file.
+    finisher: Arc<finish::Finisher>,
     /// Serializes fsync rounds: whoever holds it syncs for everyone written so far.
     sync_gate: tokio::sync::Mutex<()>,
     /// Serializes maintenance passes (roll by age, retention, compaction).
     maintenance: Mutex<()>,
+    /// Where compaction got to; only touched under `maintenance`.
+    compaction: Mutex<compaction::Progress>,
 }
 
 impl Partition {
-    /// Opens (creating if missing) a partition directory, recovering its active segment.
+    /// Opens (creating if missing) a partition directory, recovering what may be torn.
     pub(crate) fn open(
         topic: TopicName,
         id: u32,
@@ -106,62 +117,12 @@ impl Partition {
         settings: Settings,
         config: Arc<RwLock<TopicConfig>>,
     ) -> Result<Self> {
-        layout::create_dir_durable(&dir)?;
-        let mut bases = layout::list_segments(&dir)?;
-        if bases.is_empty() {
-            drop(Segment::create(&dir, 0)?);
-            layout::fsync_dir(&dir)?;
-            bases.push(0);
-        }
-        let (last, closed) = bases
-            .split_last()
-            .expect("at least one segment was ensured");
-        let (mut active_base, mut closed) = (*last, closed.to_vec());
-        let mut segments = Vec::with_capacity(closed.len() + 1);
-        let mut repaired = false;
-        for i in 0..closed.len() {
-            let base = closed[i];
-            let segment = Segment::open_closed(&dir, base)?;
-            if segment.is_marked_synced() {
-                segments.push(Arc::new(segment));
-                continue;
-            }
-            // Closed by a roll that did not fsync it (`never`, or a crash before the clean
-            // close synced it): after a power loss its tail may be torn. Scan it; if it does
-            // not end right where the next segment starts, it becomes the active segment and
-            // everything after it goes, so offsets stay dense.
-            drop(segment);
-            let next_base = closed.get(i + 1).copied().unwrap_or(active_base);
-            let (scanned, tail) = Segment::recover_with(&dir, base, settings.index_interval, true)?;
-            if !tail.truncated && tail.next_offset <= next_base {
-                scanned.sync_data()?;
-                scanned.mark_synced()?;
-                segments.push(Arc::new(Segment::open_closed(&dir, base)?));
-                continue;
-            }
-            tracing::warn!(
-                dir = %dir.display(),
-                segment = base,
-                lost_from = tail.next_offset,
-                "A closed segment lost its unsynced tail; later segments are dropped."
-            );
-            drop(scanned);
-            for later in closed[i + 1..].iter().chain(std::iter::once(&active_base)) {
-                Segment::open_closed(&dir, *later)?.remove_files()?;
-            }
-            layout::remove_if_exists(&layout::segment_paths(&dir, base).index)?;
-            layout::remove_if_exists(&layout::segment_paths(&dir, base).timeindex)?;
-            layout::fsync_dir(&dir)?;
-            active_base = base;
-            repaired = true;
-            closed.truncate(i);
-            break;
-        }
-        let last = active_base;
-        // A repaired closed segment may hold compaction's gaps; an active one never does.
-        let (active, tail) = Segment::recover_with(&dir, last, settings.index_interval, repaired)?;
-        let active_size = active.len();
-        segments.push(Arc::new(active));
+        let open::Recovered {
+            segments,
+            tail,
+            finisher,
+        } = open::recover(&dir, &settings)?;
+        let active_size = segments.last().map_or(0, |s| s.len());
         let next = tail.next_offset;
         Ok(Self {
             topic,
@@ -183,8 +144,10 @@ impl Partition {
                 poisoned: AtomicBool::new(false),
                 fsyncs: AtomicU64::new(0),
             }),
+            finisher: Arc::new(finisher),
             sync_gate: tokio::sync::Mutex::new(()),
             maintenance: Mutex::new(()),
+            compaction: Mutex::default(),
         })
     }
 
@@ -234,10 +197,15 @@ impl Partition {
         record::set_base_offset(&mut enc.bytes, base);
         let pos = st.active_size;
         if let Err(source) = active.write_at(pos, &enc.bytes) {
-            // Never retry: after a failed write the page cache state is unknown.
-            self.durability.poisoned.store(true, Ordering::Release);
-            if let Err(e) = active.file().set_len(pos) {
+            let cut = active.file().set_len(pos);
+            if let Err(e) = &cut {
                 tracing::error!(path = %active.path().display(), error = %e, "cannot cut a partial batch");
+            }
+            // A full disk took part of the batch at most, and the cut removed it: the next
+            // append may succeed once space is freed. Any other failure leaves the file in an
+            // unknown state, so the partition refuses writes from now on.
+            if source.kind() != std::io::ErrorKind::StorageFull || cut.is_err() {
+                self.durability.poisoned.store(true, Ordering::Release);
             }
             return Err(Error::Io {
                 path: active.path().clone(),
@@ -298,7 +266,9 @@ impl Partition {
         }
     }
 
-    /// One fsync of everything written so far. The caller holds `sync_gate`.
+    /// One fsync of everything written so far: segments closed by rolls since the last round
+    /// (and the directory entries of their successors), then the active one. The caller holds
+    /// `sync_gate`.
     async fn sync_round(&self) -> Result<()> {
         if self.durability.poisoned.load(Ordering::Acquire) {
             return Err(Error::Poisoned {
@@ -306,6 +276,8 @@ impl Partition {
                 partition: self.id,
             });
         }
+        // Under the state lock, so every offset below `written` is in the active segment or in
+        // one a roll has already queued on the finisher.
         let (segment, written) = {
             let _st = self.state.lock();
             (
@@ -314,16 +286,19 @@ impl Partition {
             )
         };
         let durability = Arc::clone(&self.durability);
+        let finisher = Arc::clone(&self.finisher);
         let publish = self.settings.fsync == FsyncPolicy::Always;
         let path = segment.path().clone();
-        let task = tokio::task::spawn_blocking(move || match segment.sync_data() {
-            Ok(()) => {
-                durability.mark_synced(written, publish);
-                Ok(())
-            }
-            Err(e) => {
-                durability.poisoned.store(true, Ordering::Release);
-                Err(e)
+        let task = tokio::task::spawn_blocking(move || {
+            match finisher.finish().and_then(|()| segment.sync_data()) {
+                Ok(()) => {
+                    durability.mark_synced(written, publish);
+                    Ok(())
+                }
+                Err(e) => {
+                    durability.poisoned.store(true, Ordering::Release);
+                    Err(e)
+                }
             }
         });
         task.await.map_err(|e| Error::Io {
@@ -347,20 +322,16 @@ impl Partition {
     pub(crate) fn needs_sync(&self) -> bool {
         self.durability.synced.load(Ordering::Acquire)
             < self.durability.written.load(Ordering::Acquire)
+            || self.finisher.has_pending()
     }
 
-    /// Fsyncs every closed segment not yet known to be on disk and marks it, so the next
-    /// start trusts it without a scan (clean close; rolls under `never` do not sync).
-    pub(crate) fn sync_closed_segments(&self) -> Result<()> {
-        let segments = self.segments();
-        let Some((_, closed)) = segments.split_last() else {
-            return Ok(());
-        };
-        for segment in closed.iter().filter(|s| !s.is_marked_synced()) {
-            segment.sync_data()?;
-            segment.mark_synced()?;
-        }
-        Ok(())
+    /// Blocking. Finishes rolls (fsync, index files, marker) so the next start trusts the
+    /// closed segments without a scan: maintenance passes and close call it, which is what
+    /// makes closed segments durable under `never`. A failure poisons the partition.
+    pub(crate) fn finish_rolls(&self) -> Result<()> {
+        self.finisher
+            .finish()
+            .inspect_err(|_| self.durability.poisoned.store(true, Ordering::Release))
     }
 
     /// Refuses further appends (log closed or topic deleted).
@@ -368,30 +339,17 @@ impl Partition {
         self.state.lock().closed = true;
     }
 
-    /// Closes the active segment and starts a new one at the next offset. Under the lock.
+    /// Closes the active segment and starts a new one at the next offset. Under the lock, so
+    /// it only renames the prepared file: the fsyncs happen in the next sync round (or
+    /// maintenance pass), off the lock.
     fn roll_locked(&self, st: &mut State) -> Result<()> {
         if st.active_size == 0 {
             return Ok(());
         }
-        let old = self.active();
-        let sync_old = self.settings.fsync != FsyncPolicy::Never;
-        let rolled = (|| {
-            // The next fsync round only covers the new file, so the old one is synced here.
-            if sync_old {
-                old.sync_data()?;
-                old.mark_synced()?;
-            }
-            old.write_index_files(self.settings.index_interval)?;
-            let new = Segment::create(&self.dir, st.next_offset)?;
-            layout::fsync_dir(&self.dir)?;
-            Ok(new)
-        })();
-        let new =
-            rolled.inspect_err(|_| self.durability.poisoned.store(true, Ordering::Release))?;
-        if sync_old {
-            self.durability
-                .mark_synced(st.next_offset, self.settings.fsync == FsyncPolicy::Always);
-        }
+        let new = self
+            .finisher
+            .roll(self.active(), st.next_offset)
+            .inspect_err(|_| self.durability.poisoned.store(true, Ordering::Release))?;
         let mut segments = Vec::clone(&self.segments());
         segments.push(Arc::new(new));
         *self.segments.write() = Arc::new(segments);
@@ -425,7 +383,8 @@ impl Partition {
         self.segments().len()
     }
 
-    /// One maintenance pass: roll by age, then retention or compaction per cleanup policy.
+    /// One maintenance pass: roll by age, finish rolls, then retention or compaction per
+    /// cleanup policy (both only touch segments whose roll is finished).
     pub(crate) fn maintain(&self, now_ms: i64, report: &mut MaintenanceReport) -> Result<()> {
         let _pass = self.maintenance.lock();
         let config = self.config.read().clone();
@@ -438,6 +397,9 @@ impl Partition {
                 self.roll_locked(&mut st)?;
                 report.segments_rolled += 1;
             }
+        }
+        if !self.durability.poisoned.load(Ordering::Acquire) {
+            self.finish_rolls()?;
         }
         match config.cleanup_policy {
             super::CleanupPolicy::Delete => retention::apply(self, now_ms, &config, report),
@@ -491,6 +453,18 @@ impl Partition {
 
     pub(crate) fn index_interval(&self) -> u32 {
         self.settings.index_interval
+    }
+
+    pub(crate) fn compaction_progress(&self) -> &Mutex<compaction::Progress> {
+        &self.compaction
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn fs(&self) -> &FsRef {
+        &self.settings.fs
     }
 }
 

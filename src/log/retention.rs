@@ -19,6 +19,13 @@ pub(crate) fn apply(
     let Some((active, closed)) = segments.split_last() else {
         return Ok(());
     };
+    // Only finished segments (a prefix): one whose roll is still being finished is left for
+    // the next pass.
+    let all_closed = closed;
+    let closed = &all_closed[..all_closed
+        .iter()
+        .take_while(|s| s.is_marked_synced())
+        .count()];
     let mut expired = 0;
     if config.retention_ms >= 0 {
         let cutoff = now_ms.saturating_sub(config.retention_ms);
@@ -46,14 +53,14 @@ pub(crate) fn apply(
     if expired == 0 {
         return Ok(());
     }
-    let next_base = closed.get(expired).unwrap_or(active).base();
+    let next_base = all_closed.get(expired).unwrap_or(active).base();
     let changes: Vec<_> = closed[..expired].iter().map(|s| (s.base(), None)).collect();
     // Unlink only after the segments left the list: readers holding a snapshot keep the inode.
     let removed = p.replace_closed(&changes);
     for s in &removed {
         s.remove_files()?;
     }
-    layout::fsync_dir(p.dir())?;
+    layout::fsync_dir(&**p.fs(), p.dir())?;
     report.segments_deleted += removed.len();
     report.records_removed += next_base - closed[0].base();
     Ok(())

@@ -5,13 +5,8 @@
 //! policy: the partition does, holding its lock.
 
 use std::{
-    fs::{File, OpenOptions},
-    os::unix::fs::FileExt,
     path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use bytes::Bytes;
@@ -23,6 +18,7 @@ use super::{
     layout::{self, SegmentPaths},
     record::{self, BatchHeader, DecodeError, Records},
 };
+use crate::durable::fs::{FileHandle, FileRef, FsRef, OpenMode};
 
 mod read;
 
@@ -49,8 +45,11 @@ pub(crate) struct ScanEnd {
 pub(crate) struct Segment {
     base: u64,
     paths: SegmentPaths,
-    file: Arc<File>,
+    fs: FsRef,
+    file: FileRef,
     len: AtomicU64,
+    /// Whether the `.synced` marker exists (cached: checked on every maintenance pass).
+    marked_synced: AtomicBool,
     /// `None` until first needed for closed segments (startup must not read them).
     index: RwLock<Option<SparseIndex>>,
 }
@@ -65,16 +64,13 @@ pub(crate) struct Tail {
 
 impl Segment {
     /// Creates an empty segment file (the caller fsyncs the directory).
-    pub(crate) fn create(dir: &Path, base: u64) -> Result<Self> {
+    pub(crate) fn create(fs: &FsRef, dir: &Path, base: u64) -> Result<Self> {
         let paths = layout::segment_paths(dir, base);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&paths.log)
+        let file = fs
+            .open(&paths.log, OpenMode::CreateTruncate)
             .map_err(io(&paths.log))?;
         Ok(Self::from_parts(
+            fs,
             base,
             paths,
             file,
@@ -83,50 +79,61 @@ impl Segment {
         ))
     }
 
+    /// A new, empty segment from a prepared file already renamed to its `.log` path.
+    pub(crate) fn from_prepared(fs: &FsRef, dir: &Path, base: u64, file: FileRef) -> Self {
+        let paths = layout::segment_paths(dir, base);
+        Self::from_parts(fs, base, paths, file, 0, Some(SparseIndex::default()))
+    }
+
     pub(crate) fn from_parts(
+        fs: &FsRef,
         base: u64,
         paths: SegmentPaths,
-        file: File,
+        file: FileRef,
         len: u64,
         index: Option<SparseIndex>,
     ) -> Self {
         Self {
             base,
+            marked_synced: AtomicBool::new(fs.exists(&paths.synced)),
             paths,
-            file: Arc::new(file),
+            fs: FsRef::clone(fs),
+            file,
             len: AtomicU64::new(len),
             index: RwLock::new(index),
         }
     }
 
     /// Opens a closed segment without reading it.
-    pub(crate) fn open_closed(dir: &Path, base: u64) -> Result<Self> {
+    pub(crate) fn open_closed(fs: &FsRef, dir: &Path, base: u64) -> Result<Self> {
         let paths = layout::segment_paths(dir, base);
-        let file = File::open(&paths.log).map_err(io(&paths.log))?;
-        let len = file.metadata().map_err(io(&paths.log))?.len();
-        Ok(Self::from_parts(base, paths, file, len, None))
+        let file = fs
+            .open(&paths.log, OpenMode::Read)
+            .map_err(io(&paths.log))?;
+        let len = file.len().map_err(io(&paths.log))?;
+        Ok(Self::from_parts(fs, base, paths, file, len, None))
     }
 
     /// Opens a segment for recovery, scanning every batch and truncating at the first one that
-    /// is torn, corrupt or out of sequence. With `allow_gaps`, a batch may start past the
-    /// expected offset (a compacted segment has such gaps); only overlaps are refused.
+    /// is torn, corrupt or out of sequence. With `allow_gaps` (a compacted segment), a batch
+    /// may start past the expected offset; only overlaps are refused. Without it, a base offset
+    /// (outside the CRC) that does not follow on is corruption.
     pub(crate) fn recover_with(
+        fs: &FsRef,
         dir: &Path,
         base: u64,
         interval: u32,
         allow_gaps: bool,
     ) -> Result<(Self, Tail)> {
         let paths = layout::segment_paths(dir, base);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&paths.log)
+        let file = fs
+            .open(&paths.log, OpenMode::ReadWrite)
             .map_err(io(&paths.log))?;
-        let file_len = file.metadata().map_err(io(&paths.log))?.len();
+        let file_len = file.len().map_err(io(&paths.log))?;
         let mut index = SparseIndex::default();
         let mut next = base;
         let mut first_timestamp = None;
-        let end = scan(&file, &paths.log, 0, file_len, |pos, h, batch| {
+        let end = scan(&*file, &paths.log, 0, file_len, |pos, h, batch| {
             let (Ok(rel), Ok(pos32)) = (
                 u32::try_from(h.base_offset.wrapping_sub(base)),
                 u32::try_from(pos),
@@ -158,10 +165,10 @@ impl Segment {
                 at = end.pos,
                 dropped = file_len - end.pos,
                 problem = %end.problem.map_or_else(|| "bad batch".to_owned(), |p| p.to_string()),
-                "truncating torn or corrupt tail of the active segment"
+                "truncating torn or corrupt tail of a segment"
             );
             file.set_len(end.pos).map_err(io(&paths.log))?;
-            file.sync_all().map_err(io(&paths.log))?;
+            file.sync_data().map_err(io(&paths.log))?;
         }
         let tail = Tail {
             next_offset: next,
@@ -169,7 +176,7 @@ impl Segment {
             truncated: end.pos < file_len,
         };
         Ok((
-            Self::from_parts(base, paths, file, end.pos, Some(index)),
+            Self::from_parts(fs, base, paths, file, end.pos, Some(index)),
             tail,
         ))
     }
@@ -186,7 +193,7 @@ impl Segment {
         &self.paths.log
     }
 
-    pub(crate) fn file(&self) -> &Arc<File> {
+    pub(crate) fn file(&self) -> &FileRef {
         &self.file
     }
 
@@ -228,8 +235,8 @@ impl Segment {
     fn load_index(&self, interval: u32) -> Result<SparseIndex> {
         let len = self.len();
         let from_files = (|| {
-            let o = std::fs::read(&self.paths.index).ok()?;
-            let t = std::fs::read(&self.paths.timeindex).ok()?;
+            let o = self.fs.read(&self.paths.index).ok()?;
+            let t = self.fs.read(&self.paths.timeindex).ok()?;
             SparseIndex::from_bytes(&o, &t, len)
         })();
         if let Some(idx) = from_files {
@@ -238,7 +245,7 @@ impl Segment {
         tracing::info!(path = %self.paths.log.display(), "rebuilding missing or invalid segment index");
         let mut idx = SparseIndex::default();
         let base = self.base;
-        scan(&self.file, &self.paths.log, 0, len, |pos, h, _| {
+        scan(&*self.file, &self.paths.log, 0, len, |pos, h, _| {
             match (
                 u32::try_from(h.base_offset.wrapping_sub(base)),
                 u32::try_from(pos),
@@ -256,8 +263,8 @@ impl Segment {
     /// Writes the index files (temp + fsync + rename) of a segment that is being closed.
     pub(crate) fn write_index_files(&self, interval: u32) -> Result<()> {
         let (o, t) = self.with_index(interval, SparseIndex::to_bytes)?;
-        layout::write_atomic(&self.paths.index, &o)?;
-        layout::write_atomic(&self.paths.timeindex, &t)
+        layout::write_atomic(&*self.fs, &self.paths.index, &o)?;
+        layout::write_atomic(&*self.fs, &self.paths.timeindex, &t)
     }
 
     pub(crate) fn max_timestamp(&self, interval: u32) -> Result<Option<i64>> {
@@ -270,27 +277,35 @@ impl Segment {
 
     /// Unlinks the segment's files; open handles (readers' snapshots) keep working.
     pub(crate) fn remove_files(&self) -> Result<()> {
-        layout::remove_if_exists(&self.paths.synced)?;
-        layout::remove_if_exists(&self.paths.log)?;
-        layout::remove_if_exists(&self.paths.index)?;
-        layout::remove_if_exists(&self.paths.timeindex)
+        let fs = &*self.fs;
+        layout::remove_if_exists(fs, &self.paths.synced)?;
+        layout::remove_if_exists(fs, &self.paths.log)?;
+        layout::remove_if_exists(fs, &self.paths.index)?;
+        layout::remove_if_exists(fs, &self.paths.timeindex)
     }
 
-    /// Whether this closed segment was marked as synced.
+    /// Whether this closed segment was marked as synced. Compaction and retention only touch
+    /// marked segments, so a segment whose roll is still being finished is left alone.
     pub(crate) fn is_marked_synced(&self) -> bool {
-        self.paths.synced.exists()
+        self.marked_synced.load(Ordering::Acquire)
     }
 
-    /// Marks this segment's data as on disk. Call only after an fsync of it completed: the
-    /// marker itself needs no fsync, since losing it only costs one scan at the next start.
-    pub(crate) fn mark_synced(&self) -> Result<()> {
-        File::create(&self.paths.synced)
+    /// Creates the marker saying this segment's data is on disk. Call only after an fsync of
+    /// it completed, then fsync the directory and [`Segment::note_marked`].
+    pub(crate) fn create_marker(&self) -> Result<()> {
+        self.fs
+            .open(&self.paths.synced, OpenMode::CreateTruncate)
             .map(drop)
             .map_err(io(&self.paths.synced))
     }
 
+    /// Records that the marker is durable: from now on compaction and retention may touch it.
+    pub(crate) fn note_marked(&self) {
+        self.marked_synced.store(true, Ordering::Release);
+    }
+
     pub(crate) fn read_at(&self, pos: u64, n: usize) -> Result<Bytes> {
-        read_at(&self.file, &self.paths.log, pos, n)
+        read_at(&*self.file, &self.paths.log, pos, n)
     }
 
     /// Walks all whole, valid batches of this segment.
@@ -298,7 +313,7 @@ impl Segment {
         &self,
         visit: impl FnMut(u64, &BatchHeader, Bytes) -> Result<Visit>,
     ) -> Result<ScanEnd> {
-        scan(&self.file, &self.paths.log, 0, self.len(), visit)
+        scan(&*self.file, &self.paths.log, 0, self.len(), visit)
     }
 
     pub(crate) fn corrupt(&self, position: u64, e: &DecodeError) -> Error {
@@ -310,7 +325,7 @@ impl Segment {
     }
 }
 
-fn read_at(file: &File, path: &Path, pos: u64, n: usize) -> Result<Bytes> {
+fn read_at(file: &dyn FileHandle, path: &Path, pos: u64, n: usize) -> Result<Bytes> {
     let mut buf = vec![0u8; n];
     file.read_exact_at(&mut buf, pos).map_err(io(path))?;
     Ok(Bytes::from(buf))
@@ -318,7 +333,7 @@ fn read_at(file: &File, path: &Path, pos: u64, n: usize) -> Result<Bytes> {
 
 /// Walks whole, CRC-valid batches in `[pos, limit)` of `file`, in large chunks.
 pub(crate) fn scan(
-    file: &File,
+    file: &dyn FileHandle,
     path: &Path,
     mut pos: u64,
     limit: u64,

@@ -51,25 +51,25 @@ impl Log {
     /// `Io` or `Corrupt` if a topic cannot be recovered.
     pub async fn open(config: LogConfig) -> Result<Arc<Log>> {
         let settings = settings(&config);
+        let fs = &*config.fs;
         let topics_dir = layout::topics_dir(&config.dir);
-        layout::create_dir_durable(&topics_dir)?;
+        layout::create_dir_durable(fs, &topics_dir)?;
         let mut topics = BTreeMap::new();
-        for entry in std::fs::read_dir(&topics_dir).map_err(io(&topics_dir))? {
-            let entry = entry.map_err(io(&topics_dir))?;
-            if !entry.file_type().map_err(io(&entry.path()))?.is_dir() {
-                continue;
-            }
-            if layout::is_retired(&entry.file_name()) {
+        let mut entries = fs.read_dir(&topics_dir).map_err(io(&topics_dir))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        for entry in entries.into_iter().filter(|e| e.is_dir) {
+            let path = topics_dir.join(&entry.name);
+            if layout::is_retired(entry.name.as_ref()) {
                 // A delete that crashed before its removal finished.
-                layout::remove_dir_durable(&entry.path())?;
+                layout::remove_dir_durable(fs, &path)?;
                 continue;
             }
-            match Topic::open(entry.path(), settings)? {
+            match Topic::open(path.clone(), settings.clone())? {
                 Some(t) => {
                     topics.insert(t.name().clone(), Arc::new(t));
                 }
                 None => {
-                    tracing::warn!(dir = %entry.path().display(), "ignoring directory without topic.json")
+                    tracing::warn!(dir = %path.display(), "ignoring directory without topic.json")
                 }
             }
         }
@@ -147,7 +147,7 @@ impl Log {
             topics.remove(name);
             aside
         };
-        layout::remove_dir_durable(&aside)
+        layout::remove_dir_durable(&*self.config.fs, &aside)
     }
 
     /// Replaces a topic's config (persisted durably).
@@ -214,7 +214,7 @@ impl Log {
                 p.mark_closed();
                 let closed_segments = {
                     let p = Arc::clone(&p);
-                    tokio::task::spawn_blocking(move || p.sync_closed_segments()).await
+                    tokio::task::spawn_blocking(move || p.finish_rolls()).await
                 };
                 if let Ok(Err(e)) = closed_segments {
                     first_err.get_or_insert(e);
@@ -244,6 +244,8 @@ fn settings(config: &LogConfig) -> Settings {
     Settings {
         fsync: config.fsync,
         index_interval: config.index_interval_bytes.max(1),
+        fs: Arc::clone(&config.fs),
+        compaction_map_entries: config.compaction_map_entries.max(1),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::event::{Header, Record, StoredRecord, TopicName};
 mod delete;
 mod model;
 mod recovery;
+mod sim;
 
 pub(super) fn config(dir: &Path, fsync: FsyncPolicy) -> LogConfig {
     LogConfig {
@@ -18,6 +19,7 @@ pub(super) fn config(dir: &Path, fsync: FsyncPolicy) -> LogConfig {
         segment_bytes: 1 << 20,
         segment_ms: 7 * 24 * 3600 * 1000,
         index_interval_bytes: 128,
+        ..LogConfig::new(dir.to_path_buf())
     }
 }
 

@@ -16,7 +16,10 @@ use super::{
     layout,
     partition::{Partition, Settings},
 };
-use crate::event::TopicName;
+use crate::{
+    durable::fs::{Filesystem, FsRef},
+    event::TopicName,
+};
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Meta {
@@ -28,6 +31,7 @@ struct Meta {
 /// A topic and its partitions.
 pub struct Topic {
     name: TopicName,
+    fs: FsRef,
     dir: PathBuf,
     config: Arc<RwLock<TopicConfig>>,
     partitions: Vec<Arc<Partition>>,
@@ -44,11 +48,12 @@ impl Topic {
         settings: Settings,
     ) -> Result<Self> {
         let dir = layout::topic_dir(root, name.as_str());
-        if dir.exists() {
+        let fs = &*settings.fs;
+        if fs.exists(&dir) {
             // Leftover of an interrupted delete: its data must not resurface.
-            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            fs.remove_dir_all(&dir).map_err(io(&dir))?;
         }
-        layout::create_dir_durable(&dir)?;
+        layout::create_dir_durable(fs, &dir)?;
         let topic = Self::assemble(name.clone(), dir, partitions, config, settings)?;
         topic.write_meta(&topic.config.read())?;
         Ok(topic)
@@ -57,7 +62,7 @@ impl Topic {
     /// Opens a topic directory; `Ok(None)` if it has no metadata (see [`Topic::create`]).
     pub(crate) fn open(dir: PathBuf, settings: Settings) -> Result<Option<Self>> {
         let meta_path = layout::topic_meta(&dir);
-        let bytes = match std::fs::read(&meta_path) {
+        let bytes = match settings.fs.read(&meta_path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&meta_path)(e)),
@@ -101,11 +106,13 @@ impl Topic {
         let partitions = (0..count)
             .map(|p| {
                 let pdir = layout::partition_dir(&dir, p);
-                Partition::open(name.clone(), p, pdir, settings, Arc::clone(&config)).map(Arc::new)
+                Partition::open(name.clone(), p, pdir, settings.clone(), Arc::clone(&config))
+                    .map(Arc::new)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             name,
+            fs: settings.fs,
             dir,
             config,
             partitions,
@@ -123,7 +130,11 @@ impl Topic {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        layout::write_atomic(&path, &json)
+        layout::write_atomic(self.fs(), &path, &json)
+    }
+
+    fn fs(&self) -> &dyn Filesystem {
+        &*self.fs
     }
 
     /// Persists then applies a new config.
@@ -140,11 +151,9 @@ impl Topic {
         for p in &self.partitions {
             p.mark_closed();
         }
-        std::fs::rename(&self.dir, aside).map_err(io(&self.dir))?;
-        match self.dir.parent() {
-            Some(parent) => layout::fsync_dir(parent),
-            None => Ok(()),
-        }
+        let fs = self.fs();
+        fs.rename(&self.dir, aside).map_err(io(&self.dir))?;
+        layout::fsync_dir(fs, &crate::durable::fs::parent(&self.dir))
     }
 
     pub fn name(&self) -> &TopicName {

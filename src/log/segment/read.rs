@@ -92,7 +92,7 @@ impl Segment {
         let Some(start) = start else { return Ok(None) };
         let mut found = None;
         scan(
-            &self.file,
+            &*self.file,
             &self.paths.log,
             u64::from(start),
             self.len(),

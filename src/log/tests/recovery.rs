@@ -75,7 +75,9 @@ async fn open_does_not_scan_closed_segments() {
     std::fs::write(&first, &bytes).unwrap();
     // Second closed segment loses its index files: they are rebuilt on first read.
     let second_base = {
-        let mut bases = super::layout::list_segments(&dir.path().join("topics/c/0")).unwrap();
+        let mut bases =
+            super::layout::list_segments(&crate::durable::fs::OsFs, &dir.path().join("topics/c/0"))
+                .unwrap();
         bases.sort_unstable();
         bases[1]
     };
@@ -108,7 +110,7 @@ async fn a_torn_unsynced_closed_segment_is_repaired_at_open() {
     drop(p);
     drop(log);
     let pdir = dir.path().join("topics/torn/0");
-    let bases = super::layout::list_segments(&pdir).unwrap();
+    let bases = super::layout::list_segments(&crate::durable::fs::OsFs, &pdir).unwrap();
     let second = bases[1];
     let victim = seg_path(dir.path(), "torn", second, "log");
     let len = std::fs::metadata(&victim).unwrap().len();
