@@ -63,6 +63,11 @@ impl Gateway {
     /// Storage recovery or bind failures.
     pub async fn start(config: Config) -> Result<Self, Error> {
         let engine = open_engine(&config).await?;
+        Self::start_on(config, engine).await
+    }
+
+    /// [`Gateway::start`] over an engine opened by the caller (tests: a simulated disk).
+    pub(crate) async fn start_on(config: Config, engine: Engine) -> Result<Self, Error> {
         let broker_config = BrokerConfig {
             auto_create_topics: config.auto_create_topics,
             default_partitions: config.default_partitions,
@@ -232,3 +237,6 @@ fn compiler_process(max_memory_bytes: u64) -> Option<plugin::CompilerProcess> {
         max_memory_bytes,
     })
 }
+
+#[cfg(test)]
+mod tests;

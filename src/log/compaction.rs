@@ -35,6 +35,8 @@ pub(crate) struct Progress {
     oldest_tombstone: Option<i64>,
     /// Most entries the offset map held in any pass (for tests and metrics).
     pub(crate) peak_map_entries: usize,
+    /// Passes that read the partition (skipped ones do not count).
+    pub(crate) passes: u64,
 }
 
 /// Key hash → offset of the latest record with that key, bounded in entries.
@@ -102,6 +104,7 @@ pub(crate) fn compact(
     if progress.cleaned_to >= cleanable_end && !tombstone_due {
         return Ok(());
     }
+    progress.passes += 1;
     let (map, map_end) = build_map(p, cleanable, progress.cleaned_to, cleanable_end)?;
     progress.peak_map_entries = progress.peak_map_entries.max(map.latest.len());
     let keep = |r: &StoredRecord| match &r.record.key {

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::*;
 use crate::event::{Header, Record, StoredRecord, TopicName};
 
+mod compaction;
 mod delete;
 mod model;
 mod recovery;
