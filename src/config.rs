@@ -11,9 +11,11 @@ use serde::Deserialize;
 
 use crate::log::FsyncPolicy;
 
-/// `tidegate serve` flags. Every flag can also come from the TOML file and a `TIDEGATE_*`
-/// environment variable.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// `tidegate serve` settings: flags, their `TIDEGATE_*` environment variables (through clap)
+/// and the keys of the TOML file (through serde, same names with `_`) are one struct, so a
+/// setting is declared once and layered flag > env > file > default by [`Config::load`].
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "TIDEGATE_LISTEN", value_name = "ADDR")]
@@ -30,9 +32,11 @@ pub struct ServeArgs {
     pub ephemeral: Option<bool>,
     /// When appends are made durable: `always` (default), `never`, or an interval in ms.
     #[arg(long, env = "TIDEGATE_FSYNC", value_name = "always|never|MS")]
+    #[serde(default, deserialize_with = "text_or_number")]
     pub fsync: Option<String>,
     /// A TOML file with any of these settings (flag names with `_` instead of `-`).
     #[arg(long, env = "TIDEGATE_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Create unknown topics on first produce.
     #[arg(long, env = "TIDEGATE_AUTO_CREATE_TOPICS", num_args = 0..=1, default_missing_value = "true")]
@@ -69,26 +73,44 @@ pub struct ServeArgs {
     pub plugin_compile_max_memory_bytes: Option<u64>,
 }
 
-/// The TOML file's shape.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<String>,
-    data_dir: Option<PathBuf>,
-    storage: Option<String>,
-    ephemeral: Option<bool>,
-    fsync: Option<toml::Value>,
-    auto_create_topics: Option<bool>,
-    default_partitions: Option<u32>,
-    max_body_bytes: Option<usize>,
-    segment_bytes: Option<u64>,
-    maintenance_interval_ms: Option<u64>,
-    drain_timeout_ms: Option<u64>,
-    header_read_timeout_ms: Option<u64>,
-    max_connections: Option<usize>,
-    max_records_per_request: Option<usize>,
-    fetch_budget_bytes: Option<usize>,
-    plugin_compile_max_memory_bytes: Option<u64>,
+/// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<toml::Value>::deserialize(d)? {
+        None => None,
+        Some(toml::Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+impl ServeArgs {
+    /// Each setting from `self` where set, else from `under`. The struct literal names every
+    /// field, so a new setting cannot be forgotten here.
+    fn over(self, under: ServeArgs) -> ServeArgs {
+        macro_rules! layer {
+            ($($field:ident),* $(,)?) => {
+                ServeArgs { $($field: self.$field.or(under.$field),)* }
+            };
+        }
+        layer!(
+            listen,
+            data_dir,
+            storage,
+            ephemeral,
+            fsync,
+            config,
+            auto_create_topics,
+            default_partitions,
+            max_body_bytes,
+            segment_bytes,
+            maintenance_interval_ms,
+            drain_timeout_ms,
+            header_read_timeout_ms,
+            max_connections,
+            max_records_per_request,
+            fetch_budget_bytes,
+            plugin_compile_max_memory_bytes,
+        )
+    }
 }
 
 /// Defaults of the embedded zero-config setup.
@@ -176,41 +198,29 @@ impl Config {
     pub fn load(args: &ServeArgs) -> Result<Self, Error> {
         let mut problems = Vec::new();
         let file = match &args.config {
-            None => FileConfig::default(),
+            None => ServeArgs::default(),
             Some(path) => match std::fs::read_to_string(path) {
                 Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
                     problems.push(format!("config {}: {e}", path.display()));
-                    FileConfig::default()
+                    ServeArgs::default()
                 }),
                 Err(e) => {
                     problems.push(format!("config: cannot read {}: {e}", path.display()));
-                    FileConfig::default()
+                    ServeArgs::default()
                 }
             },
         };
-        let listen_text = args
-            .listen
-            .clone()
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let s = args.clone().over(file);
+        let listen_text = s.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_text.parse().unwrap_or_else(|_| {
             problems.push(format!("listen: '{listen_text}' is not an IP:port address"));
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
-        let fsync_text = args.fsync.clone().or_else(|| {
-            file.fsync.map(|v| match v {
-                toml::Value::String(s) => s,
-                other => other.to_string(),
-            })
-        });
-        let fsync = parse_fsync(fsync_text.as_deref().unwrap_or("always")).unwrap_or_else(|p| {
+        let fsync = parse_fsync(s.fsync.as_deref().unwrap_or("always")).unwrap_or_else(|p| {
             problems.push(format!("fsync: {p}"));
             FsyncPolicy::Always
         });
-        let default_partitions = args
-            .default_partitions
-            .or(file.default_partitions)
-            .unwrap_or(1);
+        let default_partitions = s.default_partitions.unwrap_or(1);
         if !(1..=crate::broker::MAX_PARTITIONS).contains(&default_partitions) {
             problems.push(format!(
                 "default_partitions: must be 1 to {}, got {default_partitions}",
@@ -218,88 +228,60 @@ impl Config {
             ));
         }
         let p = &mut problems;
-        let max_body_bytes = layered(
-            p,
-            "max_body_bytes",
-            args.max_body_bytes,
-            file.max_body_bytes,
-            8 << 20,
-            1024,
-        );
-        let segment_bytes = layered(
+        let max_body_bytes = bounded(p, "max_body_bytes", s.max_body_bytes, 8 << 20, 1024);
+        let segment_bytes = bounded(
             p,
             "segment_bytes",
-            args.segment_bytes,
-            file.segment_bytes,
+            s.segment_bytes,
             DEFAULT_SEGMENT_BYTES,
             1024,
         );
-        let maintenance_ms = layered(
+        let maintenance_ms = bounded(
             p,
             "maintenance_interval_ms",
-            args.maintenance_interval_ms,
-            file.maintenance_interval_ms,
+            s.maintenance_interval_ms,
             30_000,
             1,
         );
-        let drain_ms = layered(
-            p,
-            "drain_timeout_ms",
-            args.drain_timeout_ms,
-            file.drain_timeout_ms,
-            10_000,
-            0,
-        );
-        let header_ms = layered(
+        let drain_ms = bounded(p, "drain_timeout_ms", s.drain_timeout_ms, 10_000, 0);
+        let header_ms = bounded(
             p,
             "header_read_timeout_ms",
-            args.header_read_timeout_ms,
-            file.header_read_timeout_ms,
+            s.header_read_timeout_ms,
             10_000,
             1,
         );
-        let max_connections = layered(
-            p,
-            "max_connections",
-            args.max_connections,
-            file.max_connections,
-            10_000,
-            1,
-        );
-        let max_records_per_request = layered(
+        let max_connections = bounded(p, "max_connections", s.max_connections, 10_000, 1);
+        let max_records_per_request = bounded(
             p,
             "max_records_per_request",
-            args.max_records_per_request,
-            file.max_records_per_request,
+            s.max_records_per_request,
             crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST,
             1,
         );
-        let fetch_budget_bytes = layered(
+        let fetch_budget_bytes = bounded(
             p,
             "fetch_budget_bytes",
-            args.fetch_budget_bytes,
-            file.fetch_budget_bytes,
+            s.fetch_budget_bytes,
             256 << 20,
             1 << 20,
         );
-        let compile_memory = layered(
+        let compile_memory = bounded(
             p,
             "plugin_compile_max_memory_bytes",
-            args.plugin_compile_max_memory_bytes,
-            file.plugin_compile_max_memory_bytes,
+            s.plugin_compile_max_memory_bytes,
             DEFAULT_PLUGIN_COMPILE_MEMORY,
             MIN_PLUGIN_COMPILE_MEMORY,
         );
-        let ephemeral = args.ephemeral.or(file.ephemeral).unwrap_or(false);
-        let data_dir = match args.data_dir.clone().or(file.data_dir) {
+        let ephemeral = s.ephemeral.unwrap_or(false);
+        let data_dir = match s.data_dir {
             Some(dir) => dir,
             None if ephemeral => {
                 std::env::temp_dir().join(format!("tidegate-{}", std::process::id()))
             }
             None => DEFAULT_DATA_DIR.into(),
         };
-        let storage_url = args.storage.clone().or(file.storage);
-        let storage_url = match (storage_url, ephemeral) {
+        let storage_url = match (s.storage, ephemeral) {
             (Some(url), _) => url,
             (None, true) => "memory://".into(),
             (None, false) => "file://".into(),
@@ -317,10 +299,7 @@ impl Config {
             storage,
             ephemeral,
             fsync,
-            auto_create_topics: args
-                .auto_create_topics
-                .or(file.auto_create_topics)
-                .unwrap_or(false),
+            auto_create_topics: s.auto_create_topics.unwrap_or(false),
             default_partitions,
             max_body_bytes,
             segment_bytes,
@@ -335,17 +314,16 @@ impl Config {
     }
 }
 
-/// One numeric setting, layered flag (or its env var, through clap) > file > default, and
-/// checked against its minimum; a problem is recorded with the field's name.
-fn layered<T: Copy + PartialOrd + std::fmt::Display>(
+/// One numeric setting (already layered), or its default, checked against its minimum; a
+/// problem is recorded with the field's name.
+fn bounded<T: Copy + PartialOrd + std::fmt::Display>(
     problems: &mut Vec<String>,
     field: &str,
-    flag: Option<T>,
-    file: Option<T>,
+    value: Option<T>,
     default: T,
     min: T,
 ) -> T {
-    let value = flag.or(file).unwrap_or(default);
+    let value = value.unwrap_or(default);
     if value < min {
         problems.push(format!("{field}: must be ≥ {min}, got {value}"));
     }

@@ -57,88 +57,151 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     }
 }
 
-async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, HandlerResult) {
-    let path = req.uri().path().to_owned();
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
+/// Every path the API serves, once: matchit finds the route, [`dispatch`] picks the handler by
+/// method (a known path with another method is a 405, not a 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Healthz,
+    Readyz,
+    Metrics,
+    OpenApi,
+    Topics,
+    Topic,
+    TopicRecords,
+    PartitionRecords,
+    PartitionOffsets,
+    Groups,
+    GroupOffsets,
+    Plugins,
+    Plugin,
+    Transforms,
+    Transform,
+    TransformPause,
+    TransformResume,
+}
+
+const ROUTES: &[(&str, Route)] = &[
+    ("/healthz", Route::Healthz),
+    ("/readyz", Route::Readyz),
+    ("/metrics", Route::Metrics),
+    ("/openapi.json", Route::OpenApi),
+    ("/v1/topics", Route::Topics),
+    ("/v1/topics/{topic}", Route::Topic),
+    ("/v1/topics/{topic}/records", Route::TopicRecords),
+    (
+        "/v1/topics/{topic}/partitions/{partition}/records",
+        Route::PartitionRecords,
+    ),
+    (
+        "/v1/topics/{topic}/partitions/{partition}/offsets",
+        Route::PartitionOffsets,
+    ),
+    ("/v1/groups", Route::Groups),
+    ("/v1/groups/{group}/offsets", Route::GroupOffsets),
+    ("/v1/plugins", Route::Plugins),
+    ("/v1/plugins/{name}", Route::Plugin),
+    ("/v1/transforms", Route::Transforms),
+    ("/v1/transforms/{name}", Route::Transform),
+    ("/v1/transforms/{name}/pause", Route::TransformPause),
+    ("/v1/transforms/{name}/resume", Route::TransformResume),
+];
+
+fn routes() -> &'static matchit::Router<Route> {
+    static TABLE: std::sync::LazyLock<matchit::Router<Route>> = std::sync::LazyLock::new(|| {
+        let mut router = matchit::Router::new();
+        for (pattern, route) in ROUTES {
+            if let Err(e) = router.insert(*pattern, *route) {
+                // A conflicting pattern is a bug in the table above; the unit test catches it.
+                tracing::error!(pattern, error = %e, "route not registered");
+            }
+        }
+        router
+    });
+    &TABLE
+}
+
+/// Finds the route of `path` (a trailing slash is ignored) and its decoded parameters.
+fn find(path: &str) -> Option<(Route, Params)> {
+    let trimmed = match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    };
+    let m = routes().at(trimmed).ok()?;
+    let params = m
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+            (k, v.into_owned())
         })
         .collect();
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    match (seg.as_slice(), &method) {
-        (["healthz"], &Method::GET) => ("healthz", Ok(ops::healthz())),
-        (["readyz"], &Method::GET) => ("readyz", Ok(ops::healthz())),
-        (["metrics"], &Method::GET) => ("metrics", Ok(ops::metrics(state))),
-        (["openapi.json"], &Method::GET) => ("openapi", Ok(ops::openapi())),
-        (["v1", "topics"], &Method::GET) => ("list_topics", topics::list(state)),
-        (["v1", "topics"], &Method::POST) => ("create_topic", topics::create(state, req).await),
-        (["v1", "topics", t], &Method::GET) => ("describe_topic", topics::describe(state, t)),
-        (["v1", "topics", t], &Method::DELETE) => ("delete_topic", topics::delete(state, t).await),
-        (["v1", "topics", t], &Method::PATCH) => {
-            ("alter_topic", topics::alter(state, t, req).await)
-        }
-        (["v1", "topics", t, "records"], &Method::POST) => {
-            ("produce", records::produce(state, t, req).await)
-        }
-        (["v1", "topics", t, "partitions", p, "records"], &Method::GET) => {
-            ("fetch", records::fetch(state, t, p, &req).await)
-        }
-        (["v1", "topics", t, "partitions", p, "offsets"], &Method::GET) => {
-            ("offsets", records::offset_for_time(state, t, p, &req).await)
-        }
-        (["v1", "groups"], &Method::GET) => ("list_groups", groups::list(state)),
-        (["v1", "groups", g, "offsets"], &Method::GET) => ("group_offsets", groups::get(state, g)),
-        (["v1", "groups", g, "offsets"], &Method::POST) => {
-            ("commit_offsets", groups::commit(state, g, req).await)
-        }
-        (["v1", "plugins"], &Method::GET) => ("list_plugins", plugins::list(state)),
-        (["v1", "plugins", n], &Method::PUT) => {
-            ("upload_plugin", plugins::upload(state, n, req).await)
-        }
-        (["v1", "plugins", n], &Method::GET) => ("get_plugin", plugins::get(state, n)),
-        (["v1", "plugins", n], &Method::DELETE) => {
-            ("delete_plugin", plugins::delete(state, n).await)
-        }
-        (["v1", "transforms"], &Method::GET) => ("list_transforms", transforms::list(state)),
-        (["v1", "transforms"], &Method::POST) => {
-            ("create_transform", transforms::create(state, req).await)
-        }
-        (["v1", "transforms", n], &Method::GET) => ("get_transform", transforms::get(state, n)),
-        (["v1", "transforms", n], &Method::DELETE) => {
-            ("delete_transform", transforms::delete(state, n).await)
-        }
-        (["v1", "transforms", n, "pause"], &Method::POST) => (
-            "pause_transform",
-            transforms::set_paused(state, n, true).await,
-        ),
-        (["v1", "transforms", n, "resume"], &Method::POST) => (
-            "resume_transform",
-            transforms::set_paused(state, n, false).await,
-        ),
-        (known, m) if is_known_path(known) => {
-            ("unknown", Err(ApiError::method_not_allowed(m, &path)))
-        }
-        (_, m) => ("unknown", Err(ApiError::no_route(m, &path))),
+    Some((*m.value, Params(params)))
+}
+
+/// A matched route's path parameters, percent-decoded.
+struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 }
 
-fn is_known_path(seg: &[&str]) -> bool {
-    matches!(
-        seg,
-        ["healthz" | "readyz" | "metrics" | "openapi.json"]
-            | ["v1", "topics" | "groups" | "plugins" | "transforms"]
-            | ["v1", "plugins" | "transforms", _]
-            | ["v1", "transforms", _, "pause" | "resume"]
-            | ["v1", "topics", _]
-            | ["v1", "topics", _, "records"]
-            | ["v1", "topics", _, "partitions", _, "records" | "offsets"]
-            | ["v1", "groups", _, "offsets"]
-    )
+async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, HandlerResult) {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let Some((route, params)) = find(&path) else {
+        return ("unknown", Err(ApiError::no_route(&method, &path)));
+    };
+    let (t, p) = (params.get("topic"), params.get("partition"));
+    let (g, n) = (params.get("group"), params.get("name"));
+    match (route, &method) {
+        (Route::Healthz, &Method::GET) => ("healthz", Ok(ops::healthz())),
+        (Route::Readyz, &Method::GET) => ("readyz", Ok(ops::healthz())),
+        (Route::Metrics, &Method::GET) => ("metrics", Ok(ops::metrics(state))),
+        (Route::OpenApi, &Method::GET) => ("openapi", Ok(ops::openapi())),
+        (Route::Topics, &Method::GET) => ("list_topics", topics::list(state)),
+        (Route::Topics, &Method::POST) => ("create_topic", topics::create(state, req).await),
+        (Route::Topic, &Method::GET) => ("describe_topic", topics::describe(state, t)),
+        (Route::Topic, &Method::DELETE) => ("delete_topic", topics::delete(state, t).await),
+        (Route::Topic, &Method::PATCH) => ("alter_topic", topics::alter(state, t, req).await),
+        (Route::TopicRecords, &Method::POST) => ("produce", records::produce(state, t, req).await),
+        (Route::PartitionRecords, &Method::GET) => {
+            ("fetch", records::fetch(state, t, p, &req).await)
+        }
+        (Route::PartitionOffsets, &Method::GET) => {
+            ("offsets", records::offset_for_time(state, t, p, &req).await)
+        }
+        (Route::Groups, &Method::GET) => ("list_groups", groups::list(state)),
+        (Route::GroupOffsets, &Method::GET) => ("group_offsets", groups::get(state, g)),
+        (Route::GroupOffsets, &Method::POST) => {
+            ("commit_offsets", groups::commit(state, g, req).await)
+        }
+        (Route::Plugins, &Method::GET) => ("list_plugins", plugins::list(state)),
+        (Route::Plugin, &Method::PUT) => ("upload_plugin", plugins::upload(state, n, req).await),
+        (Route::Plugin, &Method::GET) => ("get_plugin", plugins::get(state, n)),
+        (Route::Plugin, &Method::DELETE) => ("delete_plugin", plugins::delete(state, n).await),
+        (Route::Transforms, &Method::GET) => ("list_transforms", transforms::list(state)),
+        (Route::Transforms, &Method::POST) => {
+            ("create_transform", transforms::create(state, req).await)
+        }
+        (Route::Transform, &Method::GET) => ("get_transform", transforms::get(state, n)),
+        (Route::Transform, &Method::DELETE) => {
+            ("delete_transform", transforms::delete(state, n).await)
+        }
+        (Route::TransformPause, &Method::POST) => (
+            "pause_transform",
+            transforms::set_paused(state, n, true).await,
+        ),
+        (Route::TransformResume, &Method::POST) => (
+            "resume_transform",
+            transforms::set_paused(state, n, false).await,
+        ),
+        (_, m) => ("unknown", Err(ApiError::method_not_allowed(m, &path))),
+    }
 }
 
 /// A complete response with `status`, a content type and `body`.
@@ -217,4 +280,28 @@ pub fn query(req: &Request<Incoming>) -> Vec<(String, String)> {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ROUTES, Route, find};
+
+    #[test]
+    fn every_pattern_is_registered_and_parameters_are_decoded() {
+        for (pattern, route) in ROUTES {
+            let path = pattern
+                .replace("{topic}", "t")
+                .replace("{partition}", "0")
+                .replace("{group}", "g")
+                .replace("{name}", "n");
+            assert_eq!(find(&path).map(|(r, _)| r), Some(*route), "{pattern}");
+        }
+        let (route, params) = find("/v1/topics/a%2Eb/partitions/3/records/").unwrap_or_else(|| {
+            panic!("a trailing slash and an encoded name must still match");
+        });
+        assert_eq!(route, Route::PartitionRecords);
+        assert_eq!((params.get("topic"), params.get("partition")), ("a.b", "3"));
+        assert!(find("/v1/topics/a/b/c").is_none());
+        assert!(find("/v2/topics").is_none());
+    }
 }
