@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// Address-space cap of the child process that compiles each plugin upload, in bytes.
     #[arg(long, env = "TIDEGATE_PLUGIN_COMPILE_MAX_MEMORY_BYTES")]
     pub plugin_compile_max_memory_bytes: Option<u64>,
+    /// Most distinct keys one compaction pass holds in memory (about 40 bytes each).
+    #[arg(long, env = "TIDEGATE_COMPACTION_MAP_ENTRIES")]
+    pub compaction_map_entries: Option<usize>,
 }
 
 /// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
@@ -109,6 +112,7 @@ impl ServeArgs {
             max_records_per_request,
             fetch_budget_bytes,
             plugin_compile_max_memory_bytes,
+            compaction_map_entries,
         )
     }
 }
@@ -161,6 +165,8 @@ pub struct Config {
     pub fetch_budget_bytes: usize,
     /// Memory cap of the plugin compiler process.
     pub plugin_compile_max_memory_bytes: u64,
+    /// Offset-map bound of one compaction pass, in keys.
+    pub compaction_map_entries: usize,
 }
 
 /// Which storage engine to run, from `--storage URL`.
@@ -273,6 +279,13 @@ impl Config {
             DEFAULT_PLUGIN_COMPILE_MEMORY,
             MIN_PLUGIN_COMPILE_MEMORY,
         );
+        let compaction_map_entries = bounded(
+            p,
+            "compaction_map_entries",
+            s.compaction_map_entries,
+            1 << 20,
+            1024,
+        );
         let ephemeral = s.ephemeral.unwrap_or(false);
         let data_dir = match s.data_dir {
             Some(dir) => dir,
@@ -310,6 +323,7 @@ impl Config {
             max_records_per_request,
             fetch_budget_bytes,
             plugin_compile_max_memory_bytes: compile_memory,
+            compaction_map_entries,
         })
     }
 }

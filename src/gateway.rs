@@ -178,6 +178,7 @@ async fn open_engine(config: &Config) -> Result<Engine, Error> {
                 dir: dir.clone(),
                 fsync: config.fsync,
                 segment_bytes: config.segment_bytes,
+                compaction_map_entries: config.compaction_map_entries,
                 ..LogConfig::new(dir.clone())
             })
             .await?;

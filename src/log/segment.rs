@@ -218,6 +218,11 @@ impl Segment {
         self.len.store(pos + len, Ordering::Release);
     }
 
+    /// Whether the index is in memory (no load or rebuild needed before a read).
+    pub(crate) fn index_loaded(&self) -> bool {
+        self.index.read().is_some()
+    }
+
     /// Runs `f` on the index, loading it from its files (or by scanning) on first use.
     pub(crate) fn with_index<R>(
         &self,

@@ -124,7 +124,7 @@ impl Storage for FileStorage {
     ) -> StorageResult<FetchResult> {
         let p = self.partition(name, partition)?;
         let near_tail = offset.saturating_add(INLINE_READ_OFFSETS) >= p.end_offset();
-        let read = if near_tail && max_bytes <= INLINE_READ_BYTES {
+        let read = if near_tail && max_bytes <= INLINE_READ_BYTES && p.index_ready_for(offset) {
             p.read(offset, max_records, max_bytes)?
         } else {
             let task = tokio::task::spawn_blocking(move || p.read(offset, max_records, max_bytes));

@@ -85,6 +85,17 @@ impl Partition {
         )
     }
 
+    /// Whether a read from `offset` starts in a segment whose index is in memory, so it
+    /// cannot turn into an index load or rebuild (callers keep such reads off the async
+    /// workers).
+    pub fn index_ready_for(&self, offset: u64) -> bool {
+        let segments = self.segments();
+        let i = segments
+            .partition_point(|s| s.base() <= offset)
+            .saturating_sub(1);
+        segments.get(i).is_some_and(|s| s.index_loaded())
+    }
+
     /// First offset still in the log (after retention).
     pub fn start_offset(&self) -> u64 {
         self.segments().first().map_or(0, |s| s.base())
