@@ -59,26 +59,41 @@ pub(crate) fn segment_paths(partition_dir: &Path, base: u64) -> SegmentPaths {
 }
 
 /// Base offsets of the segments in a partition directory, ascending. Removes leftovers of
-/// interrupted writes (`*.cleaned`, `*.tmp`), which are never authoritative, and a prepared
-/// segment file (always empty; the next roll prepares another).
+/// interrupted writes (`*.cleaned`, `*.tmp`), which are never authoritative, a prepared
+/// segment file (always empty; the next roll prepares another), and the index files and
+/// markers of a segment whose `.log` is gone (an interrupted removal).
 pub(crate) fn list_segments(fs: &dyn Filesystem, partition_dir: &Path) -> Result<Vec<u64>> {
     let mut bases = Vec::new();
+    let mut companions = Vec::new();
     for entry in fs.read_dir(partition_dir).map_err(io(partition_dir))? {
-        let name = entry.name.as_str();
+        let name = entry.name;
         if name.ends_with(".cleaned") || name.ends_with(".tmp") || name.ends_with(".prepared") {
-            let p = partition_dir.join(name);
+            let p = partition_dir.join(&name);
             fs.remove_file(&p).map_err(io(&p))?;
             continue;
         }
-        let base = name
-            .strip_suffix(".log")
-            .filter(|s| s.len() == 20)
-            .map(str::parse::<u64>);
-        if let Some(Ok(base)) = base {
-            bases.push(base);
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
+        let Ok(base) = stem.parse::<u64>() else {
+            continue;
+        };
+        if stem.len() != 20 {
+            continue;
+        }
+        match ext {
+            "log" => bases.push(base),
+            "index" | "timeindex" | "synced" => companions.push((base, name)),
+            _ => {}
         }
     }
     bases.sort_unstable();
+    for (base, name) in companions {
+        if bases.binary_search(&base).is_err() {
+            let p = partition_dir.join(name);
+            fs.remove_file(&p).map_err(io(&p))?;
+        }
+    }
     Ok(bases)
 }
 

@@ -281,12 +281,15 @@ impl Segment {
     }
 
     /// Unlinks the segment's files; open handles (readers' snapshots) keep working.
+    /// The `.log` goes first: a crash part-way must never leave a compacted segment without
+    /// its marker (start-up would take its gaps for lost data). Leftovers without a `.log`
+    /// are removed at the next start.
     pub(crate) fn remove_files(&self) -> Result<()> {
         let fs = &*self.fs;
-        layout::remove_if_exists(fs, &self.paths.synced)?;
         layout::remove_if_exists(fs, &self.paths.log)?;
         layout::remove_if_exists(fs, &self.paths.index)?;
-        layout::remove_if_exists(fs, &self.paths.timeindex)
+        layout::remove_if_exists(fs, &self.paths.timeindex)?;
+        layout::remove_if_exists(fs, &self.paths.synced)
     }
 
     /// Whether this closed segment was marked as synced. Compaction and retention only touch

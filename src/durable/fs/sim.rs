@@ -71,6 +71,10 @@ struct Sim {
     space_limit: Option<u64>,
     fail_fsyncs: u32,
     fsyncs: u64,
+    /// A power loss is due after this many more mutating operations.
+    crash_in: Option<u64>,
+    /// The power is out: every call fails until [`SimFs::revive`].
+    down: bool,
 }
 
 /// The simulated disk; clone the `Arc` to share it between a log and the test.
@@ -106,6 +110,8 @@ impl SimFs {
             space_limit: None,
             fail_fsyncs: 0,
             fsyncs: 0,
+            crash_in: None,
+            down: false,
         }))))
     }
 
@@ -129,64 +135,30 @@ impl SimFs {
         self.0.lock().fsyncs
     }
 
-    /// Power loss: every open handle dies, unsynced directory changes are kept or dropped per
-    /// directory, unsynced file data is dropped, kept, or torn at a random byte.
+    /// Power loss now: every open handle dies, unsynced directory changes are kept or dropped
+    /// per directory, unsynced file data is dropped, kept, or torn at a random byte.
     pub(crate) fn crash(&self) {
         let mut sim = self.0.lock();
-        sim.generation += 1;
-        sim.fail_fsyncs = 0;
-        let mut parents: Vec<PathBuf> = sim
-            .live
-            .keys()
-            .chain(sim.durable.keys())
-            .map(|p| parent_of(p))
-            .collect();
-        parents.sort();
-        parents.dedup();
-        let mut chosen = BTreeMap::new();
-        for dir in parents {
-            let from_live = sim.rng.chance(1, 2);
-            let src = if from_live { &sim.live } else { &sim.durable };
-            for (p, n) in children(src, &dir) {
-                chosen.insert(p.clone(), *n);
-            }
-        }
-        // Entries under a directory that did not survive go with it (parents sort first).
-        let mut namespace: BTreeMap<PathBuf, Node> = BTreeMap::new();
-        for (p, n) in chosen {
-            let dir = parent_of(&p);
-            if dir == Path::new("/") || namespace.get(&dir) == Some(&Node::Dir) {
-                namespace.insert(p, n);
-            }
-        }
-        // Sorted: the outcome must depend on the seed only, not on hash order.
-        let mut inodes: Vec<u64> = sim.inodes.keys().copied().collect();
-        inodes.sort_unstable();
-        for id in inodes {
-            let cut = sim.rng.below(3);
-            let r = sim.rng.next_u64();
-            let inode = sim.inodes.get_mut(&id).expect("listed above");
-            let kept = if inode.lost || cut == 0 {
-                inode.synced.clone()
-            } else if cut == 1 {
-                inode.data.clone()
-            } else {
-                torn(&inode.synced, &inode.data, r)
-            };
-            inode.data.clone_from(&kept);
-            inode.synced = kept;
-            inode.lost = false;
-        }
-        let reachable: std::collections::HashSet<u64> = namespace
-            .values()
-            .filter_map(|n| match n {
-                Node::File(id) => Some(*id),
-                Node::Dir => None,
-            })
-            .collect();
-        sim.inodes.retain(|id, _| reachable.contains(id));
-        sim.live.clone_from(&namespace);
-        sim.durable = namespace;
+        sim.power_loss();
+    }
+
+    /// Power loss after `n` more mutating calls (writes, truncations, fsyncs, directory
+    /// changes), so a crash can fall in the middle of a roll, a compaction or a close. From
+    /// then on every call fails until [`SimFs::revive`].
+    pub(crate) fn crash_after(&self, n: u64) {
+        self.0.lock().crash_in = Some(n);
+    }
+
+    /// Whether a scheduled power loss happened.
+    pub(crate) fn is_down(&self) -> bool {
+        self.0.lock().down
+    }
+
+    /// Power back on (handles from before stay dead).
+    pub(crate) fn revive(&self) {
+        let mut sim = self.0.lock();
+        sim.down = false;
+        sim.crash_in = None;
     }
 }
 
@@ -221,6 +193,89 @@ fn torn(synced: &[u8], data: &[u8], r: u64) -> Vec<u8> {
 }
 
 impl Sim {
+    fn power_loss(&mut self) {
+        self.generation += 1;
+        self.fail_fsyncs = 0;
+        let mut parents: Vec<PathBuf> = self
+            .live
+            .keys()
+            .chain(self.durable.keys())
+            .map(|p| parent_of(p))
+            .collect();
+        parents.sort();
+        parents.dedup();
+        let mut chosen = BTreeMap::new();
+        for dir in parents {
+            let from_live = self.rng.chance(1, 2);
+            let src = if from_live { &self.live } else { &self.durable };
+            for (p, n) in children(src, &dir) {
+                chosen.insert(p.clone(), *n);
+            }
+        }
+        // Entries under a directory that did not survive go with it (parents sort first).
+        let mut namespace: BTreeMap<PathBuf, Node> = BTreeMap::new();
+        for (p, n) in chosen {
+            let dir = parent_of(&p);
+            if dir == Path::new("/") || namespace.get(&dir) == Some(&Node::Dir) {
+                namespace.insert(p, n);
+            }
+        }
+        // Sorted: the outcome must depend on the seed only, not on hash order.
+        let mut inodes: Vec<u64> = self.inodes.keys().copied().collect();
+        inodes.sort_unstable();
+        for id in inodes {
+            let cut = self.rng.below(3);
+            let r = self.rng.next_u64();
+            let inode = self.inodes.get_mut(&id).expect("listed above");
+            let kept = if inode.lost || cut == 0 {
+                inode.synced.clone()
+            } else if cut == 1 {
+                inode.data.clone()
+            } else {
+                torn(&inode.synced, &inode.data, r)
+            };
+            inode.data.clone_from(&kept);
+            inode.synced = kept;
+            inode.lost = false;
+        }
+        let reachable: std::collections::HashSet<u64> = namespace
+            .values()
+            .filter_map(|n| match n {
+                Node::File(id) => Some(*id),
+                Node::Dir => None,
+            })
+            .collect();
+        self.inodes.retain(|id, _| reachable.contains(id));
+        self.live.clone_from(&namespace);
+        self.durable = namespace;
+    }
+
+    /// Counts a mutating call toward a scheduled power loss; fails when the power is out.
+    fn tick(&mut self) -> io::Result<()> {
+        if !self.down {
+            match self.crash_in {
+                Some(0) => {
+                    self.power_loss();
+                    self.down = true;
+                }
+                Some(n) => self.crash_in = Some(n - 1),
+                None => {}
+            }
+        }
+        if self.down {
+            return Err(err(io::ErrorKind::Other, "simulated power loss"));
+        }
+        Ok(())
+    }
+
+    /// Fails when the power is out (reads and lookups do not count toward a power loss).
+    fn alive(&self) -> io::Result<()> {
+        if self.down {
+            return Err(err(io::ErrorKind::Other, "simulated power loss"));
+        }
+        Ok(())
+    }
+
     fn used(&self) -> u64 {
         self.live
             .values()
@@ -253,6 +308,7 @@ impl SimFile {
 impl FileHandle for SimFile {
     fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
         self.with(|sim| {
+            sim.alive()?;
             let data = &sim
                 .inodes
                 .get(&self.inode)
@@ -272,6 +328,7 @@ impl FileHandle for SimFile {
             return Err(err(io::ErrorKind::PermissionDenied, "read-only handle"));
         }
         self.with(|sim| {
+            sim.tick()?;
             let start = usize::try_from(pos).map_err(io::Error::other)?;
             let len = sim.inodes.get(&self.inode).map_or(0, |i| i.data.len());
             let growth = (start + buf.len()).saturating_sub(len) as u64;
@@ -298,6 +355,7 @@ impl FileHandle for SimFile {
 
     fn len(&self) -> io::Result<u64> {
         self.with(|sim| {
+            sim.alive()?;
             Ok(sim
                 .inodes
                 .get(&self.inode)
@@ -307,6 +365,7 @@ impl FileHandle for SimFile {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.with(|sim| {
+            sim.tick()?;
             let len = usize::try_from(len).map_err(io::Error::other)?;
             sim.inodes
                 .entry(self.inode)
@@ -319,6 +378,7 @@ impl FileHandle for SimFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.with(|sim| {
+            sim.tick()?;
             sim.fsyncs += 1;
             let fail = sim.fail_fsyncs > 0;
             sim.fail_fsyncs = sim.fail_fsyncs.saturating_sub(1);
@@ -338,6 +398,11 @@ impl FileHandle for SimFile {
 impl Filesystem for SimFs {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<FileRef> {
         let mut sim = self.0.lock();
+        if mode == OpenMode::CreateTruncate {
+            sim.tick()?;
+        } else {
+            sim.alive()?;
+        }
         let inode = match (sim.live.get(path), mode) {
             (Some(Node::Dir), _) => return Err(err(io::ErrorKind::IsADirectory, "is a directory")),
             (Some(Node::File(id)), OpenMode::CreateTruncate) => {
@@ -368,6 +433,7 @@ impl Filesystem for SimFs {
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
         let sim = self.0.lock();
+        sim.alive()?;
         if path != Path::new("/") && sim.live.get(path) != Some(&Node::Dir) {
             return Err(err(io::ErrorKind::NotFound, "no such directory"));
         }
@@ -384,6 +450,7 @@ impl Filesystem for SimFs {
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.0.lock();
+        sim.tick()?;
         if path == Path::new("/") || sim.live.contains_key(path) {
             return Err(err(io::ErrorKind::AlreadyExists, "exists"));
         }
@@ -404,6 +471,7 @@ impl Filesystem for SimFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut sim = self.0.lock();
+        sim.tick()?;
         let node = *sim
             .live
             .get(from)
@@ -429,6 +497,7 @@ impl Filesystem for SimFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.0.lock();
+        sim.tick()?;
         match sim.live.get(path) {
             Some(Node::File(_)) => {
                 sim.live.remove(path);
@@ -441,6 +510,7 @@ impl Filesystem for SimFs {
 
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.0.lock();
+        sim.tick()?;
         if sim.live.get(path) != Some(&Node::Dir) {
             return Err(err(io::ErrorKind::NotFound, "no such directory"));
         }
@@ -456,6 +526,7 @@ impl Filesystem for SimFs {
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.0.lock();
+        sim.tick()?;
         if path != Path::new("/") && sim.live.get(path) != Some(&Node::Dir) {
             return Err(err(io::ErrorKind::NotFound, "no such directory"));
         }

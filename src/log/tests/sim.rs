@@ -156,12 +156,13 @@ async fn run(seed: u64) -> Outcome {
     for step in 0..OPS {
         let roll = w.rng.below(100);
         let r = match roll {
-            0..=64 => w.append().await,
-            65..=71 => w.roll(),
-            72..=79 => w.maintain(),
-            80..=85 => w.crash().await,
-            86..=88 => w.clean_restart().await,
-            89..=92 => w.fsync_failure().await,
+            0..=59 => w.append().await,
+            60..=66 => w.roll(),
+            67..=74 => w.maintain(),
+            75..=80 => w.crash().await,
+            81..=83 => w.clean_restart().await,
+            84..=90 => w.crash_mid_operation().await,
+            91..=94 => w.fsync_failure().await,
             _ => w.disk_full().await,
         };
         r.map_err(|e| format!("step {step} (op {roll}, fsync {:?}): {e}", w.cfg.fsync))?;
@@ -239,6 +240,43 @@ impl World {
     /// Power loss, then start-up: whatever the crash kept must satisfy the invariants.
     async fn crash(&mut self) -> Outcome {
         self.sim.crash();
+        self.reopen().await
+    }
+
+    /// Power loss after a random number of disk calls of the next operation: in the middle
+    /// of an append and its group commit, a roll being finished, a compaction, or a close.
+    async fn crash_mid_operation(&mut self) -> Outcome {
+        self.sim.crash_after(self.rng.below(24));
+        let i = usize::try_from(self.rng.below(self.parts.len() as u64)).unwrap_or(0);
+        match self.rng.below(5) {
+            0 | 1 => {
+                let compact = self.parts[i].compact;
+                let n = 1 + self.rng.below(3);
+                let records: Vec<Record> = (0..n).map(|_| self.record(compact)).collect();
+                let result = self.partition(i)?.append(&records).await;
+                let part = &mut self.parts[i];
+                if let Ok(base) = result
+                    && base != part.next
+                {
+                    return Err(format!("append got base {base}, expected {}", part.next));
+                }
+                // Acknowledged or not, the batch may be on disk now.
+                for (o, r) in (part.next..).zip(records) {
+                    part.history.insert(o, r);
+                }
+                part.next += n;
+                if result.is_ok() && self.cfg.fsync == FsyncPolicy::Always {
+                    part.acked = part.next;
+                }
+            }
+            2 => drop(self.partition(i)?.roll()),
+            3 => drop(self.log.maintain(self.clock)),
+            _ => drop(self.log.close().await),
+        }
+        if !self.sim.is_down() {
+            self.sim.crash();
+        }
+        self.sim.revive();
         self.reopen().await
     }
 
@@ -392,7 +430,7 @@ impl World {
             }
             let present: BTreeMap<u64, &StoredRecord> =
                 recs.iter().map(|r| (r.offset, r)).collect();
-            for (o, r) in part.history.range(start..part.acked) {
+            for (o, r) in part.history.range(start..part.acked.max(start)) {
                 if present.contains_key(o) {
                     continue;
                 }
