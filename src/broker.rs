@@ -17,6 +17,7 @@ mod internal;
 mod plugins;
 mod produce;
 pub mod storage;
+mod subscribe;
 mod transform_state;
 mod transforms;
 
@@ -44,6 +45,7 @@ pub use storage::{
     CleanupPolicy, Engine, FetchResult, MaintenanceReport, PartitionOffsets, Storage, StorageError,
     TopicConfig,
 };
+pub use subscribe::{Delivery, StartAt, Subscription, SubscriptionSpec};
 pub use transforms::{
     BUILTIN_IDENTITY, CommittedState, TransformRequest, TransformState, TransformStatus,
     TransformView,

@@ -1,9 +1,11 @@
 //! Request handlers: each decodes its input, calls the broker, and encodes the answer.
 //! They hold no state and no storage logic.
 
+pub mod events;
 pub mod groups;
 pub mod ops;
 pub mod plugins;
 pub mod records;
+pub mod stream_params;
 pub mod topics;
 pub mod transforms;

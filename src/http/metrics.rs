@@ -41,7 +41,58 @@ struct LagLabels {
     partition: u32,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProtocolLabels {
+    protocol: &'static str,
+}
+
 type LatencyFamily = Family<LatencyLabels, Histogram, fn() -> Histogram>;
+
+/// Live-subscription series; cheap to clone into each stream.
+#[derive(Clone, Default)]
+pub struct SubscriptionMetrics {
+    open: Family<ProtocolLabels, Gauge>,
+    delivered: Family<ProtocolLabels, Counter>,
+}
+
+impl SubscriptionMetrics {
+    /// One more open subscription; the returned guard counts it closed when dropped.
+    pub fn opened(&self, protocol: &'static str) -> OpenSubscription {
+        self.open.get_or_create(&ProtocolLabels { protocol }).inc();
+        OpenSubscription {
+            metrics: self.clone(),
+            protocol,
+        }
+    }
+}
+
+/// An open subscription, counted until dropped (client gone, error or shutdown alike).
+pub struct OpenSubscription {
+    metrics: SubscriptionMetrics,
+    protocol: &'static str,
+}
+
+impl OpenSubscription {
+    /// Counts records delivered to the subscriber.
+    pub fn delivered(&self, records: u64) {
+        let labels = ProtocolLabels {
+            protocol: self.protocol,
+        };
+        self.metrics
+            .delivered
+            .get_or_create(&labels)
+            .inc_by(records);
+    }
+}
+
+impl Drop for OpenSubscription {
+    fn drop(&mut self) {
+        let labels = ProtocolLabels {
+            protocol: self.protocol,
+        };
+        self.metrics.open.get_or_create(&labels).dec();
+    }
+}
 
 /// The front end's counters and histograms.
 pub struct Metrics {
@@ -52,6 +103,7 @@ pub struct Metrics {
     produce_bytes: Family<TopicLabels, Counter>,
     fetch_records: Family<TopicLabels, Counter>,
     fetch_bytes: Family<TopicLabels, Counter>,
+    subscriptions: SubscriptionMetrics,
 }
 
 fn latency_histogram() -> Histogram {
@@ -91,7 +143,19 @@ impl Metrics {
         );
         registry.register("fetch_records", "Records fetched", fetch_records.clone());
         registry.register("fetch_bytes", "Payload bytes fetched", fetch_bytes.clone());
+        let subscriptions = SubscriptionMetrics::default();
+        registry.register(
+            "subscriptions_open",
+            "Open live subscriptions by protocol",
+            subscriptions.open.clone(),
+        );
+        registry.register(
+            "subscription_records",
+            "Records delivered to live subscribers by protocol",
+            subscriptions.delivered.clone(),
+        );
         Self {
+            subscriptions,
             registry,
             requests,
             latency,
@@ -100,6 +164,11 @@ impl Metrics {
             fetch_records,
             fetch_bytes,
         }
+    }
+
+    /// The live-subscription series.
+    pub fn subscriptions(&self) -> &SubscriptionMetrics {
+        &self.subscriptions
     }
 
     /// Counts one finished request.

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::handlers::{groups, ops, plugins, records, topics, transforms};
+use super::handlers::{events, groups, ops, plugins, records, topics, transforms};
 use super::{AppState, error::ApiError};
 
 /// The response body type of every route (a boxed body, so streaming routes fit in too).
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 /// What a handler returns.
 pub type HandlerResult = Result<Response<Body>, ApiError>;
 
@@ -68,6 +68,7 @@ enum Route {
     Topics,
     Topic,
     TopicRecords,
+    TopicEvents,
     PartitionRecords,
     PartitionOffsets,
     Groups,
@@ -88,6 +89,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/topics", Route::Topics),
     ("/v1/topics/{topic}", Route::Topic),
     ("/v1/topics/{topic}/records", Route::TopicRecords),
+    ("/v1/topics/{topic}/events", Route::TopicEvents),
     (
         "/v1/topics/{topic}/partitions/{partition}/records",
         Route::PartitionRecords,
@@ -169,6 +171,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
         (Route::Topic, &Method::DELETE) => ("delete_topic", topics::delete(state, t).await),
         (Route::Topic, &Method::PATCH) => ("alter_topic", topics::alter(state, t, req).await),
         (Route::TopicRecords, &Method::POST) => ("produce", records::produce(state, t, req).await),
+        (Route::TopicEvents, &Method::GET) => ("events", events::events(state, t, &req).await),
         (Route::PartitionRecords, &Method::GET) => {
             ("fetch", records::fetch(state, t, p, &req).await)
         }
@@ -213,7 +216,7 @@ pub fn respond(
     let mut response = Response::new(
         Full::new(body.into())
             .map_err(|never| match never {})
-            .boxed(),
+            .boxed_unsync(),
     );
     *response.status_mut() = status;
     response

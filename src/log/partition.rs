@@ -64,6 +64,8 @@ struct Durability {
     /// The visible end (high watermark).
     hw: watch::Sender<u64>,
     poisoned: AtomicBool,
+    /// Appends are refused (log closed or topic deleted); waiters are woken to notice.
+    closed: AtomicBool,
     fsyncs: AtomicU64,
 }
 
@@ -142,6 +144,7 @@ impl Partition {
                 synced: AtomicU64::new(next),
                 hw: watch::Sender::new(next),
                 poisoned: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
                 fsyncs: AtomicU64::new(0),
             }),
             finisher: Arc::new(finisher),
@@ -334,9 +337,12 @@ impl Partition {
             .inspect_err(|_| self.durability.poisoned.store(true, Ordering::Release))
     }
 
-    /// Refuses further appends (log closed or topic deleted).
+    /// Refuses further appends (log closed or topic deleted) and wakes every waiter, so a
+    /// subscriber of a deleted topic learns of it at once.
     pub(crate) fn mark_closed(&self) {
         self.state.lock().closed = true;
+        self.durability.closed.store(true, Ordering::Release);
+        self.durability.hw.send_modify(|_| {});
     }
 
     /// Closes the active segment and starts a new one at the next offset. Under the lock, so

@@ -5,6 +5,7 @@ mod architecture;
 mod bad_input;
 mod cli;
 mod crash;
+mod events;
 mod flood;
 mod groups;
 mod hostile;

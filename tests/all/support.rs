@@ -5,6 +5,7 @@ pub mod child;
 pub mod client;
 #[path = "../support_plugins.rs"]
 pub mod plugins;
+pub mod sse;
 
 use tempfile::TempDir;
 use tidegate::config::{Config, ServeArgs};

@@ -77,10 +77,17 @@ impl Partition {
     }
 
     /// Waits until `end_offset() > offset` or the timeout passes; returns whether data is there.
+    /// Also returns true, at once, when the partition is closed (its topic deleted or the log
+    /// closed): the caller looks again and finds out.
     pub async fn wait_for(&self, offset: u64, timeout: Duration) -> bool {
         let mut rx = self.durability.hw.subscribe();
+        let closed = &self.durability.closed;
         matches!(
-            tokio::time::timeout(timeout, rx.wait_for(|hw| *hw > offset)).await,
+            tokio::time::timeout(
+                timeout,
+                rx.wait_for(|hw| *hw > offset || closed.load(std::sync::atomic::Ordering::Acquire))
+            )
+            .await,
             Ok(Ok(_))
         )
     }

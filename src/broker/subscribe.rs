@@ -1,0 +1,197 @@
+//! Live subscriptions: a cursor over some partitions of a topic that hands out records as
+//! they are appended, shared by every streaming front end (Server-Sent Events, WebSocket).
+//!
+//! Owns where a subscription starts (earliest, latest, an offset, a time, exact per-partition
+//! positions) and how it advances: it reads at the pace its caller asks (the log is the
+//! buffer, so a slow subscriber holds no more than one batch) and waits for new records on the
+//! append path's wake-ups, never by polling. It must not know any wire format.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::storage::{Storage, StorageError};
+use super::{Broker, Result};
+use crate::event::{StoredRecord, TopicName};
+
+/// Where partitions without an explicit position start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// The first offset still stored.
+    Earliest,
+    /// The end when subscribing: only records appended from then on.
+    Latest,
+    /// This offset in every partition (clamped to what is stored).
+    Offset(u64),
+    /// The first record at or after this time (ms since the epoch).
+    Time(i64),
+}
+
+/// What to subscribe to.
+#[derive(Debug, Clone)]
+pub struct SubscriptionSpec {
+    /// Partitions to follow; `None` is all of them.
+    pub partitions: Option<Vec<u32>>,
+    /// Where partitions start that `positions` does not name.
+    pub start: StartAt,
+    /// Exact resume: the next offset to deliver, per partition (wins over `start`).
+    pub positions: BTreeMap<u32, u64>,
+}
+
+/// One delivered record and its partition.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The partition it came from.
+    pub partition: u32,
+    /// The record and its offset.
+    pub record: StoredRecord,
+}
+
+/// An open subscription. Not shared: each subscriber owns its cursor.
+pub struct Subscription {
+    broker: Broker,
+    topic: TopicName,
+    /// Next offset to deliver, per followed partition.
+    positions: BTreeMap<u32, u64>,
+    /// The partition the next poll starts with, so one busy partition cannot starve others.
+    turn: usize,
+}
+
+impl Broker {
+    /// Opens a subscription: checks the topic and partitions, resolves every start position.
+    ///
+    /// # Errors
+    /// Invalid name, unknown topic or partition; storage errors resolving a time.
+    pub async fn subscribe(&self, topic: &str, spec: SubscriptionSpec) -> Result<Subscription> {
+        let name = TopicName::new(topic)?;
+        let storage = &self.inner.storage;
+        let count = storage.topic(&name)?.partitions;
+        let partitions = spec.partitions.unwrap_or_else(|| (0..count).collect());
+        let unknown = partitions
+            .iter()
+            .chain(spec.positions.keys())
+            .find(|p| **p >= count);
+        if let Some(&partition) = unknown {
+            return Err(StorageError::UnknownPartition {
+                topic: name,
+                partition,
+                partitions: count,
+            }
+            .into());
+        }
+        let mut positions = BTreeMap::new();
+        for p in partitions {
+            let offsets = storage.offsets(&name, p)?;
+            let at = match (spec.positions.get(&p), spec.start) {
+                (Some(at), _) => *at,
+                (None, StartAt::Earliest) => offsets.start,
+                (None, StartAt::Latest) => offsets.end,
+                (None, StartAt::Offset(o)) => o,
+                (None, StartAt::Time(ts)) => self.offset_for_timestamp(topic, p, ts).await?,
+            };
+            positions.insert(p, at.clamp(offsets.start, offsets.end));
+        }
+        Ok(Subscription {
+            broker: self.clone(),
+            topic: name,
+            positions,
+            turn: 0,
+        })
+    }
+}
+
+impl Subscription {
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        self.topic.as_str()
+    }
+
+    /// The next offset to deliver, per partition: what a client needs to resume exactly.
+    pub fn positions(&self) -> &BTreeMap<u32, u64> {
+        &self.positions
+    }
+
+    /// Up to `max_records` and about `max_bytes` of records past the current positions, taken
+    /// from the partitions in turn, and the positions advanced past them. When none is there,
+    /// waits up to `wait` for an append to any followed partition; empty if none came.
+    ///
+    /// A position that retention has passed moves to the first stored offset (the records in
+    /// between are gone for every reader).
+    ///
+    /// # Errors
+    /// The topic was deleted; storage errors.
+    pub async fn poll(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>> {
+        let out = self.read(max_records, max_bytes).await?;
+        if !out.is_empty() || wait.is_zero() {
+            return Ok(out);
+        }
+        if self.wait(wait).await? {
+            return self.read(max_records, max_bytes).await;
+        }
+        Ok(out)
+    }
+
+    async fn read(&mut self, max_records: usize, max_bytes: usize) -> Result<Vec<Delivery>> {
+        let storage = &self.broker.inner.storage;
+        let partitions: Vec<u32> = self.positions.keys().copied().collect();
+        let n = partitions.len().max(1);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for i in 0..partitions.len() {
+            if out.len() >= max_records || bytes >= max_bytes {
+                break;
+            }
+            let p = partitions[(self.turn + i) % n];
+            let at = self.positions[&p];
+            let offsets = storage.offsets(&self.topic, p)?;
+            let at = at.max(offsets.start);
+            if at >= offsets.end {
+                self.positions.insert(p, at);
+                continue;
+            }
+            let left = max_records - out.len();
+            let read = storage
+                .read(
+                    &self.topic,
+                    p,
+                    at,
+                    left,
+                    max_bytes.saturating_sub(bytes).max(1),
+                )
+                .await?;
+            bytes += read
+                .records
+                .iter()
+                .map(|r| r.record.payload_len())
+                .sum::<usize>();
+            self.positions.insert(p, read.next_offset.max(at));
+            out.extend(read.records.into_iter().map(|record| Delivery {
+                partition: p,
+                record,
+            }));
+        }
+        self.turn = (self.turn + 1) % n;
+        Ok(out)
+    }
+
+    /// Waits until any followed partition has a record at or past its position.
+    async fn wait(&self, wait: Duration) -> Result<bool> {
+        let storage = &self.broker.inner.storage;
+        let topic = &self.topic;
+        let waits: Vec<_> = self
+            .positions
+            .iter()
+            .map(|(&p, &at)| Box::pin(async move { storage.wait_for(topic, p, at, wait).await }))
+            .collect();
+        if waits.is_empty() {
+            tokio::time::sleep(wait).await;
+            return Ok(false);
+        }
+        let (arrived, _, _) = futures_util::future::select_all(waits).await;
+        Ok(arrived?)
+    }
+}

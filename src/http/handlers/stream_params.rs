@@ -1,0 +1,150 @@
+//! The query of every live subscription (Server-Sent Events now, WebSocket next): where to
+//! start, which partitions, exact per-partition positions.
+//!
+//! Owns parsing and the position text format `0:15,1:20` (partition:next offset), which is
+//! also the SSE event id, so `Last-Event-ID` resumes exactly. It must not open anything.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::broker::{StartAt, SubscriptionSpec};
+use crate::http::ApiError;
+
+/// Builds a subscription from the query pairs and an optional resume text (`Last-Event-ID`),
+/// which wins over `offsets=` and `from=` for the partitions it names.
+///
+/// # Errors
+/// 400 naming the parameter and what is wrong with it.
+pub fn parse_spec(
+    query: &[(String, String)],
+    resume: Option<&str>,
+) -> Result<SubscriptionSpec, ApiError> {
+    let mut spec = SubscriptionSpec {
+        partitions: None,
+        start: StartAt::Latest,
+        positions: BTreeMap::new(),
+    };
+    for (name, value) in query {
+        match name.as_str() {
+            "from" => spec.start = parse_from(value)?,
+            "partitions" => spec.partitions = Some(parse_partitions(value)?),
+            "offsets" => spec.positions = parse_positions("offsets", value)?,
+            _ => {}
+        }
+    }
+    if let Some(text) = resume.filter(|t| !t.trim().is_empty()) {
+        spec.positions
+            .extend(parse_positions("Last-Event-ID", text)?);
+    }
+    Ok(spec)
+}
+
+/// `earliest`, `latest`, an offset, or `time:` with milliseconds or an RFC 3339 timestamp.
+fn parse_from(value: &str) -> Result<StartAt, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "from must be earliest, latest, an offset, or time:<ms or RFC 3339>, got '{value}'"
+        ))
+    };
+    match value {
+        "earliest" => Ok(StartAt::Earliest),
+        "latest" => Ok(StartAt::Latest),
+        v => match v.strip_prefix("time:") {
+            Some(t) => match t.parse::<i64>() {
+                Ok(ms) => Ok(StartAt::Time(ms)),
+                Err(_) => {
+                    let at = humantime::parse_rfc3339_weak(t).map_err(|_| bad())?;
+                    let ms = at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_err(|_| bad())?
+                        .as_millis();
+                    Ok(StartAt::Time(i64::try_from(ms).map_err(|_| bad())?))
+                }
+            },
+            None => v.parse().map(StartAt::Offset).map_err(|_| bad()),
+        },
+    }
+}
+
+/// `0,2,5`: distinct partition numbers.
+fn parse_partitions(value: &str) -> Result<Vec<u32>, ApiError> {
+    let mut out = Vec::new();
+    for item in value.split(',') {
+        let p = item.trim().parse::<u32>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "partitions must be a comma-separated list of partition numbers, got '{value}'"
+            ))
+        })?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// `0:15,1:20`: the next offset to deliver, per partition.
+pub fn parse_positions(what: &str, value: &str) -> Result<BTreeMap<u32, u64>, ApiError> {
+    let mut out = BTreeMap::new();
+    for item in value.split(',').filter(|i| !i.trim().is_empty()) {
+        let parsed = item
+            .trim()
+            .split_once(':')
+            .and_then(|(p, o)| Some((p.parse::<u32>().ok()?, o.parse::<u64>().ok()?)));
+        let Some((p, o)) = parsed else {
+            return Err(ApiError::bad_request(format!(
+                "{what} must look like 0:15,1:20 (partition:next offset), got '{value}'"
+            )));
+        };
+        out.insert(p, o);
+    }
+    Ok(out)
+}
+
+/// The inverse of [`parse_positions`].
+pub fn format_positions(positions: &BTreeMap<u32, u64>) -> String {
+    let mut out = String::with_capacity(positions.len() * 8);
+    for (i, (p, o)) in positions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{p}:{o}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_start_and_resume() {
+        let spec = parse_spec(&q(&[("from", "earliest"), ("partitions", "2,0,2")]), None);
+        let spec = spec.unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(spec.start, StartAt::Earliest);
+        assert_eq!(spec.partitions, Some(vec![2, 0]));
+        let at = |from: &str| parse_spec(&q(&[("from", from)]), None).map(|s| s.start);
+        assert!(matches!(at("42"), Ok(StartAt::Offset(42))));
+        assert!(matches!(
+            at("time:1700000000000"),
+            Ok(StartAt::Time(1_700_000_000_000))
+        ));
+        assert!(matches!(
+            at("time:2023-11-14T22:13:20Z"),
+            Ok(StartAt::Time(1_700_000_000_000))
+        ));
+        assert!(at("soon").is_err() && at("time:yesterday").is_err() && at("-1").is_err());
+        let resumed = parse_spec(&q(&[("offsets", "0:5,1:6")]), Some("1:9,2:3"));
+        let resumed = resumed.unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(format_positions(&resumed.positions), "0:5,1:9,2:3");
+        assert!(parse_spec(&q(&[("offsets", "0-5")]), None).is_err());
+        assert!(parse_spec(&q(&[("partitions", "a")]), None).is_err());
+        assert!(parse_spec(&[], Some("x")).is_err());
+    }
+}
