@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -70,6 +69,8 @@ pub(crate) struct AppState {
     pub(crate) shutdown: CancellationToken,
     /// The in-flight fetch budget, one permit per KiB.
     pub(crate) fetch_budget: Arc<Semaphore>,
+    /// Upgraded WebSocket sessions: none is detached, and shutdown waits for them.
+    pub(crate) sessions: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -99,8 +100,9 @@ pub async fn serve(
         config,
         metrics: metrics::Metrics::new(),
         shutdown: shutdown.clone(),
+        sessions: tokio_util::task::TaskTracker::new(),
     });
-    let graceful = GracefulShutdown::new();
+    let started = tokio::time::Instant::now();
     // Every connection task lives in this set: none is detached, and whatever is still running
     // at the drain deadline is aborted, so `serve` returns only when all of them are gone.
     let mut connections = tokio::task::JoinSet::new();
@@ -132,18 +134,29 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(state.config.header_read_timeout)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let stop = shutdown.clone();
         connections.spawn(async move {
-            if let Err(e) = conn.await {
+            let mut conn = std::pin::pin!(conn);
+            // At shutdown: finish the request in flight, then close (keep-alive ends).
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
             }
             drop(permit);
         });
     }
     drop(listener);
+    let drained = async { while connections.join_next().await.is_some() {} };
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("All connections drained."),
+        () = drained => tracing::info!("All connections drained."),
         () = tokio::time::sleep(drain_timeout) => {
             tracing::warn!(
                 timeout = ?drain_timeout,
@@ -153,6 +166,19 @@ pub async fn serve(
         }
     }
     connections.shutdown().await;
+    // WebSocket sessions saw the cancellation and are closing (1001); they get what is left
+    // of the same deadline.
+    state.sessions.close();
+    let left = drain_timeout.saturating_sub(started.elapsed().min(drain_timeout));
+    if tokio::time::timeout(left.max(Duration::from_millis(100)), state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            sessions = state.sessions.len(),
+            "WebSocket sessions outlived the drain deadline."
+        );
+    }
 }
 
 /// Binds a listener, logging the bound address (tests and scripts read it).

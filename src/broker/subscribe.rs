@@ -117,6 +117,10 @@ impl Subscription {
     /// A position that retention has passed moves to the first stored offset (the records in
     /// between are gone for every reader).
     ///
+    /// # Cancel safety
+    /// Positions change only when the records are returned: a poll dropped part-way (a
+    /// front end's `select!` serving a client message) loses nothing.
+    ///
     /// # Errors
     /// The topic was deleted; storage errors.
     pub async fn poll(
@@ -141,6 +145,8 @@ impl Subscription {
         let n = partitions.len().max(1);
         let mut out = Vec::new();
         let mut bytes = 0usize;
+        // Applied after the last await, so a cancelled read leaves the cursor as it was.
+        let mut moved = Vec::new();
         for i in 0..partitions.len() {
             if out.len() >= max_records || bytes >= max_bytes {
                 break;
@@ -150,7 +156,7 @@ impl Subscription {
             let offsets = storage.offsets(&self.topic, p)?;
             let at = at.max(offsets.start);
             if at >= offsets.end {
-                self.positions.insert(p, at);
+                moved.push((p, at));
                 continue;
             }
             let left = max_records - out.len();
@@ -168,12 +174,13 @@ impl Subscription {
                 .iter()
                 .map(|r| r.record.payload_len())
                 .sum::<usize>();
-            self.positions.insert(p, read.next_offset.max(at));
+            moved.push((p, read.next_offset.max(at)));
             out.extend(read.records.into_iter().map(|record| Delivery {
                 partition: p,
                 record,
             }));
         }
+        self.positions.extend(moved);
         self.turn = (self.turn + 1) % n;
         Ok(out)
     }

@@ -9,3 +9,4 @@ pub mod records;
 pub mod stream_params;
 pub mod topics;
 pub mod transforms;
+pub mod websocket;

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::handlers::{events, groups, ops, plugins, records, topics, transforms};
+use super::handlers::{events, groups, ops, plugins, records, topics, transforms, websocket};
 use super::{AppState, error::ApiError};
 
 /// The response body type of every route (a boxed body, so streaming routes fit in too).
@@ -69,6 +69,7 @@ enum Route {
     Topic,
     TopicRecords,
     TopicEvents,
+    TopicSubscribe,
     PartitionRecords,
     PartitionOffsets,
     Groups,
@@ -90,6 +91,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/topics/{topic}", Route::Topic),
     ("/v1/topics/{topic}/records", Route::TopicRecords),
     ("/v1/topics/{topic}/events", Route::TopicEvents),
+    ("/v1/topics/{topic}/subscribe", Route::TopicSubscribe),
     (
         "/v1/topics/{topic}/partitions/{partition}/records",
         Route::PartitionRecords,
@@ -152,7 +154,7 @@ impl Params {
     }
 }
 
-async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, HandlerResult) {
+async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static str, HandlerResult) {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let Some((route, params)) = find(&path) else {
@@ -172,6 +174,9 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> (&'static str, Ha
         (Route::Topic, &Method::PATCH) => ("alter_topic", topics::alter(state, t, req).await),
         (Route::TopicRecords, &Method::POST) => ("produce", records::produce(state, t, req).await),
         (Route::TopicEvents, &Method::GET) => ("events", events::events(state, t, &req).await),
+        (Route::TopicSubscribe, &Method::GET) => {
+            ("subscribe", websocket::subscribe(state, t, req).await)
+        }
         (Route::PartitionRecords, &Method::GET) => {
             ("fetch", records::fetch(state, t, p, &req).await)
         }

@@ -16,3 +16,4 @@ mod storage_engines;
 mod support;
 mod transforms;
 mod transforms_crash;
+mod websocket;

@@ -7,7 +7,9 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
-use crate::broker::{OffsetSpec, ProduceRecord};
+use bytes::Bytes;
+
+use crate::broker::{OffsetSpec, ProduceRecord, ProducedOffset};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::router::{HandlerResult, json, query, read_body, respond};
@@ -28,7 +30,23 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let idempotency_key = idempotency_key(&req)?;
     let body = read_body(state, req).await?;
-    let parsed = match decode_produce(&body, state.config.max_records_per_request) {
+    let offsets = produce_body(state, topic, &body, idempotency_key.as_deref()).await?;
+    json(StatusCode::OK, &json!({ "offsets": offsets }))
+}
+
+/// Decodes a `{"records": [...]}` body and produces it: the one produce path of every front
+/// end (REST, WebSocket), with the same limits and checks.
+///
+/// # Errors
+/// 400 for malformed JSON, 413 over the record limit, 422 for a bad record, and every broker
+/// refusal.
+pub async fn produce_body(
+    state: &AppState,
+    topic: &str,
+    body: &Bytes,
+    idempotency_key: Option<&str>,
+) -> Result<Vec<ProducedOffset>, ApiError> {
+    let parsed = match decode_produce(body, state.config.max_records_per_request) {
         Ok(parsed) => parsed,
         Err(ProduceDecodeError::TooManyRecords { limit }) => {
             return Err(ApiError::new(
@@ -45,17 +63,17 @@ pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> H
         .records
         .into_iter()
         .enumerate()
-        .map(|(i, entry)| entry.into_record(&body, i))
+        .map(|(i, entry)| entry.into_record(body, i))
         .collect::<Result<Vec<ProduceRecord>, String>>()
         .map_err(|message| ApiError::unprocessable(8, message))?;
     let count = records.len() as u64;
     let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
     let offsets = state
         .broker
-        .produce(topic, records, idempotency_key.as_deref())
+        .produce(topic, records, idempotency_key)
         .await?;
     state.metrics.produced(topic, count, bytes as u64);
-    json(StatusCode::OK, &json!({ "offsets": offsets }))
+    Ok(offsets)
 }
 
 fn idempotency_key(req: &Request<Incoming>) -> Result<Option<String>, ApiError> {

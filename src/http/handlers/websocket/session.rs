@@ -1,0 +1,194 @@
+//! One WebSocket session: records out as they are appended, client messages in.
+//!
+//! Owns the frame protocol. Server → client: one text frame per record in the native fetch's
+//! JSON shape (or one array per batch), `{"ack": id, "offsets": [...]}` / `{"nack": id,
+//! "error_code", "message"}` for produce requests, `{"error": {...}}` before a close.
+//! Client → server: `{"produce": {"records": [...]}, "id": n}`. Pings every 20 s; a client
+//! silent for 60 s is closed. Close codes: 1001 shutdown or idle, 1003 binary frame, 1007
+//! malformed message, 1009 oversized frame, 1011 server error, 4404 topic deleted.
+//!
+//! Backpressure: the next batch is read only after the previous one was written to the
+//! socket, so a stalled client holds one batch at most and never slows anyone else.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::{json, value::RawValue};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{
+    CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode,
+};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::Options;
+use crate::broker::{Delivery, Subscription};
+use crate::http::handlers::records::produce_body;
+use crate::http::{ApiError, AppState, wire};
+
+/// Bytes of records per batch read from the log.
+const BATCH_BYTES: usize = 256 << 10;
+const PING_EVERY: Duration = Duration::from_secs(20);
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// How long a closing handshake may take before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// A client message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientMessage<'a> {
+    #[serde(borrow)]
+    produce: Option<&'a RawValue>,
+    id: Option<u64>,
+}
+
+pub(super) async fn run(
+    state: Arc<AppState>,
+    topic: String,
+    mut subscription: Subscription,
+    options: Options,
+    upgraded: Upgraded,
+) {
+    let limit = state.config.max_body_bytes;
+    let config = WebSocketConfig::default()
+        // Idle sockets must stay small: buffers grow only while a frame is in flight.
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0)
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let mut socket =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let open = state.metrics.subscriptions().opened("websocket");
+    let topic_json = serde_json::to_string(&topic).unwrap_or_default();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
+    let mut heard = Instant::now();
+    let close = loop {
+        tokio::select! {
+            biased;
+            () = state.shutdown.cancelled() => break (CloseCode::Away, "server shutting down".to_owned()),
+            incoming = socket.next() => {
+                heard = Instant::now();
+                match incoming {
+                    None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => return,
+                    Some(Err(WsError::Capacity(e))) => break (CloseCode::Size, format!("frame too large: {e}")),
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "WebSocket read failed.");
+                        return;
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        match handle(&state, &topic, text.as_str()).await {
+                            Ok(reply) => {
+                                if socket.send(Message::text(reply)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(problem) => break (CloseCode::Invalid, problem),
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        break (CloseCode::Unsupported, "binary frames are not supported; send JSON text".to_owned());
+                    }
+                    Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() >= IDLE_LIMIT {
+                    break (CloseCode::Away, format!("idle for {} s", IDLE_LIMIT.as_secs()));
+                }
+                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+            }
+            polled = subscription.poll(options.max_in_flight, BATCH_BYTES, PING_EVERY) => {
+                match polled {
+                    Ok(batch) if batch.is_empty() => {}
+                    Ok(batch) => {
+                        open.delivered(batch.len() as u64);
+                        if send_records(&mut socket, &topic_json, &batch, options.batch).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let e = ApiError::from(e);
+                        let frame = json!({"error": {"error_code": e.error_code, "message": e.message}});
+                        let _ = socket.send(Message::text(frame.to_string())).await;
+                        let code = if e.status == hyper::StatusCode::NOT_FOUND {
+                            CloseCode::Library(4404)
+                        } else {
+                            CloseCode::Error
+                        };
+                        break (code, e.message);
+                    }
+                }
+            }
+        }
+    };
+    let (code, reason) = close;
+    let mut reason = reason;
+    // A close reason must fit a control frame (123 bytes).
+    while reason.len() > 120 {
+        reason.pop();
+    }
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(Some(frame))).await;
+}
+
+/// Writes a batch, one frame per record or one array, and waits until the socket took it.
+async fn send_records(
+    socket: &mut Socket,
+    topic_json: &str,
+    batch: &[Delivery],
+    as_array: bool,
+) -> Result<(), WsError> {
+    if as_array {
+        let mut buf = BytesMut::new();
+        buf.put_u8(b'[');
+        for (i, d) in batch.iter().enumerate() {
+            if i > 0 {
+                buf.put_u8(b',');
+            }
+            wire::encode_record(&mut buf, topic_json, d.partition, &d.record);
+        }
+        buf.put_u8(b']');
+        return socket.send(text(buf)).await;
+    }
+    for d in batch {
+        let mut buf = BytesMut::new();
+        wire::encode_record(&mut buf, topic_json, d.partition, &d.record);
+        socket.feed(text(buf)).await?;
+    }
+    socket.flush().await
+}
+
+/// Our own JSON encoding is UTF-8 by construction.
+fn text(buf: BytesMut) -> Message {
+    match String::from_utf8(buf.to_vec()) {
+        Ok(s) => Message::text(s),
+        Err(e) => Message::text(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// Answers one client message; `Err` closes the socket as malformed.
+async fn handle(state: &AppState, topic: &str, text: &str) -> Result<String, String> {
+    let message: ClientMessage<'_> =
+        serde_json::from_str(text).map_err(|e| format!("malformed message: {e}"))?;
+    let (Some(records), id) = (message.produce, message.id) else {
+        return Err("a message must be {\"produce\": {\"records\": [...]}, \"id\": n}".to_owned());
+    };
+    let body = Bytes::copy_from_slice(records.get().as_bytes());
+    Ok(match produce_body(state, topic, &body, None).await {
+        Ok(offsets) => json!({"ack": id, "offsets": offsets}).to_string(),
+        Err(e) => json!({"nack": id, "error_code": e.error_code, "message": e.message}).to_string(),
+    })
+}

@@ -1,0 +1,226 @@
+//! WebSocket subscriptions through a real server and a real WebSocket client
+//! (tokio-tungstenite): live delivery, exact resume, batches, produce with ack and nack, bad
+//! input refused before the upgrade, and close codes for bad frames, deletion and shutdown.
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::support::TestGateway;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn connect(gw: &TestGateway, path: &str) -> Ws {
+    let addr = gw.gateway.as_ref().unwrap().addr();
+    connect_async(format!("ws://{addr}{path}")).await.unwrap().0
+}
+
+/// The HTTP status and JSON body of a refused upgrade.
+async fn refused(gw: &TestGateway, path: &str) -> (StatusCode, Value) {
+    let addr = gw.gateway.as_ref().unwrap().addr();
+    match connect_async(format!("ws://{addr}{path}")).await {
+        Err(WsError::Http(resp)) => {
+            let body = resp.body().clone().unwrap_or_default();
+            (
+                StatusCode::from_u16(resp.status().as_u16()).unwrap(),
+                serde_json::from_slice(&body).unwrap_or(Value::Null),
+            )
+        }
+        other => panic!("{path}: expected a refusal, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// The next text frame as JSON (pings are skipped); panics after 20 s.
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("no frame within 20 s")
+            .expect("socket ended")
+            .expect("socket error");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server closes; returns its close code and reason.
+async fn close_of(ws: &mut Ws) -> (CloseCode, String) {
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("no close within 20 s");
+        match msg {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code, frame.reason.to_string()),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+fn values(records: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_stream_live_and_resume_exactly() {
+    let gw = TestGateway::start().await;
+    gw.client.create_topic("ws", 2).await;
+    let mut ws = connect(&gw, "/v1/topics/ws/subscribe").await;
+    gw.client
+        .produce("ws", json!([{"value": "a", "partition": 0}, {"value": "b", "partition": 1}, {"value": "c", "partition": 0}]))
+        .await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(next_json(&mut ws).await);
+    }
+    assert_eq!(values(&got), ["a", "b", "c"]);
+    for field in [
+        "topic",
+        "partition",
+        "offset",
+        "timestamp",
+        "key",
+        "value",
+        "headers",
+    ] {
+        assert!(
+            got[0].get(field).is_some(),
+            "record lacks {field}: {}",
+            got[0]
+        );
+    }
+    drop(ws);
+
+    // Exact resume: positions after "a" on partition 0, nothing yet on partition 1.
+    gw.client
+        .produce("ws", json!([{"value": "d", "partition": 1}]))
+        .await;
+    let mut again = connect(&gw, "/v1/topics/ws/subscribe?offsets=0:1,1:0").await;
+    let mut rest = Vec::new();
+    for _ in 0..3 {
+        rest.push(next_json(&mut again).await);
+    }
+    assert_eq!(values(&rest), ["b", "c", "d"], "no gap, no duplicate");
+
+    let mut batched = connect(
+        &gw,
+        "/v1/topics/ws/subscribe?from=earliest&partitions=0&batch=true",
+    )
+    .await;
+    let frame = next_json(&mut batched).await;
+    assert_eq!(values(frame.as_array().unwrap()), ["a", "c"]);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_over_the_socket_is_acked_or_nacked() {
+    let gw = TestGateway::start().await;
+    gw.client.create_topic("wsp", 1).await;
+    let mut ws = connect(&gw, "/v1/topics/wsp/subscribe?from=latest").await;
+    let send = json!({"produce": {"records": [{"value": {"n": 1}}, {"key": "k", "value": "two"}]}, "id": 7});
+    ws.send(Message::text(send.to_string())).await.unwrap();
+    let mut ack = None;
+    let mut delivered = Vec::new();
+    while ack.is_none() || delivered.len() < 2 {
+        let frame = next_json(&mut ws).await;
+        if frame.get("ack").is_some() {
+            ack = Some(frame);
+        } else {
+            delivered.push(frame);
+        }
+    }
+    let ack = ack.unwrap();
+    assert_eq!(ack["ack"], 7);
+    assert_eq!(ack["offsets"].as_array().unwrap().len(), 2, "{ack}");
+    assert_eq!(
+        delivered[0]["value"],
+        json!({"n": 1}),
+        "the subscription sees its own produce"
+    );
+
+    let bad = json!({"produce": {"records": [{"value": "x", "partition": 9}]}, "id": 8});
+    ws.send(Message::text(bad.to_string())).await.unwrap();
+    let nack = next_json(&mut ws).await;
+    assert_eq!(nack["nack"], 8, "{nack}");
+    assert!(
+        nack["error_code"].as_u64().is_some_and(|c| c >= 40000),
+        "{nack}"
+    );
+    assert!(
+        nack["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("partition")),
+        "{nack}"
+    );
+    let end = gw.client.end_offsets("wsp").await;
+    assert_eq!(end, [2], "the nacked request appended nothing");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_status_or_a_close_code_and_the_server_stays_up() {
+    let gw = TestGateway::start_with(|a| a.max_body_bytes = Some(4096)).await;
+    gw.client.create_topic("wsb", 1).await;
+    for (path, status) in [
+        ("/v1/topics/nope/subscribe", StatusCode::NOT_FOUND),
+        (
+            "/v1/topics/wsb/subscribe?from=soon",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/topics/wsb/subscribe?max_in_flight=0",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/topics/wsb/subscribe?group=g", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, body) = refused(&gw, path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body["message"].is_string(), "{path}: {body}");
+    }
+    let plain = gw.client.get("/v1/topics/wsb/subscribe").await;
+    assert_eq!(
+        plain.status,
+        StatusCode::UPGRADE_REQUIRED,
+        "{:?}",
+        plain.json
+    );
+
+    let mut ws = connect(&gw, "/v1/topics/wsb/subscribe").await;
+    ws.send(Message::text("{not json")).await.unwrap();
+    assert_eq!(close_of(&mut ws).await.0, CloseCode::Invalid);
+
+    let mut ws = connect(&gw, "/v1/topics/wsb/subscribe").await;
+    ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(close_of(&mut ws).await.0, CloseCode::Unsupported);
+
+    let mut ws = connect(&gw, "/v1/topics/wsb/subscribe").await;
+    ws.send(Message::text("x".repeat(10_000))).await.unwrap();
+    assert_eq!(close_of(&mut ws).await.0, CloseCode::Size);
+
+    let mut ws = connect(&gw, "/v1/topics/wsb/subscribe").await;
+    assert_eq!(
+        gw.client.delete("/v1/topics/wsb").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let error = next_json(&mut ws).await;
+    assert_eq!(error["error"]["error_code"], 40401, "{error}");
+    assert_eq!(close_of(&mut ws).await.0, CloseCode::from(4404));
+
+    assert_eq!(gw.client.get("/healthz").await.status, StatusCode::OK);
+    gw.client.create_topic("wsb", 1).await;
+    let mut ws = connect(&gw, "/v1/topics/wsb/subscribe").await;
+    let (code, _) = tokio::join!(close_of(&mut ws), gw.stop()).0;
+    assert_eq!(code, CloseCode::Away, "shutdown closes with 1001");
+}
