@@ -312,4 +312,16 @@ mod tests {
         assert!(find("/v1/topics/a/b/c").is_none());
         assert!(find("/v2/topics").is_none());
     }
+
+    #[test]
+    fn openapi_documents_every_route() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).unwrap_or_default();
+        for (pattern, _) in ROUTES {
+            assert!(
+                doc["paths"].get(*pattern).is_some(),
+                "openapi.json lacks {pattern}"
+            );
+        }
+    }
 }
