@@ -12,6 +12,7 @@ mod hostile;
 mod http_api;
 mod shutdown;
 mod slow_clients;
+mod stalled;
 mod storage_engines;
 mod support;
 mod transforms;
