@@ -11,6 +11,7 @@ mod admin;
 mod definitions;
 mod error;
 mod fetch;
+mod filter;
 mod groups;
 mod idempotency;
 mod internal;
@@ -39,6 +40,7 @@ pub use definitions::{
 };
 pub use error::{Error, Result};
 pub use fetch::OffsetSpec;
+pub use filter::{Filter, FilterError, Op as FilterOp, Predicate};
 pub use groups::{GroupOffset, GroupOffsetCommit};
 pub use produce::{ProduceRecord, ProducedOffset};
 pub use storage::{

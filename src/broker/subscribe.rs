@@ -9,9 +9,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::filter::Filter;
 use super::storage::{Storage, StorageError};
 use super::{Broker, Result};
 use crate::event::{StoredRecord, TopicName};
+
+/// Read rounds one poll makes through records a filter drops before it gives back an empty
+/// batch (the front end then sends a keep-alive and polls again).
+const FILTERED_READS: usize = 64;
 
 /// Where partitions without an explicit position start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +40,8 @@ pub struct SubscriptionSpec {
     pub start: StartAt,
     /// Exact resume: the next offset to deliver, per partition (wins over `start`).
     pub positions: BTreeMap<u32, u64>,
+    /// Only records that match leave the server (positions still move past the others).
+    pub filter: Filter,
 }
 
 /// One delivered record and its partition.
@@ -54,6 +61,7 @@ pub struct Subscription {
     positions: BTreeMap<u32, u64>,
     /// The partition the next poll starts with, so one busy partition cannot starve others.
     turn: usize,
+    filter: Filter,
 }
 
 impl Broker {
@@ -95,6 +103,7 @@ impl Broker {
             topic: name,
             positions,
             turn: 0,
+            filter: spec.filter,
         })
     }
 }
@@ -129,17 +138,31 @@ impl Subscription {
         max_bytes: usize,
         wait: Duration,
     ) -> Result<Vec<Delivery>> {
-        let out = self.read(max_records, max_bytes).await?;
-        if !out.is_empty() || wait.is_zero() {
-            return Ok(out);
+        // Reads that a filter emptied still moved the positions: read on (a bounded number of
+        // times) rather than wait, since more records may be there already.
+        let mut waited = false;
+        for _ in 0..FILTERED_READS {
+            let (out, moved) = self.read(max_records, max_bytes).await?;
+            if !out.is_empty() {
+                return Ok(out);
+            }
+            if moved {
+                continue;
+            }
+            if waited || wait.is_zero() || !self.wait(wait).await? {
+                break;
+            }
+            waited = true;
         }
-        if self.wait(wait).await? {
-            return self.read(max_records, max_bytes).await;
-        }
-        Ok(out)
+        Ok(Vec::new())
     }
 
-    async fn read(&mut self, max_records: usize, max_bytes: usize) -> Result<Vec<Delivery>> {
+    /// One read round over the partitions: what matched, and whether any position moved.
+    async fn read(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<Delivery>, bool)> {
         let storage = &self.broker.inner.storage;
         let partitions: Vec<u32> = self.positions.keys().copied().collect();
         let n = partitions.len().max(1);
@@ -175,14 +198,23 @@ impl Subscription {
                 .map(|r| r.record.payload_len())
                 .sum::<usize>();
             moved.push((p, read.next_offset.max(at)));
-            out.extend(read.records.into_iter().map(|record| Delivery {
-                partition: p,
-                record,
-            }));
+            let filter = &self.filter;
+            out.extend(
+                read.records
+                    .into_iter()
+                    .filter(|r| filter.matches(&r.record))
+                    .map(|record| Delivery {
+                        partition: p,
+                        record,
+                    }),
+            );
         }
+        let progressed = moved
+            .iter()
+            .any(|(p, at)| self.positions.get(p) != Some(at));
         self.positions.extend(moved);
         self.turn = (self.turn + 1) % n;
-        Ok(out)
+        Ok((out, progressed))
     }
 
     /// Waits until any followed partition has a record at or past its position.

@@ -205,3 +205,79 @@ async fn bad_input_is_refused_before_the_stream_and_deletion_ends_it() {
     assert_eq!(gw.client.get("/healthz").await.status, StatusCode::OK);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_filters_by_key_header_and_value() {
+    let gw = TestGateway::start().await;
+    let addr = gw.gateway.as_ref().unwrap().addr();
+    gw.client.create_topic("orders", 1).await;
+    gw.client
+        .produce(
+            "orders",
+            json!([
+                {"key": "c-1", "value": {"total": 50, "country": "NL"}, "headers": {"src": "web"}},
+                {"key": "c-2", "value": {"total": 150, "country": "BE"}, "headers": {"src": "app"}},
+                {"key": "c-1", "value": {"total": 250, "country": "NL"}, "headers": {"src": "app"}},
+                {"key": "c-3", "value": "not an object"},
+                {"key": "c-4", "value": {"total": 500, "country": "DE", "test": true}},
+            ]),
+        )
+        .await;
+    let totals = |path: String, n: usize| async move {
+        let mut s = sse::open(addr, &path, &[]).await.unwrap();
+        s.next().await.unwrap();
+        s.records(n)
+            .await
+            .iter()
+            .map(|e| e.json()["value"]["total"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let base = "/v1/topics/orders/events?from=earliest";
+    assert_eq!(totals(format!("{base}&key=c-1"), 2).await, [50, 250]);
+    assert_eq!(
+        totals(format!("{base}&header=src:app"), 2).await,
+        [150, 250]
+    );
+    let filter =
+        percent_encode("/total >= 100 and /country in [\"NL\", \"BE\"] and not exists /test");
+    assert_eq!(
+        totals(format!("{base}&filter={filter}"), 2).await,
+        [150, 250]
+    );
+    // Filtered records still move the position: the id after the last match skips them.
+    let mut s = sse::open(
+        addr,
+        &format!("{base}&filter={}", percent_encode("/total > 200")),
+        &[],
+    )
+    .await
+    .unwrap();
+    s.next().await.unwrap();
+    let matched = s.records(2).await;
+    assert_eq!(matched[1].id.as_deref(), Some("0:5"));
+
+    let Err((status, body)) = sse::open(
+        addr,
+        &format!("{base}&filter={}", percent_encode("/total >")),
+        &[],
+    )
+    .await
+    else {
+        panic!("a bad filter streamed");
+    };
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("position 8"),
+        "{body}"
+    );
+    gw.stop().await;
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,5 +1,6 @@
-//! The query of every live subscription (Server-Sent Events now, WebSocket next): where to
-//! start, which partitions, exact per-partition positions.
+//! The query of every live subscription (Server-Sent Events and WebSocket): where to start,
+//! which partitions, exact per-partition positions, and the server-side filters (`key=`,
+//! `header=name:value`, `filter=<predicate>`).
 //!
 //! Owns parsing and the position text format `0:15,1:20` (partition:next offset), which is
 //! also the SSE event id, so `Last-Event-ID` resumes exactly. It must not open anything.
@@ -7,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::broker::{StartAt, SubscriptionSpec};
+use bytes::Bytes;
+
+use crate::broker::{Filter, Predicate, StartAt, SubscriptionSpec};
 use crate::http::ApiError;
 
 /// Builds a subscription from the query pairs and an optional resume text (`Last-Event-ID`),
@@ -23,12 +26,25 @@ pub fn parse_spec(
         partitions: None,
         start: StartAt::Latest,
         positions: BTreeMap::new(),
+        filter: Filter::default(),
     };
     for (name, value) in query {
         match name.as_str() {
             "from" => spec.start = parse_from(value)?,
             "partitions" => spec.partitions = Some(parse_partitions(value)?),
             "offsets" => spec.positions = parse_positions("offsets", value)?,
+            "key" => spec.filter.key = Some(Bytes::copy_from_slice(value.as_bytes())),
+            "header" => {
+                let (n, v) = value.split_once(':').ok_or_else(|| {
+                    ApiError::bad_request(format!("header must be name:value, got '{value}'"))
+                })?;
+                spec.filter.header = Some((n.to_owned(), Bytes::copy_from_slice(v.as_bytes())));
+            }
+            "filter" => {
+                let predicate = Predicate::parse(value)
+                    .map_err(|e| ApiError::bad_request(format!("{e}: '{value}'")))?;
+                spec.filter.predicate = Some(predicate);
+            }
             _ => {}
         }
     }
@@ -146,5 +162,18 @@ mod tests {
         assert!(parse_spec(&q(&[("offsets", "0-5")]), None).is_err());
         assert!(parse_spec(&q(&[("partitions", "a")]), None).is_err());
         assert!(parse_spec(&[], Some("x")).is_err());
+        let bad = parse_spec(&q(&[("filter", "/a >")]), None)
+            .err()
+            .map(|e| e.message);
+        assert!(bad.is_some_and(|m| m.contains("position 4")));
+        let filtered = parse_spec(
+            &q(&[("key", "k"), ("header", "src:web"), ("filter", "/a == 1")]),
+            None,
+        );
+        let filtered = filtered.unwrap_or_else(|e| panic!("{}", e.message)).filter;
+        assert!(
+            filtered.key.is_some() && filtered.header.is_some() && filtered.predicate.is_some()
+        );
+        assert!(parse_spec(&q(&[("header", "nocolon")]), None).is_err());
     }
 }

@@ -80,15 +80,21 @@ impl SseStream {
         }
     }
 
-    /// The next `n` record events (the default event type).
+    /// The next `n` record events (the default event type); panics after 20 s in all, so
+    /// keep-alive comments cannot keep a test waiting forever.
     pub async fn records(&mut self, n: usize) -> Vec<Event> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            let e = self.next().await.expect("stream ended early");
-            assert!(e.event.is_none(), "expected a record, got {e:?}");
-            out.push(e);
-        }
-        out
+        let read = async {
+            let mut out = Vec::new();
+            while out.len() < n {
+                let e = self.next().await.expect("stream ended early");
+                assert!(e.event.is_none(), "expected a record, got {e:?}");
+                out.push(e);
+            }
+            out
+        };
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .unwrap_or_else(|_| panic!("fewer than {n} records within 20 s"))
     }
 
     async fn read_event(&mut self) -> Option<Event> {
