@@ -31,7 +31,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
 struct Outcome {
     bytes: u64,
     records: u64,
+    /// Appends and the clean close.
     secs: f64,
+    /// Of `secs`, the clean close (which makes everything durable, rolled segments included).
+    close_secs: f64,
     fsyncs: u64,
 }
 
@@ -51,6 +54,7 @@ fn raw(dir: &std::path::Path, total: u64) -> Outcome {
         bytes: total,
         records: 0,
         secs,
+        close_secs: 0.0,
         fsyncs: 1,
     }
 }
@@ -100,6 +104,7 @@ async fn log_case(
     for t in tasks {
         t.await.expect("bench: appender");
     }
+    let appended = start.elapsed().as_secs_f64();
     log.close().await.expect("bench: close");
     let secs = start.elapsed().as_secs_f64();
     let records = p.end_offset();
@@ -107,6 +112,7 @@ async fn log_case(
         bytes: records * RECORD as u64,
         records,
         secs,
+        close_secs: secs - appended,
         fsyncs: p.fsync_count(),
     }
 }
@@ -152,6 +158,7 @@ async fn read_case(dir: &std::path::Path, total: u64, max_bytes: usize) -> Outco
         bytes,
         records,
         secs,
+        close_secs: 0.0,
         fsyncs: 0,
     }
 }
@@ -174,8 +181,8 @@ fn main() {
         total >> 20
     );
     println!(
-        "{:<34} {:>9} {:>12} {:>8} {:>7} {:>8}",
-        "case", "MB/s", "records/s", "x raw", "secs", "fsyncs"
+        "{:<34} {:>9} {:>12} {:>8} {:>7} {:>8} {:>9}",
+        "case", "MB/s", "records/s", "x raw", "secs", "fsyncs", "close s"
     );
     println!(
         "{:<34} {:>9.0} {:>12} {:>8.2} {:>7.2} {:>8}",
@@ -196,11 +203,12 @@ fn main() {
         let mbps = o.bytes as f64 / o.secs / 1e6;
         let label = format!("{name} batch={batch} appenders={appenders}");
         println!(
-            "{label:<34} {mbps:>9.0} {:>12.0} {:>8.2} {:>7.2} {:>8}",
+            "{label:<34} {mbps:>9.0} {:>12.0} {:>8.2} {:>7.2} {:>8} {:>9.2}",
             o.records as f64 / o.secs,
             mbps / raw_mbps,
             o.secs,
-            o.fsyncs
+            o.fsyncs,
+            o.close_secs
         );
     }
     for max_bytes in [1 << 20, 16 << 20] {
