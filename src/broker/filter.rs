@@ -56,7 +56,7 @@ impl Filter {
             && !record
                 .headers
                 .iter()
-                .any(|h| &h.name == name && &h.value == value)
+                .any(|h| &h.name == name && h.value == value)
         {
             return false;
         }

@@ -53,11 +53,11 @@ pub trait FileHandle: Send + Sync + Debug {
     /// # Errors
     /// The OS error (`StorageFull` when the disk is full).
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
-    /// Current length.
+    /// Current size in bytes.
     ///
     /// # Errors
     /// The OS error.
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
     /// Truncates or extends (with zeros).
     ///
     /// # Errors
@@ -124,7 +124,7 @@ pub trait Filesystem: Send + Sync + Debug {
     /// The OS error.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let f = self.open(path, OpenMode::Read)?;
-        let len = usize::try_from(f.len()?).map_err(io::Error::other)?;
+        let len = usize::try_from(f.size()?).map_err(io::Error::other)?;
         let mut buf = vec![0; len];
         f.read_exact_at(&mut buf, 0)?;
         Ok(buf)
@@ -145,7 +145,7 @@ impl FileHandle for OsFile {
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
         self.0.write_all_at(buf, pos)
     }
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         self.0.metadata().map(|m| m.len())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {

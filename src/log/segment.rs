@@ -110,7 +110,7 @@ impl Segment {
         let file = fs
             .open(&paths.log, OpenMode::Read)
             .map_err(io(&paths.log))?;
-        let len = file.len().map_err(io(&paths.log))?;
+        let len = file.size().map_err(io(&paths.log))?;
         Ok(Self::from_parts(fs, base, paths, file, len, None))
     }
 
@@ -129,7 +129,7 @@ impl Segment {
         let file = fs
             .open(&paths.log, OpenMode::ReadWrite)
             .map_err(io(&paths.log))?;
-        let file_len = file.len().map_err(io(&paths.log))?;
+        let file_len = file.size().map_err(io(&paths.log))?;
         let mut index = SparseIndex::default();
         let mut next = base;
         let mut first_timestamp = None;

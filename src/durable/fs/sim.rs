@@ -353,7 +353,7 @@ impl FileHandle for SimFile {
         })
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         self.with(|sim| {
             sim.alive()?;
             Ok(sim
