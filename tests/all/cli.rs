@@ -32,7 +32,7 @@ fn tidegate(server: &str, args: &[&str], stdin: &str) -> (bool, String, String) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_produce_consume_round_trip() {
     let gw = TestGateway::start().await;
-    let server = format!("http://{}", gw.gateway.as_ref().unwrap().addr());
+    let server = format!("http://{}", gw.addr());
     let run = |args: &'static [&'static str], stdin: &'static str| {
         let server = server.clone();
         tokio::task::spawn_blocking(move || tidegate(&server, args, stdin))

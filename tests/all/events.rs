@@ -5,8 +5,8 @@
 use hyper::StatusCode;
 use serde_json::json;
 
-use crate::support::TestGateway;
 use crate::support::sse::{self, Event};
+use crate::support::{TestGateway, assert_record_shape};
 
 fn values(events: &[Event]) -> Vec<String> {
     events
@@ -26,7 +26,7 @@ fn records(prefix: &str, n: usize, partition: u32) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_records_arrive_and_resume_is_exact() {
     let gw = TestGateway::start().await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     gw.client.create_topic("live", 2).await;
     gw.client.produce("live", records("old", 2, 0)).await;
 
@@ -48,18 +48,7 @@ async fn live_records_arrive_and_resume_is_exact() {
     let mut seen = values(&got);
     seen.sort();
     assert_eq!(seen, ["a0", "a1", "a2", "b0", "b1"]);
-    let first = got[0].json();
-    for field in [
-        "topic",
-        "partition",
-        "offset",
-        "timestamp",
-        "key",
-        "value",
-        "headers",
-    ] {
-        assert!(first.get(field).is_some(), "record lacks {field}: {first}");
-    }
+    assert_record_shape(&got[0].json());
     assert_eq!(got.last().unwrap().id.as_deref(), Some("0:5,1:2"));
 
     // Disconnect after the second record; records keep coming meanwhile.
@@ -110,7 +99,7 @@ async fn live_records_arrive_and_resume_is_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_start() {
     let gw = TestGateway::start().await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     gw.client.create_topic("starts", 2).await;
     gw.client.produce("starts", records("p0-", 4, 0)).await;
     gw.client.produce("starts", records("p1-", 3, 1)).await;
@@ -150,7 +139,7 @@ async fn every_kind_of_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_before_the_stream_and_deletion_ends_it() {
     let gw = TestGateway::start().await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     gw.client.create_topic("gone", 1).await;
     for (path, headers, status) in [
         ("/v1/topics/nope/events", vec![], StatusCode::NOT_FOUND),
@@ -209,7 +198,7 @@ async fn bad_input_is_refused_before_the_stream_and_deletion_ends_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_filters_by_key_header_and_value() {
     let gw = TestGateway::start().await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     gw.client.create_topic("orders", 1).await;
     gw.client
         .produce(

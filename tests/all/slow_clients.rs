@@ -46,7 +46,7 @@ async fn dribble(addr: std::net::SocketAddr, max_lines: usize) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dribbling_connections_are_closed_while_normal_clients_are_served() {
     let gw = TestGateway::start_with(|a| a.header_read_timeout_ms = Some(1_000)).await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     let dribblers: Vec<_> = (0..DRIBBLERS)
         .map(|_| tokio::spawn(dribble(addr, 300)))
         .collect();
@@ -76,7 +76,7 @@ async fn dribbling_connections_are_closed_while_normal_clients_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed() {
     let gw = TestGateway::start_with(|a| a.header_read_timeout_ms = Some(500)).await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
@@ -120,7 +120,7 @@ async fn long_polls_do_not_hold_the_fetch_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_aborts_connections_left_at_the_deadline() {
     let gw = TestGateway::start_with(|a| a.drain_timeout_ms = Some(300)).await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     gw.client.create_topic("t", 1).await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     let head = "POST /v1/topics/t/records HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{";

@@ -20,7 +20,33 @@ pub struct TestGateway {
     pub client: Client,
 }
 
+/// The fields of a record in the fetch shape, which every streaming front end sends too.
+pub const RECORD_FIELDS: [&str; 7] = [
+    "topic",
+    "partition",
+    "offset",
+    "timestamp",
+    "key",
+    "value",
+    "headers",
+];
+
+/// Asserts that `record` has every field of the fetch shape.
+pub fn assert_record_shape(record: &serde_json::Value) {
+    for field in RECORD_FIELDS {
+        assert!(
+            record.get(field).is_some(),
+            "record lacks {field}: {record}"
+        );
+    }
+}
+
 impl TestGateway {
+    /// The server's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.gateway.as_ref().unwrap().addr()
+    }
+
     /// Starts with the default config (fsync always) in a fresh temp dir.
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await

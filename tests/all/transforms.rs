@@ -118,7 +118,7 @@ async fn upload_list_describe_delete_plugins() {
 async fn oversized_plugin_upload_is_refused_without_reading_it() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let gw = TestGateway::start().await;
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "PUT /v1/plugins/big HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/wasm\r\ncontent-length: {}\r\n\r\n",

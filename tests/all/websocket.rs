@@ -10,18 +10,18 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::support::TestGateway;
+use crate::support::{TestGateway, assert_record_shape};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn connect(gw: &TestGateway, path: &str) -> Ws {
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     connect_async(format!("ws://{addr}{path}")).await.unwrap().0
 }
 
 /// The HTTP status and JSON body of a refused upgrade.
 async fn refused(gw: &TestGateway, path: &str) -> (StatusCode, Value) {
-    let addr = gw.gateway.as_ref().unwrap().addr();
+    let addr = gw.addr();
     match connect_async(format!("ws://{addr}{path}")).await {
         Err(WsError::Http(resp)) => {
             let body = resp.body().clone().unwrap_or_default();
@@ -86,21 +86,7 @@ async fn records_stream_live_and_resume_exactly() {
         got.push(next_json(&mut ws).await);
     }
     assert_eq!(values(&got), ["a", "b", "c"]);
-    for field in [
-        "topic",
-        "partition",
-        "offset",
-        "timestamp",
-        "key",
-        "value",
-        "headers",
-    ] {
-        assert!(
-            got[0].get(field).is_some(),
-            "record lacks {field}: {}",
-            got[0]
-        );
-    }
+    assert_record_shape(&got[0]);
     drop(ws);
 
     // Exact resume: positions after "a" on partition 0, nothing yet on partition 1.

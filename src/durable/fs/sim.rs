@@ -172,6 +172,17 @@ fn descendants<'a>(
         .take_while(move |(p, _)| p.starts_with(dir))
 }
 
+/// The paths of some entries (collected, so the map can change after).
+fn paths<'a>(entries: impl Iterator<Item = (&'a PathBuf, &'a Node)>) -> Vec<PathBuf> {
+    entries.map(|(p, _)| p.clone()).collect()
+}
+
+fn remove_all(map: &mut BTreeMap<PathBuf, Node>, paths: Vec<PathBuf>) {
+    for p in paths {
+        map.remove(&p);
+    }
+}
+
 /// The direct entries of `dir`.
 fn children<'a>(
     map: &'a BTreeMap<PathBuf, Node>,
@@ -485,7 +496,7 @@ impl Filesystem for SimFs {
         // both views (only the entry in the parent waits for the parent's fsync).
         let sim = &mut *sim;
         for view in [&mut sim.live, &mut sim.durable] {
-            let under: Vec<PathBuf> = descendants(view, from).map(|(p, _)| p.clone()).collect();
+            let under = paths(descendants(view, from));
             for p in under {
                 if let (Some(n), Ok(rel)) = (view.remove(&p), p.strip_prefix(from)) {
                     view.insert(to.join(rel), n);
@@ -514,12 +525,8 @@ impl Filesystem for SimFs {
         if sim.live.get(path) != Some(&Node::Dir) {
             return Err(err(io::ErrorKind::NotFound, "no such directory"));
         }
-        let under: Vec<PathBuf> = descendants(&sim.live, path)
-            .map(|(p, _)| p.clone())
-            .collect();
-        for p in under {
-            sim.live.remove(&p);
-        }
+        let under = paths(descendants(&sim.live, path));
+        remove_all(&mut sim.live, under);
         sim.live.remove(path);
         Ok(())
     }
@@ -530,12 +537,8 @@ impl Filesystem for SimFs {
         if path != Path::new("/") && sim.live.get(path) != Some(&Node::Dir) {
             return Err(err(io::ErrorKind::NotFound, "no such directory"));
         }
-        let gone: Vec<PathBuf> = children(&sim.durable, path)
-            .map(|(p, _)| p.clone())
-            .collect();
-        for p in gone {
-            sim.durable.remove(&p);
-        }
+        let gone = paths(children(&sim.durable, path));
+        remove_all(&mut sim.durable, gone);
         let now: Vec<(PathBuf, Node)> = children(&sim.live, path)
             .map(|(p, n)| (p.clone(), *n))
             .collect();
