@@ -93,6 +93,10 @@ pub struct ConsumeArgs {
     /// Stop after printing this many records.
     #[arg(long)]
     pub max_records: Option<u64>,
+    /// Follow over a WebSocket subscription (`/v1/topics/{t}/subscribe`) instead of long
+    /// polls: records arrive as they are appended; implies `--follow`.
+    #[arg(long)]
+    pub ws: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,6 +467,8 @@ mod plugin;
 mod produce;
 
 pub use consume::consume;
+
+mod consume_ws;
 pub use plugin::{PluginCommand, plugin};
 pub use produce::produce;
 

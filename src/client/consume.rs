@@ -28,6 +28,9 @@ struct Fetched {
 
 /// Runs `tidegate consume`.
 pub async fn consume(server: &str, args: ConsumeArgs) -> Result<()> {
+    if args.ws {
+        return super::consume_ws::consume_ws(server, &args).await;
+    }
     let api = Api::new(server)?;
     let from = parse_from(&args.from)?;
     let topic_path = format!("/v1/topics/{}", seg(&args.topic));

@@ -94,3 +94,46 @@ async fn topic_produce_consume_round_trip() {
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_follows_over_websocket() {
+    let gw = TestGateway::start().await;
+    let server = format!("http://{}", gw.addr());
+    gw.client.create_topic("live-cli", 2).await;
+    gw.client
+        .produce(
+            "live-cli",
+            serde_json::json!([{"value": {"n": 1}, "partition": 0}, {"value": "two", "partition": 1}]),
+        )
+        .await;
+    let follower = {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || {
+            tidegate(
+                &server,
+                &["consume", "live-cli", "--ws", "--max-records", "3"],
+                "",
+            )
+        })
+    };
+    // The third record is appended while the CLI follows; it stops after printing it.
+    gw.client
+        .produce(
+            "live-cli",
+            serde_json::json!([{"value": 3, "partition": 0}]),
+        )
+        .await;
+    let (ok, out, err) = follower.await.unwrap();
+    assert!(ok, "{err}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["\"two\"", "3", "{\"n\":1}"]);
+
+    let (ok, _, err) = tokio::task::spawn_blocking(move || {
+        tidegate(&server, &["consume", "no-such-topic", "--ws"], "")
+    })
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("404"), "{err}");
+    gw.stop().await;
+}
