@@ -10,6 +10,14 @@
 //! # plain-HTTP floor
 //! cargo run --release --example loadgen -- get --server http://127.0.0.1:8080 \
 //!     --path /healthz --connections 64 --duration 10s
+//! # 1000 WebSocket subscribers, one producer at 2000 records/s: end-to-end latency
+//! cargo run --release --example loadgen -- subscribe --topic live --subscribers 1000 \
+//!     --rate 2000 --duration 10s
+//! # 10,000 idle subscriptions, server memory per subscription
+//! cargo run --release --example loadgen -- subscribe --topic idle --subscribers 10000 --idle \
+//!     --server-pid $(pidof tidegate)
+//! # 10 subscribers reading a filled topic from earliest (compare with `fetch`)
+//! cargo run --release --example loadgen -- subscribe --topic fetchbench --subscribers 10 --catch-up
 //! # write 1 GiB, then read it back
 //! cargo run --release --example loadgen -- fill --server http://127.0.0.1:8080 \
 //!     --topic fetchbench --bytes 1GiB --record-bytes 1024 --batch 1000 --connections 4
@@ -29,11 +37,13 @@ mod fetch;
 mod http;
 mod load;
 mod stats;
+mod subscribe;
 
 use fetch::*;
 use http::*;
 use load::*;
 use stats::*;
+use subscribe::*;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +82,8 @@ enum Mode {
     Fetch(FetchOpts),
     /// Produce a given amount of data (e.g. for the fetch benchmark).
     Fill(FillOpts),
+    /// WebSocket subscribers: live latency, idle memory, catch-up rate.
+    Subscribe(SubscribeOpts),
 }
 
 #[derive(Args, Clone)]
@@ -196,6 +208,7 @@ fn run(cli: Cli) -> Result<()> {
             Mode::Get(o) => get(o).await,
             Mode::Fetch(o) => fetch(o).await,
             Mode::Fill(o) => fill(o).await,
+            Mode::Subscribe(o) => subscribe(o).await,
         }
     })
 }
