@@ -113,6 +113,10 @@ async fn live(target: &Target, o: &SubscribeOpts, sockets: Vec<Socket>) -> Resul
                 let mut delivered = 0u64;
                 loop {
                     let next = tokio::time::timeout(Duration::from_secs(1), ws.next()).await;
+                    // Stop after a quiet second past the deadline, or 5 s past it at most.
+                    if Instant::now() > deadline + Duration::from_secs(5) {
+                        break;
+                    }
                     let Ok(Some(Ok(msg))) = next else {
                         if Instant::now() > deadline {
                             break;
@@ -133,24 +137,47 @@ async fn live(target: &Target, o: &SubscribeOpts, sockets: Vec<Socket>) -> Resul
             })
         })
         .collect();
-    let mut conn = target.connect().await?;
+    // Open loop: a clock hands out send slots; 32 connections take them, so one slow answer
+    // (an fsync) does not hold back the schedule.
     let path = format!("/v1/topics/{}/records", percent_encode(&o.topic));
+    let (slots, rx) = tokio::sync::mpsc::channel::<()>(1 << 16);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let produced = Arc::new(AtomicU64::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..32 {
+        let (rx, produced, path) = (Arc::clone(&rx), Arc::clone(&produced), path.clone());
+        let mut conn = target.connect().await?;
+        senders.push(tokio::spawn(async move {
+            loop {
+                if rx.lock().await.recv().await.is_none() {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let body = format!(r#"{{"records":[{{"value":{{"t":{}}}}}]}}"#, micros_now());
+                let reply = conn
+                    .send(Method::POST, &path, Some(Bytes::from(body)))
+                    .await?;
+                if reply.status != 200 {
+                    bail!("produce: HTTP {}: {}", reply.status, body_text(&reply.body));
+                }
+                produced.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
     let every = Duration::from_secs_f64(1.0 / o.rate.max(0.001));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
-    let mut produced = 0u64;
     while Instant::now() < deadline {
         tick.tick().await;
-        let body = format!(r#"{{"records":[{{"value":{{"t":{}}}}}]}}"#, micros_now());
-        let reply = conn
-            .send(Method::POST, &path, Some(Bytes::from(body)))
-            .await?;
-        if reply.status != 200 {
-            bail!("produce: HTTP {}: {}", reply.status, body_text(&reply.body));
+        if slots.try_send(()).is_err() {
+            break;
         }
-        produced += 1;
     }
+    drop(slots);
+    for s in senders {
+        s.await??;
+    }
+    let produced = produced.load(Ordering::Relaxed);
     let produce_secs = started.elapsed().as_secs_f64();
     let mut all = Vec::new();
     let mut delivered = 0u64;
