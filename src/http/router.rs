@@ -70,6 +70,7 @@ enum Route {
     TopicRecords,
     TopicEvents,
     TopicSubscribe,
+    Multiplexed,
     PartitionRecords,
     PartitionOffsets,
     Groups,
@@ -92,6 +93,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/topics/{topic}/records", Route::TopicRecords),
     ("/v1/topics/{topic}/events", Route::TopicEvents),
     ("/v1/topics/{topic}/subscribe", Route::TopicSubscribe),
+    ("/v1/ws", Route::Multiplexed),
     (
         "/v1/topics/{topic}/partitions/{partition}/records",
         Route::PartitionRecords,
@@ -177,6 +179,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
         (Route::TopicSubscribe, &Method::GET) => {
             ("subscribe", websocket::subscribe(state, t, req).await)
         }
+        (Route::Multiplexed, &Method::GET) => ("ws", websocket::multiplexed(state, req).await),
         (Route::PartitionRecords, &Method::GET) => {
             ("fetch", records::fetch(state, t, p, &req).await)
         }

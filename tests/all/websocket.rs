@@ -210,3 +210,104 @@ async fn bad_input_gets_a_status_or_a_close_code_and_the_server_stays_up() {
     let (code, _) = tokio::join!(close_of(&mut ws), gw.stop()).0;
     assert_eq!(code, CloseCode::Away, "shutdown closes with 1001");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_socket_carries_many_subscriptions() {
+    let gw = TestGateway::start().await;
+    gw.client.create_topic("feed-a", 1).await;
+    gw.client.create_topic("feed-b", 1).await;
+    gw.client.produce("feed-a", json!([{"value": "a0"}])).await;
+    let mut ws = connect(&gw, "/v1/ws").await;
+    let subscribe = |id: Value, topic: &str, extra: Value| {
+        let mut spec = json!({"id": id, "topic": topic});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        Message::text(json!({"subscribe": spec}).to_string())
+    };
+    ws.send(subscribe(json!("a"), "feed-a", json!({"from": "earliest"})))
+        .await
+        .unwrap();
+    ws.send(subscribe(
+        json!(2),
+        "feed-b",
+        json!({"from": "latest", "filter": "/n > 1"}),
+    ))
+    .await
+    .unwrap();
+    ws.send(subscribe(json!("bad"), "nope", json!({})))
+        .await
+        .unwrap();
+    ws.send(subscribe(json!("a"), "feed-b", json!({})))
+        .await
+        .unwrap();
+
+    let mut acks = Vec::new();
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    while acks.len() < 2 || records.is_empty() || errors.len() < 2 {
+        let frame = next_json(&mut ws).await;
+        if frame.get("subscribed").is_some() {
+            acks.push(frame["subscribed"].clone());
+        } else if frame.get("error").is_some() {
+            errors.push((
+                frame["subscription"].clone(),
+                frame["error"]["error_code"].clone(),
+            ));
+        } else {
+            records.push(frame);
+        }
+    }
+    assert_eq!(acks, [json!("a"), json!(2)]);
+    assert!(errors.contains(&(json!("bad"), json!(40401))), "{errors:?}");
+    assert!(
+        errors.iter().any(|(id, code)| id == "a" && code == 40001),
+        "{errors:?}"
+    );
+    assert_eq!(records[0]["subscription"], "a");
+    assert_eq!(records[0]["value"], "a0");
+    assert_record_shape(&records[0]);
+
+    // Produce through the socket to feed-b: only the record the filter passes comes back.
+    let produce = json!({"produce": {"records": [{"value": {"n": 1}}, {"value": {"n": 5}}]}, "topic": "feed-b", "id": 9});
+    ws.send(Message::text(produce.to_string())).await.unwrap();
+    let (mut ack, mut delivered) = (None, None);
+    while ack.is_none() || delivered.is_none() {
+        let frame = next_json(&mut ws).await;
+        if frame.get("ack").is_some() {
+            ack = Some(frame);
+        } else {
+            delivered = Some(frame);
+        }
+    }
+    assert_eq!(ack.unwrap()["ack"], 9);
+    let delivered = delivered.unwrap();
+    assert_eq!(
+        (
+            delivered["subscription"].clone(),
+            delivered["value"]["n"].clone()
+        ),
+        (json!(2), json!(5))
+    );
+
+    // After unsubscribing, feed-a's new records no longer arrive; feed-b's still do.
+    ws.send(Message::text(json!({"unsubscribe": "a"}).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["unsubscribed"], "a");
+    gw.client.produce("feed-a", json!([{"value": "a1"}])).await;
+    gw.client
+        .produce("feed-b", json!([{"value": {"n": 7}}]))
+        .await;
+    let next = next_json(&mut ws).await;
+    assert_eq!(
+        (next["subscription"].clone(), next["value"]["n"].clone()),
+        (json!(2), json!(7))
+    );
+
+    ws.send(Message::text("{\"subscribe\": 1, \"unsubscribe\": 2}"))
+        .await
+        .unwrap();
+    assert_eq!(close_of(&mut ws).await.0, CloseCode::Invalid);
+    gw.stop().await;
+}

@@ -17,6 +17,7 @@ use super::stream_params::parse_spec;
 use crate::http::router::{HandlerResult, query, respond};
 use crate::http::{ApiError, AppState};
 
+mod multiplex;
 mod session;
 
 /// Records per frame batch (and the default `max_in_flight`).
@@ -41,11 +42,61 @@ pub async fn subscribe(
 ) -> HandlerResult {
     let key = handshake_key(&req)?;
     let pairs = query(&req);
+    let options = parse_options(&pairs)?;
+    let spec = parse_spec(&pairs, None)?;
+    let subscription = state.broker.subscribe(topic, spec).await?;
+    let session_state = Arc::clone(state);
+    let topic = topic.to_owned();
+    start(state, &mut req, &key, move |upgraded| {
+        session::run(session_state, topic, subscription, options, upgraded)
+    })
+}
+
+/// `GET /v1/ws`: one socket, many subscriptions (see [`multiplex`]).
+pub async fn multiplexed(state: &Arc<AppState>, mut req: Request<Incoming>) -> HandlerResult {
+    let key = handshake_key(&req)?;
+    let session_state = Arc::clone(state);
+    start(state, &mut req, &key, move |upgraded| {
+        multiplex::run(session_state, upgraded)
+    })
+}
+
+/// Spawns `session` on the upgraded connection (tracked, so shutdown waits for it) and answers
+/// 101.
+fn start<F, Fut>(
+    state: &Arc<AppState>,
+    req: &mut Request<Incoming>,
+    key: &str,
+    session: F,
+) -> HandlerResult
+where
+    F: FnOnce(hyper::upgrade::Upgraded) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let upgrade = hyper::upgrade::on(req);
+    state.sessions.spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => session(upgraded).await,
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete."),
+        }
+    });
+    let mut response = respond(StatusCode::SWITCHING_PROTOCOLS, "text/plain", "");
+    let headers = response.headers_mut();
+    headers.remove(hyper::header::CONTENT_TYPE);
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = HeaderValue::from_str(key).map_err(|e| ApiError::internal(&e))?;
+    headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    Ok(response)
+}
+
+/// `batch` and `max_in_flight`; `group` and `auto_commit` are refused until supported.
+pub(crate) fn parse_options(pairs: &[(String, String)]) -> Result<Options, ApiError> {
     let mut options = Options {
         batch: false,
         max_in_flight: DEFAULT_BATCH,
     };
-    for (name, value) in &pairs {
+    for (name, value) in pairs {
         match name.as_str() {
             "batch" => {
                 options.batch = value.parse().map_err(|_| {
@@ -71,27 +122,7 @@ pub async fn subscribe(
             _ => {}
         }
     }
-    let spec = parse_spec(&pairs, None)?;
-    let subscription = state.broker.subscribe(topic, spec).await?;
-    let upgrade = hyper::upgrade::on(&mut req);
-    let session_state = Arc::clone(state);
-    let topic = topic.to_owned();
-    state.sessions.spawn(async move {
-        match upgrade.await {
-            Ok(upgraded) => {
-                session::run(session_state, topic, subscription, options, upgraded).await;
-            }
-            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete."),
-        }
-    });
-    let mut response = respond(StatusCode::SWITCHING_PROTOCOLS, "text/plain", "");
-    let headers = response.headers_mut();
-    headers.remove(hyper::header::CONTENT_TYPE);
-    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    let accept = HeaderValue::from_str(&key).map_err(|e| ApiError::internal(&e))?;
-    headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
-    Ok(response)
+    Ok(options)
 }
 
 /// The `Sec-WebSocket-Accept` value for a valid version-13 upgrade request.

@@ -31,13 +31,13 @@ use crate::http::handlers::records::produce_body;
 use crate::http::{ApiError, AppState, wire};
 
 /// Bytes of records per batch read from the log.
-const BATCH_BYTES: usize = 256 << 10;
-const PING_EVERY: Duration = Duration::from_secs(20);
-const IDLE_LIMIT: Duration = Duration::from_secs(60);
+pub(super) const BATCH_BYTES: usize = 256 << 10;
+pub(super) const PING_EVERY: Duration = Duration::from_secs(20);
+pub(super) const IDLE_LIMIT: Duration = Duration::from_secs(60);
 /// How long a closing handshake may take before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+pub(super) type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// A client message.
 #[derive(Deserialize)]
@@ -55,13 +55,8 @@ pub(super) async fn run(
     options: Options,
     upgraded: Upgraded,
 ) {
-    let limit = state.config.max_body_bytes;
-    let config = WebSocketConfig::default()
-        // Idle sockets must stay small: buffers grow only while a frame is in flight.
-        .read_buffer_size(4 << 10)
-        .write_buffer_size(0)
-        .max_message_size(Some(limit))
-        .max_frame_size(Some(limit));
+    // Idle sockets must stay small: buffers grow only while a frame is in flight.
+    let config = socket_config(state.config.max_body_bytes);
     let mut socket =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let open = state.metrics.subscriptions().opened("websocket");
@@ -112,7 +107,7 @@ pub(super) async fn run(
                     Ok(batch) if batch.is_empty() => {}
                     Ok(batch) => {
                         open.delivered(batch.len() as u64);
-                        if send_records(&mut socket, &topic_json, &batch, options.batch).await.is_err() {
+                        if send_records(&mut socket, &topic_json, &batch, options.batch, None).await.is_err() {
                             return;
                         }
                     }
@@ -132,25 +127,29 @@ pub(super) async fn run(
         }
     };
     let (code, reason) = close;
-    let mut reason = reason;
-    // A close reason must fit a control frame (123 bytes).
-    while reason.len() > 120 {
-        reason.pop();
-    }
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(Some(frame))).await;
+    close_with(&mut socket, code, reason).await;
 }
 
 /// Writes a batch, one frame per record or one array, and waits until the socket took it.
-async fn send_records(
+/// With `tag` (a JSON value), every record object carries `"subscription": tag` first.
+pub(super) async fn send_records(
     socket: &mut Socket,
     topic_json: &str,
     batch: &[Delivery],
     as_array: bool,
+    tag: Option<&str>,
 ) -> Result<(), WsError> {
+    let encode = |buf: &mut BytesMut, d: &Delivery| match tag {
+        None => wire::encode_record(buf, topic_json, d.partition, &d.record),
+        Some(tag) => {
+            let mut one = BytesMut::new();
+            wire::encode_record(&mut one, topic_json, d.partition, &d.record);
+            buf.put_slice(b"{\"subscription\":");
+            buf.put_slice(tag.as_bytes());
+            buf.put_u8(b',');
+            buf.put_slice(&one[1..]);
+        }
+    };
     if as_array {
         let mut buf = BytesMut::new();
         buf.put_u8(b'[');
@@ -158,14 +157,14 @@ async fn send_records(
             if i > 0 {
                 buf.put_u8(b',');
             }
-            wire::encode_record(&mut buf, topic_json, d.partition, &d.record);
+            encode(&mut buf, d);
         }
         buf.put_u8(b']');
         return socket.send(text(buf)).await;
     }
     for d in batch {
         let mut buf = BytesMut::new();
-        wire::encode_record(&mut buf, topic_json, d.partition, &d.record);
+        encode(&mut buf, d);
         socket.feed(text(buf)).await?;
     }
     socket.flush().await
@@ -186,9 +185,40 @@ async fn handle(state: &AppState, topic: &str, text: &str) -> Result<String, Str
     let (Some(records), id) = (message.produce, message.id) else {
         return Err("a message must be {\"produce\": {\"records\": [...]}, \"id\": n}".to_owned());
     };
+    Ok(produce_reply(state, topic, records, &json!(id)).await)
+}
+
+/// Produces `{"records": [...]}` through the REST path; the `ack` or `nack` frame for `id`.
+pub(super) async fn produce_reply(
+    state: &AppState,
+    topic: &str,
+    records: &RawValue,
+    id: &serde_json::Value,
+) -> String {
     let body = Bytes::copy_from_slice(records.get().as_bytes());
-    Ok(match produce_body(state, topic, &body, None).await {
+    match produce_body(state, topic, &body, None).await {
         Ok(offsets) => json!({"ack": id, "offsets": offsets}).to_string(),
         Err(e) => json!({"nack": id, "error_code": e.error_code, "message": e.message}).to_string(),
-    })
+    }
+}
+
+/// The socket settings every session uses: small buffers while idle, frames up to `limit`.
+pub(super) fn socket_config(limit: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0)
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit))
+}
+
+/// Sends a close frame (reason cut to fit a control frame) and gives the handshake a moment.
+pub(super) async fn close_with(socket: &mut Socket, code: CloseCode, mut reason: String) {
+    while reason.len() > 120 {
+        reason.pop();
+    }
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(Some(frame))).await;
 }
