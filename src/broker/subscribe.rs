@@ -119,6 +119,21 @@ impl Subscription {
         &self.positions
     }
 
+    /// Records between the positions and the ends of the followed partitions (for metrics;
+    /// a deleted topic counts 0).
+    pub fn lag(&self) -> u64 {
+        let storage = &self.broker.inner.storage;
+        self.positions
+            .iter()
+            .filter_map(|(&p, &at)| {
+                storage
+                    .offsets(&self.topic, p)
+                    .ok()
+                    .map(|o| o.end.saturating_sub(at))
+            })
+            .sum()
+    }
+
     /// Up to `max_records` and about `max_bytes` of records past the current positions, taken
     /// from the partitions in turn, and the positions advanced past them. When none is there,
     /// waits up to `wait` for an append to any followed partition; empty if none came.

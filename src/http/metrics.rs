@@ -53,6 +53,7 @@ type LatencyFamily = Family<LatencyLabels, Histogram, fn() -> Histogram>;
 pub struct SubscriptionMetrics {
     open: Family<ProtocolLabels, Gauge>,
     delivered: Family<ProtocolLabels, Counter>,
+    lag: Family<ProtocolLabels, Gauge>,
 }
 
 impl SubscriptionMetrics {
@@ -62,6 +63,7 @@ impl SubscriptionMetrics {
         OpenSubscription {
             metrics: self.clone(),
             protocol,
+            lag: 0,
         }
     }
 }
@@ -70,6 +72,8 @@ impl SubscriptionMetrics {
 pub struct OpenSubscription {
     metrics: SubscriptionMetrics,
     protocol: &'static str,
+    /// This subscription's share of the lag gauge.
+    lag: i64,
 }
 
 impl OpenSubscription {
@@ -83,6 +87,19 @@ impl OpenSubscription {
             .get_or_create(&labels)
             .inc_by(records);
     }
+
+    /// Records this subscriber is behind the ends of its partitions (summed per protocol).
+    pub fn set_lag(&mut self, records: u64) {
+        let lag = i64::try_from(records).unwrap_or(i64::MAX);
+        let labels = ProtocolLabels {
+            protocol: self.protocol,
+        };
+        self.metrics
+            .lag
+            .get_or_create(&labels)
+            .inc_by(lag.saturating_sub(self.lag));
+        self.lag = lag;
+    }
 }
 
 impl Drop for OpenSubscription {
@@ -91,6 +108,7 @@ impl Drop for OpenSubscription {
             protocol: self.protocol,
         };
         self.metrics.open.get_or_create(&labels).dec();
+        self.metrics.lag.get_or_create(&labels).dec_by(self.lag);
     }
 }
 
@@ -153,6 +171,11 @@ impl Metrics {
             "subscription_records",
             "Records delivered to live subscribers by protocol",
             subscriptions.delivered.clone(),
+        );
+        registry.register(
+            "subscription_lag_records",
+            "Records live subscribers are behind the end of their partitions, summed by protocol",
+            subscriptions.lag.clone(),
         );
         Self {
             subscriptions,

@@ -50,6 +50,14 @@ async fn live_records_arrive_and_resume_is_exact() {
     assert_eq!(seen, ["a0", "a1", "a2", "b0", "b1"]);
     assert_record_shape(&got[0].json());
     assert_eq!(got.last().unwrap().id.as_deref(), Some("0:5,1:2"));
+    let metrics = String::from_utf8(gw.client.get("/metrics").await.raw.to_vec()).unwrap();
+    for needle in [
+        "tidegate_subscriptions_open{protocol=\"sse\"} 1",
+        "tidegate_subscription_records_total{protocol=\"sse\"} 5",
+        "tidegate_subscription_lag_records{protocol=\"sse\"} 0",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
 
     // Disconnect after the second record; records keep coming meanwhile.
     let resume_id = got[1].id.clone().unwrap();

@@ -105,7 +105,10 @@ impl Events {
             polled = self.subscription.poll(BATCH_RECORDS, BATCH_BYTES, KEEPALIVE) => polled,
         };
         match polled {
-            Ok(batch) if batch.is_empty() => out.put_slice(b": keepalive\n\n"),
+            Ok(batch) if batch.is_empty() => {
+                self.open.set_lag(self.subscription.lag());
+                out.put_slice(b": keepalive\n\n");
+            }
             Ok(batch) => {
                 // Ids: the positions after each record, so resuming skips exactly what was seen.
                 let mut at = self.subscription.positions().clone();
@@ -121,6 +124,7 @@ impl Events {
                     out.put_slice(b"\n\n");
                 }
                 self.open.delivered(batch.len() as u64);
+                self.open.set_lag(self.subscription.lag());
             }
             Err(e) => {
                 let e = ApiError::from(e);

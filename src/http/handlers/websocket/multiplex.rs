@@ -31,6 +31,7 @@ use super::session::{
 use super::{Options, parse_options};
 use crate::broker::{Delivery, Subscription};
 use crate::http::handlers::stream_params::{format_positions, parse_spec};
+use crate::http::metrics::OpenSubscription;
 use crate::http::{ApiError, AppState};
 
 /// Most subscriptions one socket may hold.
@@ -248,7 +249,8 @@ async fn subscribe(
     let positions = format_positions(subscription.positions());
     let stop = CancellationToken::new();
     stops.insert(tag.clone(), stop.clone());
-    feeds.push(feed(tag, &topic, subscription, options, stop));
+    let open = state.metrics.subscriptions().opened("websocket");
+    feeds.push(feed(tag, &topic, subscription, options, stop, open));
     json!({"subscribed": id, "positions": positions}).to_string()
 }
 
@@ -259,14 +261,19 @@ fn feed(
     subscription: Subscription,
     options: Options,
     stop: CancellationToken,
+    open: OpenSubscription,
 ) -> BoxStream<'static, Batch> {
     let topic_json = serde_json::to_string(topic).unwrap_or_default();
-    let state = Some((subscription, tag, topic_json));
+    let state = Some((subscription, tag, topic_json, open));
     futures_util::stream::unfold(state, move |state| async move {
-        let (mut subscription, tag, topic_json) = state?;
+        let (mut subscription, tag, topic_json, mut open) = state?;
         let polled = subscription
             .poll(options.max_in_flight, BATCH_BYTES, PING_EVERY)
             .await;
+        if let Ok(records) = &polled {
+            open.delivered(records.len() as u64);
+            open.set_lag(subscription.lag());
+        }
         let failed = polled.is_err();
         let batch = Batch {
             tag: tag.clone(),
@@ -274,7 +281,7 @@ fn feed(
             as_array: options.batch,
             result: polled.map_err(ApiError::from),
         };
-        let next = (!failed).then_some((subscription, tag, topic_json));
+        let next = (!failed).then_some((subscription, tag, topic_json, open));
         Some((batch, next))
     })
     .take_until(stop.cancelled_owned())

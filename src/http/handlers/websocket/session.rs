@@ -59,7 +59,7 @@ pub(super) async fn run(
     let config = socket_config(state.config.max_body_bytes);
     let mut socket =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let open = state.metrics.subscriptions().opened("websocket");
+    let mut open = state.metrics.subscriptions().opened("websocket");
     let topic_json = serde_json::to_string(&topic).unwrap_or_default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
@@ -103,6 +103,9 @@ pub(super) async fn run(
                 }
             }
             polled = subscription.poll(options.max_in_flight, BATCH_BYTES, PING_EVERY) => {
+                if polled.is_ok() {
+                    open.set_lag(subscription.lag());
+                }
                 match polled {
                     Ok(batch) if batch.is_empty() => {}
                     Ok(batch) => {
