@@ -102,7 +102,6 @@ pub async fn serve(
         shutdown: shutdown.clone(),
         sessions: tokio_util::task::TaskTracker::new(),
     });
-    let started = tokio::time::Instant::now();
     // Every connection task lives in this set: none is detached, and whatever is still running
     // at the drain deadline is aborted, so `serve` returns only when all of them are gone.
     let mut connections = tokio::task::JoinSet::new();
@@ -154,10 +153,12 @@ pub async fn serve(
         });
     }
     drop(listener);
+    // One deadline, from the moment shutdown began, for connections and sessions alike.
+    let deadline = tokio::time::Instant::now() + drain_timeout;
     let drained = async { while connections.join_next().await.is_some() {} };
     tokio::select! {
         () = drained => tracing::info!("All connections drained."),
-        () = tokio::time::sleep(drain_timeout) => {
+        () = tokio::time::sleep_until(deadline) => {
             tracing::warn!(
                 timeout = ?drain_timeout,
                 connections = connections.len(),
@@ -169,8 +170,7 @@ pub async fn serve(
     // WebSocket sessions saw the cancellation and are closing (1001); they get what is left
     // of the same deadline.
     state.sessions.close();
-    let left = drain_timeout.saturating_sub(started.elapsed().min(drain_timeout));
-    if tokio::time::timeout(left.max(Duration::from_millis(100)), state.sessions.wait())
+    if tokio::time::timeout_at(deadline, state.sessions.wait())
         .await
         .is_err()
     {

@@ -356,9 +356,26 @@ pub fn encode_records(topic: &str, partition: u32, records: &[StoredRecord], nex
 
 /// Appends one record object; shared by fetch and the streaming front ends.
 pub fn encode_record(buf: &mut BytesMut, topic_json: &str, partition: u32, stored: &StoredRecord) {
+    encode_tagged_record(buf, None, topic_json, partition, stored);
+}
+
+/// [`encode_record`] with `"subscription": tag` (a JSON value) as the first field.
+pub fn encode_tagged_record(
+    buf: &mut BytesMut,
+    tag: Option<&str>,
+    topic_json: &str,
+    partition: u32,
+    stored: &StoredRecord,
+) {
     let r = &stored.record;
     let mut ints = itoa::Buffer::new();
-    buf.put_slice(b"{\"topic\":");
+    if let Some(tag) = tag {
+        buf.put_slice(b"{\"subscription\":");
+        buf.put_slice(tag.as_bytes());
+        buf.put_slice(b",\"topic\":");
+    } else {
+        buf.put_slice(b"{\"topic\":");
+    }
     buf.put_slice(topic_json.as_bytes());
     buf.put_slice(b",\"partition\":");
     buf.put_slice(ints.format(partition).as_bytes());

@@ -293,7 +293,8 @@ fn rewrite(
     fs.rename(&paths.cleaned, &paths.log)
         .map_err(io(&paths.log))?;
     layout::fsync_dir(&**fs, p.dir())?;
-    let new = Segment::from_parts(fs, s.base(), paths, file, pos, Some(index));
+    // Compaction only rewrites marked segments; the marker stays with the new file.
+    let new = Segment::from_parts(fs, s.base(), paths, file, pos, Some(index), true);
     new.write_index_files(interval)?;
     Ok(Some(new))
 }

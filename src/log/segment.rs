@@ -65,24 +65,25 @@ pub(crate) struct Tail {
 impl Segment {
     /// Creates an empty segment file (the caller fsyncs the directory).
     pub(crate) fn create(fs: &FsRef, dir: &Path, base: u64) -> Result<Self> {
-        let paths = layout::segment_paths(dir, base);
+        let path = layout::segment_paths(dir, base).log;
         let file = fs
-            .open(&paths.log, OpenMode::CreateTruncate)
-            .map_err(io(&paths.log))?;
-        Ok(Self::from_parts(
+            .open(&path, OpenMode::CreateTruncate)
+            .map_err(io(&path))?;
+        Ok(Self::from_prepared(fs, dir, base, file))
+    }
+
+    /// A new, empty segment from a prepared file already renamed to its `.log` path.
+    pub(crate) fn from_prepared(fs: &FsRef, dir: &Path, base: u64, file: FileRef) -> Self {
+        let paths = layout::segment_paths(dir, base);
+        Self::from_parts(
             fs,
             base,
             paths,
             file,
             0,
             Some(SparseIndex::default()),
-        ))
-    }
-
-    /// A new, empty segment from a prepared file already renamed to its `.log` path.
-    pub(crate) fn from_prepared(fs: &FsRef, dir: &Path, base: u64, file: FileRef) -> Self {
-        let paths = layout::segment_paths(dir, base);
-        Self::from_parts(fs, base, paths, file, 0, Some(SparseIndex::default()))
+            false,
+        )
     }
 
     pub(crate) fn from_parts(
@@ -92,10 +93,11 @@ impl Segment {
         file: FileRef,
         len: u64,
         index: Option<SparseIndex>,
+        marked_synced: bool,
     ) -> Self {
         Self {
             base,
-            marked_synced: AtomicBool::new(fs.exists(&paths.synced)),
+            marked_synced: AtomicBool::new(marked_synced),
             paths,
             fs: FsRef::clone(fs),
             file,
@@ -111,7 +113,8 @@ impl Segment {
             .open(&paths.log, OpenMode::Read)
             .map_err(io(&paths.log))?;
         let len = file.size().map_err(io(&paths.log))?;
-        Ok(Self::from_parts(fs, base, paths, file, len, None))
+        let marked = fs.exists(&paths.synced);
+        Ok(Self::from_parts(fs, base, paths, file, len, None, marked))
     }
 
     /// Opens a segment for recovery, scanning every batch and truncating at the first one that
@@ -126,6 +129,7 @@ impl Segment {
         allow_gaps: bool,
     ) -> Result<(Self, Tail)> {
         let paths = layout::segment_paths(dir, base);
+        let marked = fs.exists(&paths.synced);
         let file = fs
             .open(&paths.log, OpenMode::ReadWrite)
             .map_err(io(&paths.log))?;
@@ -176,7 +180,7 @@ impl Segment {
             truncated: end.pos < file_len,
         };
         Ok((
-            Self::from_parts(fs, base, paths, file, end.pos, Some(index)),
+            Self::from_parts(fs, base, paths, file, end.pos, Some(index), marked),
             tail,
         ))
     }

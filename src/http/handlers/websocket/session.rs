@@ -23,7 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{
     CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode,
 };
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::Options;
 use crate::broker::{Delivery, Subscription};
@@ -142,16 +142,8 @@ pub(super) async fn send_records(
     as_array: bool,
     tag: Option<&str>,
 ) -> Result<(), WsError> {
-    let encode = |buf: &mut BytesMut, d: &Delivery| match tag {
-        None => wire::encode_record(buf, topic_json, d.partition, &d.record),
-        Some(tag) => {
-            let mut one = BytesMut::new();
-            wire::encode_record(&mut one, topic_json, d.partition, &d.record);
-            buf.put_slice(b"{\"subscription\":");
-            buf.put_slice(tag.as_bytes());
-            buf.put_u8(b',');
-            buf.put_slice(&one[1..]);
-        }
+    let encode = |buf: &mut BytesMut, d: &Delivery| {
+        wire::encode_tagged_record(buf, tag, topic_json, d.partition, &d.record);
     };
     if as_array {
         let mut buf = BytesMut::new();
@@ -175,9 +167,10 @@ pub(super) async fn send_records(
 
 /// Our own JSON encoding is UTF-8 by construction.
 fn text(buf: BytesMut) -> Message {
-    match String::from_utf8(buf.to_vec()) {
-        Ok(s) => Message::text(s),
-        Err(e) => Message::text(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    // Checked, not copied: the frame carries the encoded bytes as they are.
+    match Utf8Bytes::try_from(buf.freeze()) {
+        Ok(text) => Message::Text(text),
+        Err(e) => Message::text(format!("{{\"error\":{{\"message\":\"encoding: {e}\"}}}}")),
     }
 }
 
