@@ -15,6 +15,7 @@ mod filter;
 mod groups;
 mod idempotency;
 mod internal;
+mod membership;
 mod plugins;
 mod produce;
 pub mod storage;
@@ -47,7 +48,9 @@ pub use storage::{
     CleanupPolicy, Engine, FetchResult, MaintenanceReport, PartitionOffsets, Storage, StorageError,
     TopicConfig,
 };
-pub use subscribe::{Delivery, StartAt, Subscription, SubscriptionSpec};
+pub use subscribe::{
+    Delivery, GroupSpec, PluginFilter, StartAt, Subscription, SubscriptionSpec,
+};
 pub use transforms::{
     BUILTIN_IDENTITY, CommittedState, TransformRequest, TransformState, TransformStatus,
     TransformView,
@@ -98,6 +101,10 @@ struct Inner {
     plugins: crate::plugin::Host,
     definitions: definitions::Definitions,
     transform_state: transform_state::StateStore,
+    /// Live consumer-group members of subscriptions.
+    members: Arc<membership::Coordinator>,
+    /// Subscriptions leaving a group that still commit their positions (close waits for them).
+    leaving: tokio_util::task::TaskTracker,
     /// Round-robin cursor for unkeyed records without an explicit partition.
     round_robin: AtomicU64,
 }
@@ -129,6 +136,8 @@ impl Broker {
             plugins,
             definitions,
             transform_state,
+            members: Arc::default(),
+            leaving: tokio_util::task::TaskTracker::new(),
             round_robin: AtomicU64::new(0),
         };
         Ok(Self {
@@ -157,6 +166,9 @@ impl Broker {
     /// # Errors
     /// The final flush failed.
     pub async fn close(&self) -> Result<()> {
+        // Group members that left during the drain commit before storage refuses appends.
+        self.inner.leaving.close();
+        self.inner.leaving.wait().await;
         Ok(self.inner.storage.close().await?)
     }
 }

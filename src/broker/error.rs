@@ -80,6 +80,9 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A subscription's options do not fit together.
+    #[error("{0}")]
+    InvalidSubscription(String),
     /// The group has no committed offsets.
     #[error("consumer group '{0}' not found")]
     UnknownGroup(String),

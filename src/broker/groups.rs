@@ -240,6 +240,18 @@ impl Broker {
             .collect())
     }
 
+    /// The offset `group` committed for one partition, if any.
+    pub(super) fn committed_offset(
+        &self,
+        group: &str,
+        topic: &TopicName,
+        partition: u32,
+    ) -> Option<u64> {
+        let table = self.inner.groups.table.lock();
+        let key = (topic.as_str().to_owned(), partition);
+        table.get(group)?.offsets.get(&key).copied()
+    }
+
     /// Every group with committed offsets, sorted.
     #[must_use]
     pub fn list_groups(&self) -> Vec<String> {
@@ -247,7 +259,7 @@ impl Broker {
     }
 }
 
-fn validate_group(group: &str) -> Result<()> {
+pub(super) fn validate_group(group: &str) -> Result<()> {
     if group.is_empty() || group.len() > MAX_GROUP_LEN || group.chars().any(char::is_control) {
         let problem =
             format!("group id must be 1 to {MAX_GROUP_LEN} bytes without control characters");

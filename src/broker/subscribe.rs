@@ -4,15 +4,23 @@
 //! Owns where a subscription starts (earliest, latest, an offset, a time, exact per-partition
 //! positions) and how it advances: it reads at the pace its caller asks (the log is the
 //! buffer, so a slow subscriber holds no more than one batch) and waits for new records on the
-//! append path's wake-ups, never by polling. It must not know any wire format.
+//! append path's wake-ups, never by polling. A subscription may join a consumer group
+//! ([`group`]: its partitions come and go as members do) and may run an uploaded transform
+//! plugin over what it delivers ([`reshape`]). It must not know any wire format.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::filter::Filter;
 use super::storage::{Storage, StorageError};
-use super::{Broker, Result};
+use super::{Broker, Error, Result};
 use crate::event::{StoredRecord, TopicName};
+
+mod group;
+mod reshape;
+
+pub use group::GroupSpec;
+pub use reshape::PluginFilter;
 
 /// Read rounds one poll makes through records a filter drops before it gives back an empty
 /// batch (the front end then sends a keep-alive and polls again).
@@ -42,6 +50,23 @@ pub struct SubscriptionSpec {
     pub positions: BTreeMap<u32, u64>,
     /// Only records that match leave the server (positions still move past the others).
     pub filter: Filter,
+    /// Join this consumer group: the topic's partitions are balanced across its live members.
+    pub group: Option<GroupSpec>,
+    /// Run this uploaded transform plugin over every record that passed `filter`.
+    pub transform: Option<PluginFilter>,
+}
+
+impl Default for SubscriptionSpec {
+    fn default() -> Self {
+        Self {
+            partitions: None,
+            start: StartAt::Latest,
+            positions: BTreeMap::new(),
+            filter: Filter::default(),
+            group: None,
+            transform: None,
+        }
+    }
 }
 
 /// One delivered record and its partition.
@@ -62,6 +87,10 @@ pub struct Subscription {
     /// The partition the next poll starts with, so one busy partition cannot starve others.
     turn: usize,
     filter: Filter,
+    /// The group this subscriber is a member of, if any.
+    group: Option<group::GroupCursor>,
+    /// The per-subscriber plugin, if any.
+    reshape: Option<reshape::Reshaper>,
 }
 
 impl Broker {
@@ -73,6 +102,31 @@ impl Broker {
         let name = TopicName::new(topic)?;
         let storage = &self.inner.storage;
         let count = storage.topic(&name)?.partitions;
+        if spec.group.is_some() && spec.partitions.is_some() {
+            return Err(Error::InvalidSubscription(
+                "group= balances the topic's partitions across its members; \
+                 it cannot be combined with partitions="
+                    .to_owned(),
+            ));
+        }
+        let reshape = match &spec.transform {
+            Some(wanted) => Some(self.reshaper(wanted).await?),
+            None => None,
+        };
+        if let Some(wanted) = spec.group {
+            let cursor = self.join_group(&name, count, wanted, spec.start, spec.positions)?;
+            let mut subscription = Subscription {
+                broker: self.clone(),
+                topic: name,
+                positions: BTreeMap::new(),
+                turn: 0,
+                filter: spec.filter,
+                group: Some(cursor),
+                reshape,
+            };
+            subscription.rebalance().await?;
+            return Ok(subscription);
+        }
         let partitions = spec.partitions.unwrap_or_else(|| (0..count).collect());
         let unknown = partitions
             .iter()
@@ -88,15 +142,10 @@ impl Broker {
         }
         let mut positions = BTreeMap::new();
         for p in partitions {
-            let offsets = storage.offsets(&name, p)?;
-            let at = match (spec.positions.get(&p), spec.start) {
-                (Some(at), _) => *at,
-                (None, StartAt::Earliest) => offsets.start,
-                (None, StartAt::Latest) => offsets.end,
-                (None, StartAt::Offset(o)) => o,
-                (None, StartAt::Time(ts)) => self.offset_for_timestamp(topic, p, ts).await?,
-            };
-            positions.insert(p, at.clamp(offsets.start, offsets.end));
+            let at = self
+                .start_position(&name, p, spec.positions.get(&p).copied(), spec.start)
+                .await?;
+            positions.insert(p, at);
         }
         Ok(Subscription {
             broker: self.clone(),
@@ -104,7 +153,32 @@ impl Broker {
             positions,
             turn: 0,
             filter: spec.filter,
+            group: None,
+            reshape,
         })
+    }
+
+    /// Where a partition starts: the exact position if there is one, else `start`; clamped
+    /// to what is stored.
+    async fn start_position(
+        &self,
+        topic: &TopicName,
+        partition: u32,
+        exact: Option<u64>,
+        start: StartAt,
+    ) -> Result<u64> {
+        let offsets = self.inner.storage.offsets(topic, partition)?;
+        let at = match (exact, start) {
+            (Some(at), _) => at,
+            (None, StartAt::Earliest) => offsets.start,
+            (None, StartAt::Latest) => offsets.end,
+            (None, StartAt::Offset(o)) => o,
+            (None, StartAt::Time(ts)) => {
+                self.offset_for_timestamp(topic.as_str(), partition, ts)
+                    .await?
+            }
+        };
+        Ok(at.clamp(offsets.start, offsets.end))
     }
 }
 
@@ -155,19 +229,29 @@ impl Subscription {
     ) -> Result<Vec<Delivery>> {
         // Reads that a filter emptied still moved the positions: read on (a bounded number of
         // times) rather than wait, since more records may be there already.
-        let mut waited = false;
+        if self.assignment_pending() {
+            // The assignment made when subscribing goes out before any wait.
+            return Ok(Vec::new());
+        }
+        let deadline = tokio::time::Instant::now() + wait;
         for _ in 0..FILTERED_READS {
+            // A new assignment is reported at once (the front end announces it), records or not.
+            let regrouped = self.rebalance().await?;
+            self.auto_commit().await?;
             let (out, moved) = self.read(max_records, max_bytes).await?;
-            if !out.is_empty() {
+            if !out.is_empty() || regrouped {
                 return Ok(out);
             }
             if moved {
                 continue;
             }
-            if waited || wait.is_zero() || !self.wait(wait).await? {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
                 break;
             }
-            waited = true;
+            // An idle member still commits what it delivered, a second later at most.
+            let nap = self.commit_due_in().map_or(left, |due| due.min(left));
+            self.wait(nap).await?;
         }
         Ok(Vec::new())
     }
@@ -214,15 +298,18 @@ impl Subscription {
                 .sum::<usize>();
             moved.push((p, read.next_offset.max(at)));
             let filter = &self.filter;
-            out.extend(
-                read.records
-                    .into_iter()
-                    .filter(|r| filter.matches(&r.record))
-                    .map(|record| Delivery {
-                        partition: p,
-                        record,
-                    }),
-            );
+            let mut kept: Vec<StoredRecord> = read
+                .records
+                .into_iter()
+                .filter(|r| filter.matches(&r.record))
+                .collect();
+            if let Some(reshaper) = &mut self.reshape {
+                kept = reshaper.apply(&self.topic, p, kept).await?;
+            }
+            out.extend(kept.into_iter().map(|record| Delivery {
+                partition: p,
+                record,
+            }));
         }
         let progressed = moved
             .iter()
@@ -232,7 +319,8 @@ impl Subscription {
         Ok((out, progressed))
     }
 
-    /// Waits until any followed partition has a record at or past its position.
+    /// Waits until any followed partition has a record at or past its position, the group
+    /// changes, or `wait` passes.
     async fn wait(&self, wait: Duration) -> Result<bool> {
         let storage = &self.broker.inner.storage;
         let topic = &self.topic;
@@ -241,11 +329,23 @@ impl Subscription {
             .iter()
             .map(|(&p, &at)| Box::pin(async move { storage.wait_for(topic, p, at, wait).await }))
             .collect();
+        // A group member also wakes when the group changes (it may gain or lose partitions).
+        let regrouped = async {
+            match &self.group {
+                Some(g) => g.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         if waits.is_empty() {
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = regrouped => {}
+            }
             return Ok(false);
         }
-        let (arrived, _, _) = futures_util::future::select_all(waits).await;
-        Ok(arrived?)
+        tokio::select! {
+            (arrived, _, _) = futures_util::future::select_all(waits) => Ok(arrived?),
+            () = regrouped => Ok(false),
+        }
     }
 }

@@ -109,6 +109,7 @@ impl From<broker::Error> for ApiError {
             B::IdempotencyKeyReused(_) => Self::unprocessable(10, message),
             B::InvalidCommit { .. } => Self::unprocessable(7, message),
             B::InternalTopic(_) => Self::new(StatusCode::FORBIDDEN, 1, message),
+            B::InvalidSubscription(_) => Self::bad_request(message),
             B::UnknownGroup(_) => Self::new(StatusCode::NOT_FOUND, 3, message),
             B::InternalState { .. } => Self::internal(&message),
             B::Plugin(inner) => inner.into(),

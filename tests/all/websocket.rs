@@ -12,15 +12,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::support::{TestGateway, assert_record_shape};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-async fn connect(gw: &TestGateway, path: &str) -> Ws {
+pub(crate) async fn connect(gw: &TestGateway, path: &str) -> Ws {
     let addr = gw.addr();
     connect_async(format!("ws://{addr}{path}")).await.unwrap().0
 }
 
 /// The HTTP status and JSON body of a refused upgrade.
-async fn refused(gw: &TestGateway, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn refused(gw: &TestGateway, path: &str) -> (StatusCode, Value) {
     let addr = gw.addr();
     match connect_async(format!("ws://{addr}{path}")).await {
         Err(WsError::Http(resp)) => {
@@ -35,7 +35,7 @@ async fn refused(gw: &TestGateway, path: &str) -> (StatusCode, Value) {
 }
 
 /// The next text frame as JSON (pings are skipped); panics after 20 s.
-async fn next_json(ws: &mut Ws) -> Value {
+pub(crate) async fn next_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
             .await
@@ -51,7 +51,7 @@ async fn next_json(ws: &mut Ws) -> Value {
 }
 
 /// Reads until the server closes; returns its close code and reason.
-async fn close_of(ws: &mut Ws) -> (CloseCode, String) {
+pub(crate) async fn close_of(ws: &mut Ws) -> (CloseCode, String) {
     loop {
         let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
             .await

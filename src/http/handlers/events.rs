@@ -3,7 +3,8 @@
 //! Owns the SSE framing: a `retry:` hint and an event carrying the start positions first, one
 //! `data:` event per record whose `id` is the position after it (`0:16,1:20`), so a browser's
 //! `EventSource` resumes exactly through `Last-Event-ID`; comments keep idle connections open
-//! through proxies. The subscription reads at the pace the socket drains (hyper polls the
+//! through proxies. A group member (`group=`, auto-committing) gets an `assigned` event when
+//! its partitions change. The subscription reads at the pace the socket drains (hyper polls the
 //! stream only when it can write), so a stalled client holds at most one batch. It must not
 //! read storage except through the broker's subscription.
 
@@ -104,7 +105,13 @@ impl Events {
             }
             polled = self.subscription.poll(BATCH_RECORDS, BATCH_BYTES, KEEPALIVE) => polled,
         };
+        if let Some(assigned) = self.subscription.take_assignment() {
+            // A group member's partitions changed: the client learns which it now reads.
+            let list = serde_json::to_string(&assigned).unwrap_or_default();
+            out.put_slice(format!("event: assigned\ndata: {{\"assigned\":{list}}}\n\n").as_bytes());
+        }
         match polled {
+            Ok(batch) if batch.is_empty() && !out.is_empty() => {}
             Ok(batch) if batch.is_empty() => {
                 self.open.set_lag(self.subscription.lag());
                 out.put_slice(b": keepalive\n\n");

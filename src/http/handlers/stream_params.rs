@@ -1,6 +1,7 @@
 //! The query of every live subscription (Server-Sent Events and WebSocket): where to start,
-//! which partitions, exact per-partition positions, and the server-side filters (`key=`,
-//! `header=name:value`, `filter=<predicate>`).
+//! which partitions, exact per-partition positions, a consumer group (`group=`,
+//! `auto_commit=`), and the server-side filters (`key=`, `header=name:value`,
+//! `filter=<predicate>`, `transform=<plugin>` with `config=<JSON object>`).
 //!
 //! Owns parsing and the position text format `0:15,1:20` (partition:next offset), which is
 //! also the SSE event id, so `Last-Event-ID` resumes exactly. It must not open anything.
@@ -10,7 +11,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 
-use crate::broker::{Filter, Predicate, StartAt, SubscriptionSpec};
+use crate::broker::{GroupSpec, PluginFilter, Predicate, StartAt, SubscriptionSpec};
 use crate::http::ApiError;
 
 /// Builds a subscription from the query pairs and an optional resume text (`Last-Event-ID`),
@@ -22,14 +23,29 @@ pub fn parse_spec(
     query: &[(String, String)],
     resume: Option<&str>,
 ) -> Result<SubscriptionSpec, ApiError> {
-    let mut spec = SubscriptionSpec {
-        partitions: None,
-        start: StartAt::Latest,
-        positions: BTreeMap::new(),
-        filter: Filter::default(),
-    };
+    let mut spec = SubscriptionSpec::default();
+    let mut auto_commit = None;
+    let mut config = None;
     for (name, value) in query {
         match name.as_str() {
+            "group" => {
+                spec.group = Some(GroupSpec {
+                    name: value.clone(),
+                    auto_commit: true,
+                });
+            }
+            "auto_commit" => {
+                auto_commit = Some(value.parse::<bool>().map_err(|_| {
+                    ApiError::bad_request(format!("auto_commit must be true or false, got '{value}'"))
+                })?);
+            }
+            "transform" => {
+                spec.transform = Some(PluginFilter {
+                    plugin: value.clone(),
+                    config: Vec::new(),
+                });
+            }
+            "config" => config = Some(parse_config(value)?),
             "from" => spec.start = parse_from(value)?,
             "partitions" => spec.partitions = Some(parse_partitions(value)?),
             "offsets" => spec.positions = parse_positions("offsets", value)?,
@@ -48,11 +64,41 @@ pub fn parse_spec(
             _ => {}
         }
     }
+    match (&mut spec.group, auto_commit) {
+        (Some(group), Some(auto)) => group.auto_commit = auto,
+        (None, Some(_)) => return Err(ApiError::bad_request("auto_commit needs group=")),
+        _ => {}
+    }
+    match (&mut spec.transform, config) {
+        (Some(transform), Some(config)) => transform.config = config,
+        (None, Some(_)) => return Err(ApiError::bad_request("config needs transform=<plugin>")),
+        _ => {}
+    }
     if let Some(text) = resume.filter(|t| !t.trim().is_empty()) {
         spec.positions
             .extend(parse_positions("Last-Event-ID", text)?);
     }
     Ok(spec)
+}
+
+/// A plugin's configuration: a JSON object whose values are strings (numbers and booleans
+/// are taken as their JSON text).
+fn parse_config(value: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "config must be a JSON object of strings, like {{\"field\":\"kind\"}}, got '{value}'"
+        ))
+    };
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(value).map_err(|_| bad())?;
+    object
+        .into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Ok((k, v.to_string())),
+            _ => Err(bad()),
+        })
+        .collect()
 }
 
 /// `earliest`, `latest`, an offset, or `time:` with milliseconds or an RFC 3339 timestamp.
@@ -175,5 +221,28 @@ mod tests {
             filtered.key.is_some() && filtered.header.is_some() && filtered.predicate.is_some()
         );
         assert!(parse_spec(&q(&[("header", "nocolon")]), None).is_err());
+    }
+
+    #[test]
+    fn groups_and_plugin_filters() {
+        let spec = parse_spec(&q(&[("group", "g"), ("auto_commit", "false")]), None);
+        let group = spec.unwrap_or_else(|e| panic!("{}", e.message)).group;
+        assert_eq!(group.map(|g| (g.name, g.auto_commit)), Some(("g".into(), false)));
+        let spec = parse_spec(&q(&[("group", "g")]), None);
+        assert!(spec.is_ok_and(|s| s.group.is_some_and(|g| g.auto_commit)));
+        assert!(parse_spec(&q(&[("auto_commit", "true")]), None).is_err());
+        assert!(parse_spec(&q(&[("group", "g"), ("auto_commit", "yes")]), None).is_err());
+        let spec = parse_spec(
+            &q(&[("transform", "f"), ("config", r#"{"field":"kind","n":3}"#)]),
+            None,
+        );
+        let transform = spec.unwrap_or_else(|e| panic!("{}", e.message)).transform;
+        let config = transform.map(|t| t.config);
+        assert_eq!(
+            config,
+            Some(vec![("field".into(), "kind".into()), ("n".into(), "3".into())])
+        );
+        assert!(parse_spec(&q(&[("config", "{}")]), None).is_err());
+        assert!(parse_spec(&q(&[("transform", "f"), ("config", "[1]")]), None).is_err());
     }
 }

@@ -90,7 +90,7 @@ where
     Ok(response)
 }
 
-/// `batch` and `max_in_flight`; `group` and `auto_commit` are refused until supported.
+/// `batch` and `max_in_flight`.
 pub(crate) fn parse_options(pairs: &[(String, String)]) -> Result<Options, ApiError> {
     let mut options = Options {
         batch: false,
@@ -113,11 +113,6 @@ pub(crate) fn parse_options(pairs: &[(String, String)]) -> Result<Options, ApiEr
                             "max_in_flight must be 1 to {MAX_BATCH}, got '{value}'"
                         ))
                     })?;
-            }
-            "group" | "auto_commit" => {
-                return Err(ApiError::bad_request(format!(
-                    "{name}= (consumer-group subscriptions) is not supported yet"
-                )));
             }
             _ => {}
         }

@@ -3,9 +3,11 @@
 //!
 //! Owns the multiplexing protocol. Client → server:
 //! `{"subscribe": {"id", "topic", …the query options of /subscribe…}}`,
-//! `{"unsubscribe": id}`, `{"produce": {"records": [...]}, "topic": t, "id": n}`.
+//! `{"unsubscribe": id}`, `{"produce": {"records": [...]}, "topic": t, "id": n}`,
+//! `{"commit": {"partition": p, "offset": o}, "subscription": id}` (group subscriptions).
 //! Server → client: `{"subscribed": id, "positions": "0:15,1:20"}`, `{"unsubscribed": id}`,
-//! every record with `"subscription": id` first, `ack`/`nack` as on `/subscribe`, and
+//! every record with `"subscription": id` first, `ack`/`nack` as on `/subscribe`,
+//! `assigned`, `committed` and `commit_failed` as on `/subscribe` with `"subscription": id`, and
 //! `{"subscription": id, "error": {...}}` for a subscription that failed or was refused (the
 //! socket stays open). The close codes, pings and idle limit are those of `/subscribe`.
 
@@ -22,11 +24,12 @@ use serde_json::{Value, json, value::RawValue};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, frame::coding::CloseCode};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::session::{
-    BATCH_BYTES, IDLE_LIMIT, PING_EVERY, Socket, close_with, produce_reply, send_records,
-    socket_config,
+    BATCH_BYTES, Commit, IDLE_LIMIT, PING_EVERY, Socket, close_with, commit_reply, produce_reply,
+    send_records, socket_config,
 };
 use super::{Options, parse_options};
 use crate::broker::{Delivery, Subscription};
@@ -46,6 +49,17 @@ struct ClientMessage<'a> {
     produce: Option<&'a RawValue>,
     topic: Option<String>,
     id: Option<Value>,
+    commit: Option<Commit>,
+    subscription: Option<Value>,
+}
+
+/// Commits queued for one subscription before the client must wait for replies.
+const COMMITS_QUEUED: usize = 16;
+
+/// What the socket keeps of one open subscription.
+struct Handle {
+    stop: CancellationToken,
+    commits: mpsc::Sender<Commit>,
 }
 
 /// One subscription's next batch, tagged with its id.
@@ -53,6 +67,8 @@ struct Batch {
     tag: String,
     topic_json: String,
     as_array: bool,
+    /// Control frames (assignment, commit replies) to send before the records.
+    control: Vec<String>,
     result: Result<Vec<Delivery>, ApiError>,
 }
 
@@ -61,7 +77,7 @@ pub(super) async fn run(state: Arc<AppState>, upgraded: Upgraded) {
     let mut socket =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let mut feeds: SelectAll<BoxStream<'static, Batch>> = SelectAll::new();
-    let mut stops: HashMap<String, CancellationToken> = HashMap::new();
+    let mut stops: HashMap<String, Handle> = HashMap::new();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
     let mut heard = Instant::now();
@@ -86,7 +102,7 @@ pub(super) async fn run(state: Arc<AppState>, upgraded: Upgraded) {
                     Ok(reply) => reply,
                     Err(problem) => break (CloseCode::Invalid, problem),
                 };
-                if socket.send(Message::text(reply)).await.is_err() {
+                if !reply.is_empty() && socket.send(Message::text(reply)).await.is_err() {
                     return;
                 }
             }
@@ -111,10 +127,13 @@ pub(super) async fn run(state: Arc<AppState>, upgraded: Upgraded) {
 async fn deliver(
     socket: &mut Socket,
     batch: Batch,
-    stops: &mut HashMap<String, CancellationToken>,
+    stops: &mut HashMap<String, Handle>,
 ) -> Result<(), WsError> {
+    for frame in batch.control {
+        socket.feed(Message::text(frame)).await?;
+    }
     match batch.result {
-        Ok(records) if records.is_empty() => Ok(()),
+        Ok(records) if records.is_empty() => socket.flush().await,
         Ok(records) => {
             let tag = Some(batch.tag.as_str());
             send_records(socket, &batch.topic_json, &records, batch.as_array, tag).await
@@ -137,7 +156,7 @@ async fn handle(
     state: &AppState,
     text: &str,
     feeds: &mut SelectAll<BoxStream<'static, Batch>>,
-    stops: &mut HashMap<String, CancellationToken>,
+    stops: &mut HashMap<String, Handle>,
 ) -> Result<String, String> {
     let message: ClientMessage<'_> =
         serde_json::from_str(text).map_err(|e| format!("malformed message: {e}"))?;
@@ -156,8 +175,8 @@ async fn handle(
         } => {
             let tag = id.to_string();
             Ok(match stops.remove(&tag) {
-                Some(stop) => {
-                    stop.cancel();
+                Some(handle) => {
+                    handle.stop.cancel();
                     json!({"unsubscribed": id}).to_string()
                 }
                 None => refusal(&tag, &ApiError::bad_request("no subscription with this id")),
@@ -169,10 +188,36 @@ async fn handle(
             id,
             subscribe: None,
             unsubscribe: None,
+            commit: None,
+            subscription: None,
         } => Ok(produce_reply(state, &topic, records, &id.unwrap_or(Value::Null)).await),
+        ClientMessage {
+            commit: Some(commit),
+            subscription: Some(id),
+            subscribe: None,
+            unsubscribe: None,
+            produce: None,
+            topic: None,
+            id: None,
+        } => {
+            let tag = id.to_string();
+            let queued = match stops.get(&tag) {
+                None => Err(ApiError::bad_request("no subscription with this id")),
+                Some(handle) => handle.commits.try_send(commit).map_err(|_| {
+                    ApiError::new(
+                        hyper::StatusCode::TOO_MANY_REQUESTS,
+                        1,
+                        format!("more than {COMMITS_QUEUED} commits wait; wait for replies"),
+                    )
+                }),
+            };
+            // Queued commits are answered by the subscription's feed, in order with records.
+            Ok(queued.map_or_else(|e| refusal(&tag, &e), |()| String::new()))
+        }
         _ => Err(
-            "a message is {\"subscribe\": {...}}, {\"unsubscribe\": id} or \
-             {\"produce\": {...}, \"topic\": t, \"id\": n}"
+            "a message is {\"subscribe\": {...}}, {\"unsubscribe\": id}, \
+             {\"produce\": {...}, \"topic\": t, \"id\": n} or \
+             {\"commit\": {\"partition\": p, \"offset\": o}, \"subscription\": id}"
                 .to_owned(),
         ),
     }
@@ -190,7 +235,7 @@ async fn subscribe(
     state: &AppState,
     spec: Value,
     feeds: &mut SelectAll<BoxStream<'static, Batch>>,
-    stops: &mut HashMap<String, CancellationToken>,
+    stops: &mut HashMap<String, Handle>,
 ) -> String {
     let Value::Object(mut fields) = spec else {
         return refusal("null", &ApiError::bad_request("subscribe takes an object"));
@@ -248,40 +293,67 @@ async fn subscribe(
     };
     let positions = format_positions(subscription.positions());
     let stop = CancellationToken::new();
-    stops.insert(tag.clone(), stop.clone());
+    let (commits, queued) = mpsc::channel(COMMITS_QUEUED);
+    let handle = Handle {
+        stop: stop.clone(),
+        commits,
+    };
+    stops.insert(tag.clone(), handle);
     let open = state.metrics.subscriptions().opened("websocket");
-    feeds.push(feed(tag, &topic, subscription, options, stop, open));
+    let source = Source {
+        id: id.clone(),
+        subscription,
+        commits: queued,
+        open,
+    };
+    feeds.push(feed(tag, &topic, source, options, stop));
     json!({"subscribed": id, "positions": positions}).to_string()
+}
+
+/// What a feed owns.
+struct Source {
+    id: Value,
+    subscription: Subscription,
+    commits: mpsc::Receiver<Commit>,
+    open: OpenSubscription,
 }
 
 /// The batches of one subscription until it is stopped or fails (the failure is the last).
 fn feed(
     tag: String,
     topic: &str,
-    subscription: Subscription,
+    source: Source,
     options: Options,
     stop: CancellationToken,
-    open: OpenSubscription,
 ) -> BoxStream<'static, Batch> {
     let topic_json = serde_json::to_string(topic).unwrap_or_default();
-    let state = Some((subscription, tag, topic_json, open));
+    let state = Some((source, tag, topic_json));
     futures_util::stream::unfold(state, move |state| async move {
-        let (mut subscription, tag, topic_json, mut open) = state?;
-        let polled = subscription
-            .poll(options.max_in_flight, BATCH_BYTES, PING_EVERY)
-            .await;
+        let (mut source, tag, topic_json) = state?;
+        let mut control = Vec::new();
+        let polled = tokio::select! {
+            polled = source.subscription.poll(options.max_in_flight, BATCH_BYTES, PING_EVERY) => polled,
+            Some(commit) = source.commits.recv() => {
+                control.push(commit_reply(&mut source.subscription, &commit, Some(&source.id)).await);
+                Ok(Vec::new())
+            }
+        };
+        if let Some(assigned) = source.subscription.take_assignment() {
+            control.insert(0, json!({"subscription": source.id, "assigned": assigned}).to_string());
+        }
         if let Ok(records) = &polled {
-            open.delivered(records.len() as u64);
-            open.set_lag(subscription.lag());
+            source.open.delivered(records.len() as u64);
+            source.open.set_lag(source.subscription.lag());
         }
         let failed = polled.is_err();
         let batch = Batch {
             tag: tag.clone(),
             topic_json: topic_json.clone(),
             as_array: options.batch,
+            control,
             result: polled.map_err(ApiError::from),
         };
-        let next = (!failed).then_some((subscription, tag, topic_json, open));
+        let next = (!failed).then_some((source, tag, topic_json));
         Some((batch, next))
     })
     .take_until(stop.cancelled_owned())

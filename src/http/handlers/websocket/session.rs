@@ -2,8 +2,11 @@
 //!
 //! Owns the frame protocol. Server → client: one text frame per record in the native fetch's
 //! JSON shape (or one array per batch), `{"ack": id, "offsets": [...]}` / `{"nack": id,
-//! "error_code", "message"}` for produce requests, `{"error": {...}}` before a close.
-//! Client → server: `{"produce": {"records": [...]}, "id": n}`. Pings every 20 s; a client
+//! "error_code", "message"}` for produce requests, `{"assigned": [partitions]}` when a group
+//! subscription's partitions change (before any record of a new partition),
+//! `{"committed": {...}}` / `{"commit_failed": {...}, "error_code", "message"}` for commits,
+//! `{"error": {...}}` before a close. Client → server: `{"produce": {"records": [...]},
+//! "id": n}`, `{"commit": {"partition": p, "offset": o}}`. Pings every 20 s; a client
 //! silent for 60 s is closed. Close codes: 1001 shutdown or idle, 1003 binary frame, 1007
 //! malformed message, 1009 oversized frame, 1011 server error, 4404 topic deleted.
 //!
@@ -46,6 +49,15 @@ struct ClientMessage<'a> {
     #[serde(borrow)]
     produce: Option<&'a RawValue>,
     id: Option<u64>,
+    commit: Option<Commit>,
+}
+
+/// `{"commit": {"partition": p, "offset": o}}`: the next offset the group will read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Commit {
+    pub(super) partition: u32,
+    pub(super) offset: u64,
 }
 
 pub(super) async fn run(
@@ -78,7 +90,7 @@ pub(super) async fn run(
                         return;
                     }
                     Some(Ok(Message::Text(text))) => {
-                        match handle(&state, &topic, text.as_str()).await {
+                        match handle(&state, &topic, &mut subscription, text.as_str()).await {
                             Ok(reply) => {
                                 if socket.send(Message::text(reply)).await.is_err() {
                                     return;
@@ -105,6 +117,12 @@ pub(super) async fn run(
             polled = subscription.poll(options.max_in_flight, BATCH_BYTES, PING_EVERY) => {
                 if polled.is_ok() {
                     open.set_lag(subscription.lag());
+                }
+                if let Some(assigned) = subscription.take_assignment() {
+                    let frame = json!({"assigned": assigned}).to_string();
+                    if socket.send(Message::text(frame)).await.is_err() {
+                        return;
+                    }
                 }
                 match polled {
                     Ok(batch) if batch.is_empty() => {}
@@ -175,13 +193,52 @@ fn text(buf: BytesMut) -> Message {
 }
 
 /// Answers one client message; `Err` closes the socket as malformed.
-async fn handle(state: &AppState, topic: &str, text: &str) -> Result<String, String> {
+async fn handle(
+    state: &AppState,
+    topic: &str,
+    subscription: &mut Subscription,
+    text: &str,
+) -> Result<String, String> {
     let message: ClientMessage<'_> =
         serde_json::from_str(text).map_err(|e| format!("malformed message: {e}"))?;
-    let (Some(records), id) = (message.produce, message.id) else {
-        return Err("a message must be {\"produce\": {\"records\": [...]}, \"id\": n}".to_owned());
+    match message {
+        ClientMessage {
+            produce: Some(records),
+            id,
+            commit: None,
+        } => Ok(produce_reply(state, topic, records, &json!(id)).await),
+        ClientMessage {
+            commit: Some(commit),
+            produce: None,
+            id: None,
+        } => Ok(commit_reply(subscription, &commit, None).await),
+        _ => Err(
+            "a message is {\"produce\": {\"records\": [...]}, \"id\": n} or \
+             {\"commit\": {\"partition\": p, \"offset\": o}}"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Commits for a group subscription; the `committed` or `commit_failed` frame (tagged with
+/// the subscription when `tag` is given).
+pub(super) async fn commit_reply(
+    subscription: &mut Subscription,
+    commit: &Commit,
+    tag: Option<&serde_json::Value>,
+) -> String {
+    let what = json!({"partition": commit.partition, "offset": commit.offset});
+    let mut reply = match subscription.commit(commit.partition, commit.offset).await {
+        Ok(()) => json!({"committed": what}),
+        Err(e) => {
+            let e = ApiError::from(e);
+            json!({"commit_failed": what, "error_code": e.error_code, "message": e.message})
+        }
     };
-    Ok(produce_reply(state, topic, records, &json!(id)).await)
+    if let (Some(tag), Some(fields)) = (tag, reply.as_object_mut()) {
+        fields.insert("subscription".to_owned(), tag.clone());
+    }
+    reply.to_string()
 }
 
 /// Produces `{"records": [...]}` through the REST path; the `ack` or `nack` frame for `id`.
