@@ -10,6 +10,7 @@ mod flood;
 mod groups;
 mod hostile;
 mod http_api;
+mod live_filters;
 mod live_groups;
 mod shutdown;
 mod slow_clients;

@@ -169,7 +169,7 @@ async fn bad_input_gets_a_status_or_a_close_code_and_the_server_stays_up() {
             "/v1/topics/wsb/subscribe?max_in_flight=0",
             StatusCode::BAD_REQUEST,
         ),
-        ("/v1/topics/wsb/subscribe?group=g", StatusCode::BAD_REQUEST),
+        ("/v1/topics/wsb/subscribe?group=g&partitions=0", StatusCode::BAD_REQUEST),
     ] {
         let (got, body) = refused(&gw, path).await;
         assert_eq!(got, status, "{path}: {body}");
