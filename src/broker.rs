@@ -10,6 +10,7 @@
 mod admin;
 mod definitions;
 mod error;
+mod fanout;
 mod fetch;
 mod filter;
 mod groups;
@@ -48,9 +49,7 @@ pub use storage::{
     CleanupPolicy, Engine, FetchResult, MaintenanceReport, PartitionOffsets, Storage, StorageError,
     TopicConfig,
 };
-pub use subscribe::{
-    Delivery, GroupSpec, PluginFilter, StartAt, Subscription, SubscriptionSpec,
-};
+pub use subscribe::{Delivery, GroupSpec, PluginFilter, StartAt, Subscription, SubscriptionSpec};
 pub use transforms::{
     BUILTIN_IDENTITY, CommittedState, TransformRequest, TransformState, TransformStatus,
     TransformView,
@@ -101,6 +100,8 @@ struct Inner {
     plugins: crate::plugin::Host,
     definitions: definitions::Definitions,
     transform_state: transform_state::StateStore,
+    /// The shared tail readers of live subscriptions, per topic.
+    hubs: fanout::Hubs,
     /// Live consumer-group members of subscriptions.
     members: Arc<membership::Coordinator>,
     /// Subscriptions leaving a group that still commit their positions (close waits for them).
@@ -136,6 +137,7 @@ impl Broker {
             plugins,
             definitions,
             transform_state,
+            hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),
             round_robin: AtomicU64::new(0),

@@ -86,7 +86,6 @@ impl Coordinator {
             wake,
         }
     }
-
 }
 
 impl Membership {
@@ -96,8 +95,13 @@ impl Membership {
 
     /// Partitions this member owns but should give up (commit, then [`Self::release`]).
     pub(super) fn to_release(&self) -> Vec<u32> {
-        self.with(|m| m.owned(self.id).difference(&m.target(self.id)).copied().collect())
-            .unwrap_or_default()
+        self.with(|m| {
+            m.owned(self.id)
+                .difference(&m.target(self.id))
+                .copied()
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Gives partitions up and wakes the members that may claim them.
@@ -143,7 +147,6 @@ impl Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-
         let mut groups = self.coordinator.groups.lock();
         let Some(members) = groups.get_mut(&self.key) else {
             return;

@@ -9,7 +9,10 @@
 //! plugin over what it delivers ([`reshape`]). It must not know any wire format.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use super::filter::Filter;
 use super::storage::{Storage, StorageError};
@@ -18,6 +21,7 @@ use crate::event::{StoredRecord, TopicName};
 
 mod group;
 mod reshape;
+mod tail;
 
 pub use group::GroupSpec;
 pub use reshape::PluginFilter;
@@ -76,6 +80,27 @@ pub struct Delivery {
     pub partition: u32,
     /// The record and its offset.
     pub record: StoredRecord,
+    /// The front end's encoding, made once for every subscriber of a shared tail read.
+    encoding: Option<Arc<OnceLock<Bytes>>>,
+}
+
+impl Delivery {
+    fn new(partition: u32, record: StoredRecord, shared: bool) -> Self {
+        Self {
+            partition,
+            record,
+            encoding: shared.then(Arc::default),
+        }
+    }
+
+    /// `encode(self)`, computed once for all subscribers that share this record unchanged
+    /// (the encoding must depend on nothing but the topic and the delivery).
+    pub fn encoded(&self, encode: impl FnOnce(&Self) -> Bytes) -> Bytes {
+        match &self.encoding {
+            Some(slot) => slot.get_or_init(|| encode(self)).clone(),
+            None => encode(self),
+        }
+    }
 }
 
 /// An open subscription. Not shared: each subscriber owns its cursor.
@@ -91,6 +116,8 @@ pub struct Subscription {
     group: Option<group::GroupCursor>,
     /// The per-subscriber plugin, if any.
     reshape: Option<reshape::Reshaper>,
+    /// The shared tail reads, while this subscriber is at the tail.
+    tail: tail::Tail,
 }
 
 impl Broker {
@@ -99,6 +126,27 @@ impl Broker {
     /// # Errors
     /// Invalid name, unknown topic or partition; storage errors resolving a time.
     pub async fn subscribe(&self, topic: &str, spec: SubscriptionSpec) -> Result<Subscription> {
+        self.open_subscription(topic, spec, tail::Tail::Joinable)
+            .await
+    }
+
+    /// A subscription that reads storage itself and never joins a shared tail read (the tail
+    /// readers' own); its deliveries carry encoding slots, to be shared.
+    pub(super) async fn subscribe_unshared(
+        &self,
+        topic: &str,
+        spec: SubscriptionSpec,
+    ) -> Result<Subscription> {
+        self.open_subscription(topic, spec, tail::Tail::Reader)
+            .await
+    }
+
+    async fn open_subscription(
+        &self,
+        topic: &str,
+        spec: SubscriptionSpec,
+        tail: tail::Tail,
+    ) -> Result<Subscription> {
         let name = TopicName::new(topic)?;
         let storage = &self.inner.storage;
         let count = storage.topic(&name)?.partitions;
@@ -123,6 +171,7 @@ impl Broker {
                 filter: spec.filter,
                 group: Some(cursor),
                 reshape,
+                tail,
             };
             subscription.rebalance().await?;
             return Ok(subscription);
@@ -155,6 +204,7 @@ impl Broker {
             filter: spec.filter,
             group: None,
             reshape,
+            tail,
         })
     }
 
@@ -262,15 +312,23 @@ impl Subscription {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<(Vec<Delivery>, bool)> {
+        if let Some((taken, positions)) = self.take_shared(max_records, max_bytes) {
+            // Applied after the last await, so a cancelled read leaves the cursor as it was
+            // (the batches it took are gone, so the next read sees a gap and reads storage).
+            let out = self.refine(taken).await?;
+            let progressed = positions != self.positions;
+            self.positions = positions;
+            return Ok((out, progressed));
+        }
         let storage = &self.broker.inner.storage;
         let partitions: Vec<u32> = self.positions.keys().copied().collect();
         let n = partitions.len().max(1);
-        let mut out = Vec::new();
+        let shares = self.tail.shares_encoding();
+        let mut read_all = Vec::new();
         let mut bytes = 0usize;
-        // Applied after the last await, so a cancelled read leaves the cursor as it was.
         let mut moved = Vec::new();
         for i in 0..partitions.len() {
-            if out.len() >= max_records || bytes >= max_bytes {
+            if read_all.len() >= max_records || bytes >= max_bytes {
                 break;
             }
             let p = partitions[(self.turn + i) % n];
@@ -281,47 +339,65 @@ impl Subscription {
                 moved.push((p, at));
                 continue;
             }
-            let left = max_records - out.len();
-            let read = storage
-                .read(
-                    &self.topic,
-                    p,
-                    at,
-                    left,
-                    max_bytes.saturating_sub(bytes).max(1),
-                )
-                .await?;
+            let left = max_records - read_all.len();
+            let room = max_bytes.saturating_sub(bytes).max(1);
+            let read = storage.read(&self.topic, p, at, left, room).await?;
             bytes += read
                 .records
                 .iter()
                 .map(|r| r.record.payload_len())
                 .sum::<usize>();
             moved.push((p, read.next_offset.max(at)));
-            let filter = &self.filter;
-            let mut kept: Vec<StoredRecord> = read
-                .records
-                .into_iter()
-                .filter(|r| filter.matches(&r.record))
-                .collect();
-            if let Some(reshaper) = &mut self.reshape {
-                kept = reshaper.apply(&self.topic, p, kept).await?;
-            }
-            out.extend(kept.into_iter().map(|record| Delivery {
-                partition: p,
-                record,
-            }));
+            read_all.extend(
+                read.records
+                    .into_iter()
+                    .map(|record| Delivery::new(p, record, shares)),
+            );
         }
+        let read_any = !read_all.is_empty();
+        let out = self.refine(read_all).await?;
         let progressed = moved
             .iter()
             .any(|(p, at)| self.positions.get(p) != Some(at));
         self.positions.extend(moved);
         self.turn = (self.turn + 1) % n;
+        if !read_any && !progressed {
+            // At the tail: new records come from the topic's shared reader from now on.
+            self.join_tail();
+        }
         Ok((out, progressed))
+    }
+
+    /// What leaves the server of `read`: the filter, then the plugin (whose outputs are new
+    /// records, so they share no encoding).
+    async fn refine(&mut self, read: Vec<Delivery>) -> Result<Vec<Delivery>> {
+        let filter = &self.filter;
+        let kept = read
+            .into_iter()
+            .filter(|d| filter.matches(&d.record.record));
+        let Some(reshaper) = &mut self.reshape else {
+            return Ok(kept.collect());
+        };
+        let mut out = Vec::new();
+        for d in kept {
+            let outputs = reshaper
+                .apply(&self.topic, d.partition, vec![d.record])
+                .await?;
+            out.extend(
+                outputs
+                    .into_iter()
+                    .map(|record| Delivery::new(d.partition, record, false)),
+            );
+        }
+        Ok(out)
     }
 
     /// Waits until any followed partition has a record at or past its position, the group
     /// changes, or `wait` passes.
-    async fn wait(&self, wait: Duration) -> Result<bool> {
+    async fn wait(&mut self, wait: Duration) -> Result<bool> {
+        if self.joined_tail() {
+            return Ok(self.wait_shared(wait).await);
+        }
         let storage = &self.broker.inner.storage;
         let topic = &self.topic;
         let waits: Vec<_> = self

@@ -359,6 +359,22 @@ pub fn encode_record(buf: &mut BytesMut, topic_json: &str, partition: u32, store
     encode_tagged_record(buf, None, topic_json, partition, stored);
 }
 
+/// One record object on its own (what a live subscription shares between subscribers).
+pub fn record_bytes(topic_json: &str, partition: u32, stored: &StoredRecord) -> Bytes {
+    let mut buf = BytesMut::with_capacity(stored.record.payload_len() + 128);
+    encode_record(&mut buf, topic_json, partition, stored);
+    buf.freeze()
+}
+
+/// Appends `record` (an encoded record object) with `"subscription": tag` as its first field:
+/// the same bytes [`encode_tagged_record`] makes, without encoding the record again.
+pub fn put_tagged(buf: &mut BytesMut, tag: &str, record: &[u8]) {
+    buf.put_slice(b"{\"subscription\":");
+    buf.put_slice(tag.as_bytes());
+    buf.put_u8(b',');
+    buf.put_slice(record.get(1..).unwrap_or_default());
+}
+
 /// [`encode_record`] with `"subscription": tag` (a JSON value) as the first field.
 pub fn encode_tagged_record(
     buf: &mut BytesMut,

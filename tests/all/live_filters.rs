@@ -37,7 +37,10 @@ async fn plugin_filters_and_reshapes_per_subscriber() {
     let mut kept = Vec::new();
     for _ in 0..3 {
         let r = next_json(&mut ws).await;
-        kept.push((r["offset"].as_u64().unwrap(), r["value"]["n"].as_u64().unwrap()));
+        kept.push((
+            r["offset"].as_u64().unwrap(),
+            r["value"]["n"].as_u64().unwrap(),
+        ));
     }
     assert_eq!(kept, [(0, 0), (2, 2), (4, 4)]);
 
@@ -58,14 +61,21 @@ async fn plugin_filters_and_reshapes_per_subscriber() {
     assert_eq!(status.as_u16(), 404, "{body}");
     let (status, body) = refused(&gw, "/v1/topics/pf/subscribe?transform=filter").await;
     assert_eq!(status.as_u16(), 422, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("field"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("field"),
+        "{body}"
+    );
     let (status, _) = refused(&gw, "/v1/topics/pf/subscribe?transform=filter&config=x").await;
     assert_eq!(status.as_u16(), 400);
 
     // A plugin that traps ends its own subscription only.
     c.create_topic("pt", 1).await;
     // "cGFuaWM=" is the raw bytes `panic`, the plugin's trigger.
-    c.produce("pt", json!([{"value": "fine"}, {"value_base64": "cGFuaWM="}])).await;
+    c.produce(
+        "pt",
+        json!([{"value": "fine"}, {"value_base64": "cGFuaWM="}]),
+    )
+    .await;
     let path = "/v1/topics/pt/subscribe?from=earliest&transform=hostile-trap";
     let mut hostile = connect(&gw, path).await;
     let error = loop {
@@ -73,13 +83,26 @@ async fn plugin_filters_and_reshapes_per_subscriber() {
         if frame.get("error").is_some() {
             break frame;
         }
-        assert_eq!(frame["value"], "fine", "only records before the trap: {frame}");
+        assert_eq!(
+            frame["value"], "fine",
+            "only records before the trap: {frame}"
+        );
     };
-    assert!(error["error"]["message"].as_str().unwrap().contains("panic"), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("panic"),
+        "{error}"
+    );
     let (code, _) = close_of(&mut hostile).await;
     assert_eq!(code, CloseCode::Error);
-    c.produce("pf", json!([{"value": {"kind": "a", "n": 6}}])).await;
+    c.produce("pf", json!([{"value": {"kind": "a", "n": 6}}]))
+        .await;
     let r = next_json(&mut ws).await;
-    assert_eq!((r["offset"].clone(), r["value"]["n"].clone()), (json!(6), json!(6)));
+    assert_eq!(
+        (r["offset"].clone(), r["value"]["n"].clone()),
+        (json!(6), json!(6))
+    );
     gw.stop().await;
 }

@@ -1,7 +1,8 @@
 //! Consumer groups on live subscriptions, through a real server and real WebSocket and SSE
 //! clients: partitions balanced across live members, rebalanced when one joins and when one
 //! leaves with no record lost or repeated (auto-commit), client commits then resume, and the
-//! multiplexed socket's tagged group messages.
+//! multiplexed socket's tagged group messages; and many tail subscribers served by the shared
+//! tail reader, each getting every record once, in order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,7 +40,10 @@ impl Member {
                 continue;
             }
             let partition = frame["partition"].as_u64().expect("a record");
-            let assigned = self.assigned.as_ref().expect("records only after an assignment");
+            let assigned = self
+                .assigned
+                .as_ref()
+                .expect("records only after an assignment");
             assert!(
                 assigned.contains(&partition),
                 "record of partition {partition} outside the assignment {assigned:?}"
@@ -69,8 +73,10 @@ async fn group_rebalances_on_join_and_leave_without_loss_or_duplicate() {
     let mut ws_b = connect(&gw, path).await;
     let mut b = Member::default();
     b.read_until(&mut ws_b, |m| m.assigned.is_some()).await;
-    a.read_until(&mut ws_a, |m| m.assigned.as_ref().is_some_and(|p| p.len() == 2))
-        .await;
+    a.read_until(&mut ws_a, |m| {
+        m.assigned.as_ref().is_some_and(|p| p.len() == 2)
+    })
+    .await;
     let (pa, pb) = (a.assigned.clone().unwrap(), b.assigned.clone().unwrap());
     let both: BTreeSet<u64> = pa.iter().chain(&pb).copied().collect();
     assert_eq!(both.len(), 4, "a {pa:?} and b {pb:?} split the partitions");
@@ -87,13 +93,19 @@ async fn group_rebalances_on_join_and_leave_without_loss_or_duplicate() {
     // b leaves: its commit lands before its partitions go back to a, which resumes there.
     ws_b.close(None).await.unwrap();
     drop(ws_b);
-    a.read_until(&mut ws_a, |m| m.assigned.as_ref().is_some_and(|p| p.len() == 4))
-        .await;
+    a.read_until(&mut ws_a, |m| {
+        m.assigned.as_ref().is_some_and(|p| p.len() == 4)
+    })
+    .await;
     produce(&gw, "gr", 80, 40, 4).await;
     a.read_until(&mut ws_a, |m| m.records.len() == 100).await;
     let mut seen: Vec<u64> = a.records.keys().chain(b.records.keys()).copied().collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..120).collect::<Vec<_>>(), "every record exactly once");
+    assert_eq!(
+        seen,
+        (0..120).collect::<Vec<_>>(),
+        "every record exactly once"
+    );
     gw.stop().await;
 }
 
@@ -138,7 +150,10 @@ async fn client_commit_then_resume_from_it() {
     let foreign = json!({"commit": {"partition": 7, "offset": 0}});
     ws.send(Message::text(foreign.to_string())).await.unwrap();
     let reply = next_json(&mut ws).await;
-    assert!(reply["message"].as_str().unwrap().contains("not assigned"), "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("not assigned"),
+        "{reply}"
+    );
     let mut plain = connect(&gw, "/v1/topics/gc/subscribe").await;
     plain.send(Message::text(commit.to_string())).await.unwrap();
     let reply = next_json(&mut plain).await;
@@ -165,10 +180,17 @@ async fn group_options_are_checked_and_sse_members_get_assignments() {
     }
 
     produce(&gw, "gs", 0, 4, 2).await;
-    let mut events = sse::open(gw.addr(), "/v1/topics/gs/events?group=feed&from=earliest", &[])
-        .await
-        .unwrap();
-    assert_eq!(events.next().await.unwrap().event.as_deref(), Some("subscribed"));
+    let mut events = sse::open(
+        gw.addr(),
+        "/v1/topics/gs/events?group=feed&from=earliest",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        events.next().await.unwrap().event.as_deref(),
+        Some("subscribed")
+    );
     let assigned = events.next().await.unwrap();
     assert_eq!(assigned.event.as_deref(), Some("assigned"));
     assert_eq!(assigned.json(), json!({"assigned": [0, 1]}));
@@ -212,7 +234,10 @@ async fn multiplexed_group_subscription_commits_by_id() {
     assert_eq!(assigned, json!({"subscription": "s", "assigned": [0]}));
     for i in 0..3 {
         let record = next_json(&mut ws).await;
-        assert_eq!((record["subscription"].clone(), record["value"].clone()), (json!("s"), json!(i)));
+        assert_eq!(
+            (record["subscription"].clone(), record["value"].clone()),
+            (json!("s"), json!(i))
+        );
     }
     let commit = json!({"commit": {"partition": 0, "offset": 2}, "subscription": "s"});
     ws.send(Message::text(commit.to_string())).await.unwrap();
@@ -228,5 +253,73 @@ async fn multiplexed_group_subscription_commits_by_id() {
     assert!(reply["error"]["message"].is_string(), "{reply}");
     let r = gw.client.get("/v1/groups/mux/offsets").await;
     assert_eq!(r.json["offsets"][0]["offset"], 2);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tail_subscribers_share_reads_and_each_gets_every_record_once_in_order() {
+    let gw = TestGateway::start().await;
+    gw.client.create_topic("fan", 3).await;
+    produce(&gw, "fan", 0, 30, 3).await;
+    // Some start at the tail (the shared reader serves them), one catches up from the start
+    // while records keep coming, one is filtered; all must see exactly their records.
+    let mut sockets = Vec::new();
+    for i in 0..12 {
+        let query = match i {
+            0 => "from=earliest",
+            1 => "key=k0",
+            _ => "from=latest",
+        };
+        sockets.push(connect(&gw, &format!("/v1/topics/fan/subscribe?{query}")).await);
+    }
+    let producers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let client = gw.client.clone();
+            tokio::spawn(async move {
+                for round in 0..10u64 {
+                    let first = 30 + w * 100 + round * 10;
+                    let records: Vec<Value> = (first..first + 10)
+                        .map(|i| json!({"value": i, "key": format!("k{}", i % 5), "partition": i % 3}))
+                        .collect();
+                    client.produce("fan", json!(records)).await;
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.await.unwrap();
+    }
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        let expected: usize = match i {
+            0 => 430,
+            1 => 80,
+            _ => 400,
+        };
+        let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut values = BTreeSet::new();
+        for _ in 0..expected {
+            let r = next_json(ws).await;
+            let (p, offset) = (
+                r["partition"].as_u64().unwrap(),
+                r["offset"].as_u64().unwrap(),
+            );
+            if let Some(before) = last.insert(p, offset) {
+                assert!(
+                    offset > before,
+                    "subscriber {i}: partition {p} went {before} → {offset}"
+                );
+            }
+            assert!(
+                values.insert(r["value"].as_u64().unwrap()),
+                "subscriber {i}: duplicate {r}"
+            );
+        }
+        let want: BTreeSet<u64> = match i {
+            0 => (0..430).collect(),
+            1 => (30..430).filter(|i| i % 5 == 0).collect(),
+            _ => (30..430).collect(),
+        };
+        assert_eq!(values, want, "subscriber {i}");
+    }
     gw.stop().await;
 }

@@ -36,8 +36,10 @@ pub(crate) async fn refused(gw: &TestGateway, path: &str) -> (StatusCode, Value)
 
 /// The next text frame as JSON (pings are skipped); panics after 20 s.
 pub(crate) async fn next_json(ws: &mut Ws) -> Value {
+    // One deadline for the whole wait, so pings cannot keep a test waiting forever.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+        let msg = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("no frame within 20 s")
             .expect("socket ended")
@@ -169,7 +171,10 @@ async fn bad_input_gets_a_status_or_a_close_code_and_the_server_stays_up() {
             "/v1/topics/wsb/subscribe?max_in_flight=0",
             StatusCode::BAD_REQUEST,
         ),
-        ("/v1/topics/wsb/subscribe?group=g&partitions=0", StatusCode::BAD_REQUEST),
+        (
+            "/v1/topics/wsb/subscribe?group=g&partitions=0",
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let (got, body) = refused(&gw, path).await;
         assert_eq!(got, status, "{path}: {body}");

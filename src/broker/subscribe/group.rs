@@ -272,11 +272,14 @@ impl Drop for Subscription {
         };
         let broker = self.broker.clone();
         let leaving = broker.inner.leaving.clone();
-        leaving.spawn_on(async move {
-            if let Err(e) = broker.commit_offsets(&g.spec.name, &moved).await {
-                tracing::warn!(group = %g.spec.name, error = %e, "Committing on leave failed.");
-            }
-            drop(g);
-        }, &runtime);
+        leaving.spawn_on(
+            async move {
+                if let Err(e) = broker.commit_offsets(&g.spec.name, &moved).await {
+                    tracing::warn!(group = %g.spec.name, error = %e, "Committing on leave failed.");
+                }
+                drop(g);
+            },
+            &runtime,
+        );
     }
 }

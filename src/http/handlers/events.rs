@@ -127,7 +127,10 @@ impl Events {
                     out.put_slice(b"id: ");
                     out.put_slice(format_positions(&at).as_bytes());
                     out.put_slice(b"\ndata: ");
-                    wire::encode_record(&mut out, &self.topic_json, d.partition, &d.record);
+                    let topic_json = &self.topic_json;
+                    out.put_slice(
+                        &d.encoded(|d| wire::record_bytes(topic_json, d.partition, &d.record)),
+                    );
                     out.put_slice(b"\n\n");
                 }
                 self.open.delivered(batch.len() as u64);

@@ -36,7 +36,9 @@ pub fn parse_spec(
             }
             "auto_commit" => {
                 auto_commit = Some(value.parse::<bool>().map_err(|_| {
-                    ApiError::bad_request(format!("auto_commit must be true or false, got '{value}'"))
+                    ApiError::bad_request(format!(
+                        "auto_commit must be true or false, got '{value}'"
+                    ))
                 })?);
             }
             "transform" => {
@@ -227,7 +229,10 @@ mod tests {
     fn groups_and_plugin_filters() {
         let spec = parse_spec(&q(&[("group", "g"), ("auto_commit", "false")]), None);
         let group = spec.unwrap_or_else(|e| panic!("{}", e.message)).group;
-        assert_eq!(group.map(|g| (g.name, g.auto_commit)), Some(("g".into(), false)));
+        assert_eq!(
+            group.map(|g| (g.name, g.auto_commit)),
+            Some(("g".into(), false))
+        );
         let spec = parse_spec(&q(&[("group", "g")]), None);
         assert!(spec.is_ok_and(|s| s.group.is_some_and(|g| g.auto_commit)));
         assert!(parse_spec(&q(&[("auto_commit", "true")]), None).is_err());
@@ -240,7 +245,10 @@ mod tests {
         let config = transform.map(|t| t.config);
         assert_eq!(
             config,
-            Some(vec![("field".into(), "kind".into()), ("n".into(), "3".into())])
+            Some(vec![
+                ("field".into(), "kind".into()),
+                ("n".into(), "3".into())
+            ])
         );
         assert!(parse_spec(&q(&[("config", "{}")]), None).is_err());
         assert!(parse_spec(&q(&[("transform", "f"), ("config", "[1]")]), None).is_err());

@@ -21,10 +21,10 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::{Value, json, value::RawValue};
+use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, frame::coding::CloseCode};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::session::{

@@ -152,7 +152,8 @@ pub(super) async fn run(
 }
 
 /// Writes a batch, one frame per record or one array, and waits until the socket took it.
-/// With `tag` (a JSON value), every record object carries `"subscription": tag` first.
+/// With `tag` (a JSON value), every record object carries `"subscription": tag` first. A
+/// record from a shared tail read is encoded once for all its subscribers.
 pub(super) async fn send_records(
     socket: &mut Socket,
     topic_json: &str,
@@ -160,8 +161,11 @@ pub(super) async fn send_records(
     as_array: bool,
     tag: Option<&str>,
 ) -> Result<(), WsError> {
-    let encode = |buf: &mut BytesMut, d: &Delivery| {
-        wire::encode_tagged_record(buf, tag, topic_json, d.partition, &d.record);
+    let encoded =
+        |d: &Delivery| d.encoded(|d| wire::record_bytes(topic_json, d.partition, &d.record));
+    let put = |buf: &mut BytesMut, record: &[u8]| match tag {
+        Some(tag) => wire::put_tagged(buf, tag, record),
+        None => buf.put_slice(record),
     };
     if as_array {
         let mut buf = BytesMut::new();
@@ -170,23 +174,31 @@ pub(super) async fn send_records(
             if i > 0 {
                 buf.put_u8(b',');
             }
-            encode(&mut buf, d);
+            put(&mut buf, &encoded(d));
         }
         buf.put_u8(b']');
-        return socket.send(text(buf)).await;
+        return socket.send(text(buf.freeze())).await;
     }
     for d in batch {
-        let mut buf = BytesMut::new();
-        encode(&mut buf, d);
-        socket.feed(text(buf)).await?;
+        let record = encoded(d);
+        let frame = match tag {
+            // The shared bytes themselves are the frame.
+            None => record,
+            Some(_) => {
+                let mut buf = BytesMut::with_capacity(record.len() + 32);
+                put(&mut buf, &record);
+                buf.freeze()
+            }
+        };
+        socket.feed(text(frame)).await?;
     }
     socket.flush().await
 }
 
 /// Our own JSON encoding is UTF-8 by construction.
-fn text(buf: BytesMut) -> Message {
+fn text(buf: Bytes) -> Message {
     // Checked, not copied: the frame carries the encoded bytes as they are.
-    match Utf8Bytes::try_from(buf.freeze()) {
+    match Utf8Bytes::try_from(buf) {
         Ok(text) => Message::Text(text),
         Err(e) => Message::text(format!("{{\"error\":{{\"message\":\"encoding: {e}\"}}}}")),
     }

@@ -1,0 +1,147 @@
+//! A subscription's use of the topic's shared tail reader ([`crate::broker::fanout`]): join it
+//! once at the end of the log, take its batches while they continue exactly from this
+//! subscription's positions, and fall back to reading storage itself when they do not.
+//!
+//! Owns the switch between the two ways of reading, so that neither loses nor repeats a
+//! record: a batch is used only if it covers every followed partition from at or before the
+//! subscription's position. It must not filter (that is the subscription's `refine`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::TryRecvError;
+
+use super::{Delivery, Subscription};
+use crate::broker::fanout::{TailBatch, TailReceiver, continues, take};
+
+/// How a subscription relates to its topic's shared reader.
+pub(super) enum Tail {
+    /// It is the shared reader (its deliveries get encoding slots to share).
+    Reader,
+    /// It reads storage itself, and joins when it reaches the end.
+    Joinable,
+    /// It takes the reader's batches; `stash` is one received but not yet used.
+    Joined {
+        rx: TailReceiver,
+        stash: Option<Arc<TailBatch>>,
+    },
+}
+
+impl Tail {
+    pub(super) fn shares_encoding(&self) -> bool {
+        matches!(self, Self::Reader)
+    }
+}
+
+impl Subscription {
+    /// Starts taking the shared reader's batches (a no-op for the reader itself, when joined
+    /// already, or with no partition to follow).
+    pub(super) fn join_tail(&mut self) {
+        if matches!(self.tail, Tail::Joinable) && !self.positions.is_empty() {
+            let rx = self.broker.tail(&self.topic);
+            self.tail = Tail::Joined { rx, stash: None };
+        }
+    }
+
+    /// Whole shared batches that continue from the positions, up to `max_records` records
+    /// and about `max_bytes` in all, and the positions after them; `None` when none could be used (the caller
+    /// reads storage). A batch that does not continue, a lagged or closed channel, or one
+    /// batch larger than `max_records` leaves the shared reader until the next time at the
+    /// tail.
+    pub(super) fn take_shared(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Option<(Vec<Delivery>, BTreeMap<u32, u64>)> {
+        let Tail::Joined { rx, stash } = &mut self.tail else {
+            return None;
+        };
+        let mut positions = self.positions.clone();
+        let mut out = Vec::new();
+        let mut took = false;
+        let mut leave = false;
+        let mut bytes = 0usize;
+        loop {
+            if took && bytes >= max_bytes {
+                break;
+            }
+            let batch = match stash.take() {
+                Some(batch) => batch,
+                None => match rx.try_recv() {
+                    Ok(batch) => batch,
+                    Err(TryRecvError::Empty) => break,
+                    Err(_) => {
+                        leave = true;
+                        break;
+                    }
+                },
+            };
+            if !continues(&batch, &positions) {
+                leave = true;
+                break;
+            }
+            if batch.deliveries.len() > max_records.saturating_sub(out.len()) {
+                if took {
+                    *stash = Some(batch);
+                } else {
+                    leave = true;
+                }
+                break;
+            }
+            let (taken, moved) = take(&batch, &positions);
+            bytes += taken
+                .iter()
+                .map(|d| d.record.record.payload_len())
+                .sum::<usize>();
+            positions.extend(moved);
+            out.extend(taken);
+            took = true;
+        }
+        if leave {
+            self.tail = Tail::Joinable;
+        }
+        took.then_some((out, positions))
+    }
+
+    /// Waits for the shared reader's next batch, a group change, or `wait`; false when
+    /// nothing arrived. Not joined: returns false at once.
+    pub(super) async fn wait_shared(&mut self, wait: Duration) -> bool {
+        let got = {
+            let Tail::Joined { rx, .. } = &mut self.tail else {
+                return false;
+            };
+            let group = &self.group;
+            let regrouped = async {
+                match group {
+                    Some(g) => g.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                got = rx.recv() => Some(got),
+                () = regrouped => None,
+                () = tokio::time::sleep(wait) => None,
+            }
+        };
+        match got {
+            Some(Ok(batch)) => {
+                if let Tail::Joined { stash, .. } = &mut self.tail {
+                    *stash = Some(batch);
+                }
+                true
+            }
+            // Lagged or closed: read storage until the tail again.
+            Some(Err(_)) => {
+                self.tail = Tail::Joinable;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether this subscription takes the shared reader's batches now.
+    pub(super) fn joined_tail(&self) -> bool {
+        matches!(self.tail, Tail::Joined { .. })
+    }
+}
