@@ -40,6 +40,9 @@ pub(crate) struct SubscribeOpts {
     /// Read the whole topic from earliest with this many subscribers; stop at its end offset.
     #[arg(long)]
     catch_up: bool,
+    /// Ask for one JSON array per frame (`batch=true`) instead of one record per frame.
+    #[arg(long)]
+    batch: bool,
     /// The server's pid, to report its resident memory (Linux /proc).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -59,9 +62,34 @@ fn micros_now() -> u64 {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
-async fn open(target: &Target, topic: &str, from: &str) -> Result<Socket> {
+/// What the client reads of a record: the send time its value carries (serde skips the
+/// rest without building it, so the client spends little per record).
+#[derive(serde::Deserialize)]
+struct Sent {
+    value: SentValue,
+}
+
+#[derive(serde::Deserialize)]
+struct SentValue {
+    t: u64,
+}
+
+/// The send times in one frame (a record or, with `--batch`, an array of records).
+fn send_times(text: &str) -> Vec<u64> {
+    if text.starts_with('[') {
+        serde_json::from_str::<Vec<Sent>>(text)
+            .map(|v| v.into_iter().map(|s| s.value.t).collect())
+            .unwrap_or_default()
+    } else {
+        serde_json::from_str::<Sent>(text)
+            .map(|s| vec![s.value.t])
+            .unwrap_or_default()
+    }
+}
+
+async fn open(target: &Target, topic: &str, from: &str, batch: bool) -> Result<Socket> {
     let url = format!(
-        "ws://{}/v1/topics/{}/subscribe?from={from}&max_in_flight=1000",
+        "ws://{}/v1/topics/{}/subscribe?from={from}&max_in_flight=1000&batch={batch}",
         target.addr,
         percent_encode(topic)
     );
@@ -80,7 +108,7 @@ pub(crate) async fn subscribe(o: SubscribeOpts) -> Result<()> {
     let from = if o.catch_up { "earliest" } else { "latest" };
     let mut sockets = Vec::with_capacity(o.subscribers);
     for _ in 0..o.subscribers {
-        sockets.push(open(&target, &o.topic, from).await?);
+        sockets.push(open(&target, &o.topic, from, o.batch).await?);
     }
     eprintln!("{} subscribers connected", sockets.len());
     if o.idle {
@@ -124,10 +152,9 @@ async fn live(target: &Target, o: &SubscribeOpts, sockets: Vec<Socket>) -> Resul
                         continue;
                     };
                     if let Message::Text(t) = msg {
-                        let v: serde_json::Value =
-                            serde_json::from_str(t.as_str()).unwrap_or_default();
-                        if let Some(sent) = v["value"]["t"].as_u64() {
-                            latencies.push(micros_now().saturating_sub(sent));
+                        let now = micros_now();
+                        for sent in send_times(t.as_str()) {
+                            latencies.push(now.saturating_sub(sent));
                             delivered += 1;
                         }
                     }

@@ -27,6 +27,14 @@ const HUB_BATCHES: usize = 32;
 pub(super) const HUB_RECORDS: usize = 256;
 /// About this many payload bytes per published batch.
 const HUB_BYTES: usize = 128 << 10;
+/// How long the reader lets a small batch fill before publishing it, when many subscribers
+/// listen: bounds the batches per second, hence the socket writes per subscriber (the cost
+/// that dominates fan-out), and keeps a subscriber a few hundred ms behind within the
+/// channel, at 10 ms of latency. Measured: 1,000 subscribers at 2,000 records/s deliver 1.6×
+/// more with it than with 2 ms.
+const HUB_LINGER: Duration = Duration::from_millis(10);
+/// Receivers from which the reader lingers; fewer are served at once.
+const LINGER_RECEIVERS: usize = 64;
 /// How long an idle reader waits before checking whether anyone still listens.
 const HUB_IDLE: Duration = Duration::from_secs(1);
 
@@ -80,7 +88,7 @@ async fn read_tail(broker: Broker, topic: TopicName, hub: Arc<Hub>) {
         loop {
             let from = subscription.positions().clone();
             let polled = subscription.poll(HUB_RECORDS, HUB_BYTES, HUB_IDLE).await;
-            let Ok(deliveries) = polled else {
+            let Ok(mut deliveries) = polled else {
                 break;
             };
             if deliveries.is_empty() {
@@ -88,6 +96,14 @@ async fn read_tail(broker: Broker, topic: TopicName, hub: Arc<Hub>) {
                     return;
                 }
                 continue;
+            }
+            if deliveries.len() < HUB_RECORDS / 4 && hub.tx.receiver_count() >= LINGER_RECEIVERS {
+                tokio::time::sleep(HUB_LINGER).await;
+                let room = HUB_RECORDS - deliveries.len();
+                match subscription.poll(room, HUB_BYTES, Duration::ZERO).await {
+                    Ok(more) => deliveries.extend(more),
+                    Err(_) => break,
+                }
             }
             // Records read from storage share the read's whole chunk; copied out, a batch kept
             // for a lagging subscriber holds its own bytes only.

@@ -5,10 +5,12 @@
 //! sets none, the timestamp) of the record it came from, and resume positions stay exact
 //! whatever the plugin emits: nothing (dropped), one record (reshaped) or several. The
 //! instance and its key-value state live as long as the subscription; nothing is persisted.
+//! Also owns the order in which a read is refined: the subscription's filter, then the plugin.
 //! It must not choose records to read.
 
 use std::sync::Arc;
 
+use super::{Delivery, Subscription};
 use crate::broker::{BatchContext, Broker, Error, Result};
 use crate::event::{StoredRecord, TopicName};
 use crate::plugin::{MemoryStateStore, TransformInstance, World};
@@ -87,6 +89,32 @@ impl Reshaper {
                     record,
                 });
             }
+        }
+        Ok(out)
+    }
+}
+
+impl Subscription {
+    /// What leaves the server of `read`: the filter, then the plugin (whose outputs are new
+    /// records, so they share no encoding).
+    pub(super) async fn refine(&mut self, read: Vec<Delivery>) -> Result<Vec<Delivery>> {
+        let filter = &self.filter;
+        let kept = read
+            .into_iter()
+            .filter(|d| filter.matches(&d.record.record));
+        let Some(reshaper) = &mut self.reshape else {
+            return Ok(kept.collect());
+        };
+        let mut out = Vec::new();
+        for d in kept {
+            let outputs = reshaper
+                .apply(&self.topic, d.partition, vec![d.record])
+                .await?;
+            out.extend(
+                outputs
+                    .into_iter()
+                    .map(|record| Delivery::new(d.partition, record, false)),
+            );
         }
         Ok(out)
     }

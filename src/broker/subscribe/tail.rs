@@ -2,7 +2,8 @@
 //! once at the end of the log, take its batches while they continue exactly from this
 //! subscription's positions, and fall back to reading storage itself when they do not.
 //!
-//! Owns the switch between the two ways of reading, so that neither loses nor repeats a
+//! Owns waiting for new records (the reader's next batch when joined, else the append path's
+//! wake-ups) and the switch between the two ways of reading, so that neither loses nor repeats a
 //! record: a batch is used only if it covers every followed partition from at or before the
 //! subscription's position. It must not filter (that is the subscription's `refine`).
 
@@ -11,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::TryRecvError;
+
+use crate::broker::Result;
+use crate::broker::storage::Storage;
 
 use super::{Delivery, Subscription};
 use crate::broker::fanout::{TailBatch, TailReceiver, continues, take};
@@ -143,5 +147,38 @@ impl Subscription {
     /// Whether this subscription takes the shared reader's batches now.
     pub(super) fn joined_tail(&self) -> bool {
         matches!(self.tail, Tail::Joined { .. })
+    }
+
+    /// Waits until any followed partition has a record at or past its position, the group
+    /// changes, or `wait` passes.
+    pub(super) async fn wait(&mut self, wait: Duration) -> Result<bool> {
+        if self.joined_tail() {
+            return Ok(self.wait_shared(wait).await);
+        }
+        let storage = &self.broker.inner.storage;
+        let topic = &self.topic;
+        let waits: Vec<_> = self
+            .positions
+            .iter()
+            .map(|(&p, &at)| Box::pin(async move { storage.wait_for(topic, p, at, wait).await }))
+            .collect();
+        // A group member also wakes when the group changes (it may gain or lose partitions).
+        let regrouped = async {
+            match &self.group {
+                Some(g) => g.changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        if waits.is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = regrouped => {}
+            }
+            return Ok(false);
+        }
+        tokio::select! {
+            (arrived, _, _) = futures_util::future::select_all(waits) => Ok(arrived?),
+            () = regrouped => Ok(false),
+        }
     }
 }
