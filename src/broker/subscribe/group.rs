@@ -119,14 +119,7 @@ impl Subscription {
     }
 
     async fn commit_now(&mut self, group: &str, offsets: &BTreeMap<u32, u64>) -> Result<()> {
-        let commits: Vec<GroupOffsetCommit> = offsets
-            .iter()
-            .map(|(&partition, &offset)| GroupOffsetCommit {
-                topic: self.topic.as_str().to_owned(),
-                partition,
-                offset,
-            })
-            .collect();
+        let commits = commits_of(&self.topic, offsets);
         self.broker.commit_offsets(group, &commits).await?;
         if let Some(g) = &mut self.group {
             g.committed.extend(offsets);
@@ -247,24 +240,11 @@ impl Drop for Subscription {
     /// Leaving a group: an auto-committing member commits what it delivered, then lets its
     /// partitions go (in that order, so the next owner starts where this one stopped).
     fn drop(&mut self) {
+        let moved = commits_of(&self.topic, &self.uncommitted(None));
         let Some(g) = self.group.take() else {
             return;
         };
-
-        if !g.spec.auto_commit {
-            return;
-        }
-        let moved: Vec<GroupOffsetCommit> = self
-            .positions
-            .iter()
-            .filter(|(p, at)| g.committed.get(p) != Some(at))
-            .map(|(&partition, &offset)| GroupOffsetCommit {
-                topic: self.topic.as_str().to_owned(),
-                partition,
-                offset,
-            })
-            .collect();
-        if moved.is_empty() {
+        if !g.spec.auto_commit || moved.is_empty() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -282,4 +262,16 @@ impl Drop for Subscription {
             &runtime,
         );
     }
+}
+
+/// The commit entries for `offsets` of one topic's partitions.
+fn commits_of(topic: &TopicName, offsets: &BTreeMap<u32, u64>) -> Vec<GroupOffsetCommit> {
+    offsets
+        .iter()
+        .map(|(&partition, &offset)| GroupOffsetCommit {
+            topic: topic.as_str().to_owned(),
+            partition,
+            offset,
+        })
+        .collect()
 }
