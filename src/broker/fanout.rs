@@ -120,13 +120,7 @@ async fn read_tail(broker: Broker, topic: TopicName, hub: Arc<Hub>) {
             let _ = hub.tx.send(Arc::new(batch));
         }
     }
-    let mut map = broker.inner.hubs.map.lock();
-    if map
-        .get(&topic)
-        .is_some_and(|w| w.as_ptr() == Arc::as_ptr(&hub))
-    {
-        map.remove(&topic);
-    }
+    forget(&mut broker.inner.hubs.map.lock(), &topic, &hub);
 }
 
 /// The delivery with its bytes copied out of the buffer they were read into.
@@ -148,13 +142,18 @@ fn stop_if_unheard(broker: &Broker, topic: &TopicName, hub: &Arc<Hub>) -> bool {
     if hub.tx.receiver_count() > 0 {
         return false;
     }
+    forget(&mut map, topic, hub);
+    true
+}
+
+/// Removes `hub` from the map (a newer hub for the same topic stays).
+fn forget(map: &mut HashMap<TopicName, Weak<Hub>>, topic: &TopicName, hub: &Arc<Hub>) {
     if map
         .get(topic)
         .is_some_and(|w| w.as_ptr() == Arc::as_ptr(hub))
     {
         map.remove(topic);
     }
-    true
 }
 
 /// Whether `batch` continues exactly from `positions` (every followed partition is covered

@@ -31,11 +31,12 @@ pub use reshape::PluginFilter;
 const FILTERED_READS: usize = 64;
 
 /// Where partitions without an explicit position start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartAt {
     /// The first offset still stored.
     Earliest,
     /// The end when subscribing: only records appended from then on.
+    #[default]
     Latest,
     /// This offset in every partition (clamped to what is stored).
     Offset(u64),
@@ -43,8 +44,8 @@ pub enum StartAt {
     Time(i64),
 }
 
-/// What to subscribe to.
-#[derive(Debug, Clone)]
+/// What to subscribe to (by default: every partition from the end, unfiltered).
+#[derive(Debug, Clone, Default)]
 pub struct SubscriptionSpec {
     /// Partitions to follow; `None` is all of them.
     pub partitions: Option<Vec<u32>>,
@@ -58,19 +59,6 @@ pub struct SubscriptionSpec {
     pub group: Option<GroupSpec>,
     /// Run this uploaded transform plugin over every record that passed `filter`.
     pub transform: Option<PluginFilter>,
-}
-
-impl Default for SubscriptionSpec {
-    fn default() -> Self {
-        Self {
-            partitions: None,
-            start: StartAt::Latest,
-            positions: BTreeMap::new(),
-            filter: Filter::default(),
-            group: None,
-            transform: None,
-        }
-    }
 }
 
 /// One delivered record and its partition.
@@ -161,21 +149,6 @@ impl Broker {
             Some(wanted) => Some(self.reshaper(wanted).await?),
             None => None,
         };
-        if let Some(wanted) = spec.group {
-            let cursor = self.join_group(&name, count, wanted, spec.start, spec.positions)?;
-            let mut subscription = Subscription {
-                broker: self.clone(),
-                topic: name,
-                positions: BTreeMap::new(),
-                turn: 0,
-                filter: spec.filter,
-                group: Some(cursor),
-                reshape,
-                tail,
-            };
-            subscription.rebalance().await?;
-            return Ok(subscription);
-        }
         let partitions = spec.partitions.unwrap_or_else(|| (0..count).collect());
         let unknown = partitions
             .iter()
@@ -189,23 +162,33 @@ impl Broker {
             }
             .into());
         }
+        // A group member's partitions come from the group (in `rebalance` below).
         let mut positions = BTreeMap::new();
-        for p in partitions {
-            let at = self
-                .start_position(&name, p, spec.positions.get(&p).copied(), spec.start)
-                .await?;
-            positions.insert(p, at);
-        }
-        Ok(Subscription {
+        let group = match spec.group {
+            Some(wanted) => {
+                Some(self.join_group(&name, count, wanted, spec.start, spec.positions)?)
+            }
+            None => {
+                for p in partitions {
+                    let exact = spec.positions.get(&p).copied();
+                    let at = self.start_position(&name, p, exact, spec.start).await?;
+                    positions.insert(p, at);
+                }
+                None
+            }
+        };
+        let mut subscription = Subscription {
             broker: self.clone(),
             topic: name,
             positions,
             turn: 0,
             filter: spec.filter,
-            group: None,
+            group,
             reshape,
             tail,
-        })
+        };
+        subscription.rebalance().await?;
+        Ok(subscription)
     }
 
     /// Where a partition starts: the exact position if there is one, else `start`; clamped
@@ -277,13 +260,13 @@ impl Subscription {
         max_bytes: usize,
         wait: Duration,
     ) -> Result<Vec<Delivery>> {
-        // Reads that a filter emptied still moved the positions: read on (a bounded number of
-        // times) rather than wait, since more records may be there already.
         if self.assignment_pending() {
             // The assignment made when subscribing goes out before any wait.
             return Ok(Vec::new());
         }
         let deadline = tokio::time::Instant::now() + wait;
+        // Reads that a filter emptied still moved the positions: read on (a bounded number of
+        // times) rather than wait, since more records may be there already.
         for _ in 0..FILTERED_READS {
             // A new assignment is reported at once (the front end announces it), records or not.
             let regrouped = self.rebalance().await?;
