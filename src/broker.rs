@@ -8,6 +8,8 @@
 //! offsets, fetch results, errors) are the broker's own, so any engine can sit underneath.
 
 mod admin;
+mod connector_state;
+mod connectors;
 mod definitions;
 mod error;
 mod fanout;
@@ -32,11 +34,18 @@ use std::sync::{Arc, atomic::AtomicU64};
 /// The plugin host's vocabulary, re-exported: the broker owns the host, so the pipeline and
 /// the front ends reach plugins through the broker and never name the layer below it.
 pub use crate::plugin::{
-    BatchContext, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError, Host as PluginHost,
-    OutputRecord, StateFull, StateStore as PluginState, TransformInstance,
+    BatchContext, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError, FieldError, Grants,
+    Host as PluginHost, OutputRecord, SinkInstance, SourceInstance, SourceOffset, SourceRecord,
+    StateFull, StateStore as PluginState, TransformInstance,
 };
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
+pub use connector_state::{ConnectorCommitted, ConnectorOffsets, OFFSETS_TOPIC};
+pub use connectors::{
+    ConfigValidation, ConnectorDefinition, ConnectorEntry, ConnectorInfo, ConnectorKind,
+    ConnectorSettings, ConnectorStateInfo, ConnectorStatus, OffsetEntry, TargetState, Tolerance,
+    settings_of,
+};
 pub use definitions::{
     BatchPolicy, OnError, PluginDefinition, TransformDefinition, TransformEntry,
 };
@@ -72,6 +81,11 @@ pub struct BrokerConfig {
     pub offsets_retention_ms: i64,
     /// Most records one produce request may carry, whatever the front end.
     pub max_records_per_request: usize,
+    /// This gateway's name in connector status answers (Connect's `worker_id`).
+    pub worker_id: String,
+    /// Root under which connectors are granted directories (`tidegate.dir`); `None` grants
+    /// none.
+    pub connector_files: Option<std::path::PathBuf>,
 }
 
 impl Default for BrokerConfig {
@@ -82,6 +96,8 @@ impl Default for BrokerConfig {
             idempotency_window_ms: 600_000,
             offsets_retention_ms: 7 * 24 * 3_600_000,
             max_records_per_request: DEFAULT_MAX_RECORDS_PER_REQUEST,
+            worker_id: "tidegate".into(),
+            connector_files: None,
         }
     }
 }
@@ -100,6 +116,7 @@ struct Inner {
     plugins: crate::plugin::Host,
     definitions: definitions::Definitions,
     transform_state: transform_state::StateStore,
+    connector_state: connector_state::ConnectorState,
     /// The shared tail readers of live subscriptions, per topic.
     hubs: fanout::Hubs,
     /// Live consumer-group members of subscriptions.
@@ -129,6 +146,7 @@ impl Broker {
             idempotency::Cache::open(&storage, now_ms, config.idempotency_window_ms).await?;
         let definitions = definitions::Definitions::open(&storage).await?;
         let transform_state = transform_state::StateStore::open(&storage).await?;
+        let connector_state = connector_state::ConnectorState::open(&storage).await?;
         let inner = Inner {
             storage,
             config,
@@ -137,6 +155,7 @@ impl Broker {
             plugins,
             definitions,
             transform_state,
+            connector_state,
             hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),

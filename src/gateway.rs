@@ -72,6 +72,7 @@ impl Gateway {
             auto_create_topics: config.auto_create_topics,
             default_partitions: config.default_partitions,
             max_records_per_request: config.max_records_per_request,
+            connector_files: Some(config.data_dir.join("connector-files")),
             ..BrokerConfig::default()
         };
         let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));

@@ -1,12 +1,14 @@
-//! Transforms at run time: one task per running transform reads its input topic through the
-//! broker, calls its plugin per batch, writes the results to its output topics, and commits its
-//! input position together with the plugin's state.
+//! Transforms and connectors at run time. One task per running transform reads its input
+//! topic through the broker, calls its plugin per batch, writes the results to its output
+//! topics, and commits its input position together with the plugin's state; `connect` runs
+//! sink and source connectors the same way.
 //!
 //! The supervisor here reconciles running tasks with the broker's definitions whenever they
 //! change (create, pause, resume, delete). It talks to the broker only — never to the log —
 //! and to the plugin host the broker hands out.
 
 mod batch_state;
+pub mod connect;
 mod exactly_once;
 mod runner;
 
@@ -27,9 +29,17 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-/// Runs transforms until `cancel` fires, then stops them (each finishes or abandons its
-/// current batch; an abandoned batch is redone exactly once at the next start).
+/// Runs transforms and connectors until `cancel` fires, then stops them (each finishes or
+/// abandons its current batch; an abandoned transform batch is redone exactly once at the next
+/// start, an abandoned sink batch is redelivered).
 pub async fn run(broker: Broker, cancel: CancellationToken) {
+    tokio::join!(
+        run_transforms(broker.clone(), cancel.clone()),
+        connect::run(broker, cancel)
+    );
+}
+
+async fn run_transforms(broker: Broker, cancel: CancellationToken) {
     let mut changes = broker.watch_definitions();
     let mut running: HashMap<String, Running> = HashMap::new();
     loop {

@@ -35,9 +35,12 @@
 
 mod bindings;
 mod cache;
+mod call;
 mod compile;
+mod connector;
 mod convert;
 mod error;
+mod grants;
 mod host;
 mod isolate;
 mod limits;
@@ -52,7 +55,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use connector::{FieldError, SinkInstance, SourceInstance, SourceOffset, SourceRecord};
 pub use error::{Error, Result};
+pub use grants::{AllowEntry, Grants};
 pub use isolate::{CompilerProcess, precompile_capped};
 pub use limits::Limits;
 pub use state::{MemoryStateStore, StateFull, StateStore};
@@ -107,6 +112,10 @@ pub enum World {
     Transform,
     /// `tidegate:plugin/transform-raw`: one packed buffer per batch.
     TransformRaw,
+    /// `tidegate:plugin/sink-connector`.
+    Sink,
+    /// `tidegate:plugin/source-connector`.
+    Source,
 }
 
 impl World {
@@ -116,7 +125,15 @@ impl World {
         match self {
             Self::Transform => "transform",
             Self::TransformRaw => "transform-raw",
+            Self::Sink => "sink-connector",
+            Self::Source => "source-connector",
         }
+    }
+
+    /// Whether this is one of the transform worlds.
+    #[must_use]
+    pub fn is_transform(self) -> bool {
+        matches!(self, Self::Transform | Self::TransformRaw)
     }
 }
 

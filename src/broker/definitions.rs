@@ -1,6 +1,6 @@
-//! Durable definitions of plugins and transforms, kept in the internal compacted topic
-//! `__tidegate_config` (key `plugin/{name}` or `transform/{name}`, JSON value, tombstone on
-//! delete) and replayed at start.
+//! Durable definitions of plugins, transforms and connectors, kept in the internal compacted
+//! topic `__tidegate_config` (key `plugin/{name}`, `transform/{name}` or `connector/{name}`,
+//! JSON value, tombstone on delete) and replayed at start.
 //!
 //! This module owns the in-memory table and its persistence, and announces every change on a
 //! `watch` channel so the pipeline can reconcile running transforms. It does not validate
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::Result;
+use super::connectors::{ConnectorDefinition, ConnectorEntry, ConnectorStatus};
 use super::internal::InternalTopic;
 use super::storage::{CleanupPolicy, Engine};
 use super::transforms::TransformStatus;
@@ -102,6 +103,7 @@ pub struct TransformDefinition {
 enum Stored {
     Plugin(PluginDefinition),
     Transform(TransformDefinition),
+    Connector(ConnectorDefinition),
 }
 
 /// A transform with its live status.
@@ -117,6 +119,7 @@ pub struct TransformEntry {
 pub(super) struct Table {
     pub(super) plugins: BTreeMap<String, PluginDefinition>,
     pub(super) transforms: BTreeMap<String, TransformEntry>,
+    pub(super) connectors: BTreeMap<String, ConnectorEntry>,
 }
 
 pub(super) struct Definitions {
@@ -142,6 +145,16 @@ impl Definitions {
                     Some(Stored::Plugin(p)) => {
                         table.plugins.insert(p.name.clone(), p);
                     }
+                    Some(Stored::Connector(c)) => {
+                        let status = Arc::new(ConnectorStatus::default());
+                        let entry = ConnectorEntry {
+                            definition: c,
+                            status,
+                        };
+                        table
+                            .connectors
+                            .insert(entry.definition.name.clone(), entry);
+                    }
                     Some(Stored::Transform(t)) => {
                         let status = Arc::new(TransformStatus::default());
                         table.transforms.insert(
@@ -157,6 +170,8 @@ impl Definitions {
                             table.plugins.remove(name);
                         } else if let Some(name) = key.strip_prefix("transform/") {
                             table.transforms.remove(name);
+                        } else if let Some(name) = key.strip_prefix("connector/") {
+                            table.connectors.remove(name);
                         }
                     }
                 }
@@ -219,11 +234,37 @@ impl Definitions {
         Ok(())
     }
 
+    pub(super) async fn put_connector(&self, definition: ConnectorDefinition) -> Result<()> {
+        let key = format!("connector/{}", definition.name);
+        self.persist(&key, Some(&Stored::Connector(definition.clone())))
+            .await?;
+        let mut table = self.table.lock();
+        let status = table.connectors.get(&definition.name).map_or_else(
+            || Arc::new(ConnectorStatus::default()),
+            |e| Arc::clone(&e.status),
+        );
+        table.connectors.insert(
+            definition.name.clone(),
+            ConnectorEntry { definition, status },
+        );
+        drop(table);
+        self.announce();
+        Ok(())
+    }
+
+    pub(super) async fn delete_connector(&self, name: &str) -> Result<()> {
+        self.persist(&format!("connector/{name}"), None).await?;
+        self.table.lock().connectors.remove(name);
+        self.announce();
+        Ok(())
+    }
+
     pub(super) fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
 
-    fn announce(&self) {
+    /// Wakes the watchers (the pipeline reconciles what it runs).
+    pub(super) fn announce(&self) {
         self.changes.send_modify(|generation| *generation += 1);
     }
 

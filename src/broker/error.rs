@@ -92,12 +92,12 @@ pub enum Error {
     /// No plugin under that name.
     #[error("plugin '{0}' not found")]
     UnknownPlugin(String),
-    /// A plugin cannot be deleted or replaced while transforms use it.
-    #[error("plugin '{plugin}' is used by transform(s) {}", transforms.join(", "))]
+    /// A plugin cannot be deleted or replaced while transforms or connectors use it.
+    #[error("plugin '{plugin}' is used by {}", transforms.join(", "))]
     PluginInUse {
         /// The plugin.
         plugin: String,
-        /// The transforms using it.
+        /// Its users (`transform x`, `connector y`).
         transforms: Vec<String>,
     },
     /// No transform under that name.
@@ -114,6 +114,25 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// No connector under that name.
+    #[error("connector {0} not found")]
+    UnknownConnector(String),
+    /// A connector with that name exists.
+    #[error("connector {0} already exists")]
+    ConnectorExists(String),
+    /// A connector config was refused; one entry per problem, by config key.
+    #[error("connector configuration is invalid and contains the following {} error(s):\n{}",
+        .0.len(), .0.iter().map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) }).collect::<Vec<_>>().join("\n"))]
+    InvalidConnectorConfig(Vec<crate::plugin::FieldError>),
+    /// Offsets can only be changed while the connector is stopped (KIP-875).
+    #[error(
+        "connectors must be in the STOPPED state before their offsets can be modified; \
+        stop connector {0} with PUT /connectors/{0}/stop"
+    )]
+    ConnectorNotStopped(String),
+    /// An offsets change request is malformed.
+    #[error("invalid offsets: {0}")]
+    InvalidOffsets(String),
     /// Stored internal state could not be decoded (a bug or a damaged internal topic).
     #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
     InternalState {

@@ -105,12 +105,23 @@ impl Broker {
 
     fn transforms_using(&self, plugin: &str) -> Vec<String> {
         let table = self.inner.definitions.table.lock();
-        table
+        let transforms = table
             .transforms
             .values()
             .filter(|t| t.definition.plugin == plugin)
-            .map(|t| t.definition.name.clone())
-            .collect()
+            .map(|t| format!("transform {}", t.definition.name));
+        let connectors = table
+            .connectors
+            .values()
+            .filter(|c| {
+                c.definition
+                    .config
+                    .get("connector.class")
+                    .map(String::as_str)
+                    == Some(plugin)
+            })
+            .map(|c| format!("connector {}", c.definition.name));
+        transforms.chain(connectors).collect()
     }
 }
 

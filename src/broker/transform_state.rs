@@ -181,7 +181,7 @@ fn pos_key(name: &str) -> Vec<u8> {
     format!("{name}\0pos").into_bytes()
 }
 
-fn kv_key(name: &str, kind: &str, key: &[u8]) -> Vec<u8> {
+pub(super) fn kv_key(name: &str, kind: &str, key: &[u8]) -> Vec<u8> {
     let mut full = format!("{name}\0{kind}\0").into_bytes();
     full.extend_from_slice(key);
     full
@@ -191,7 +191,7 @@ fn json(value: &StateValue) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
-fn record(key: Vec<u8>, value: Option<Bytes>, now: i64) -> Record {
+pub(super) fn record(key: Vec<u8>, value: Option<Bytes>, now: i64) -> Record {
     Record {
         key: Some(Bytes::from(key)),
         value,

@@ -18,12 +18,25 @@ pub struct ApiError {
     pub error_code: u32,
     /// Human-readable message naming what was wrong.
     pub message: String,
+    /// Per-field problems (a refused connector config), as `errors` in the body.
+    pub fields: Vec<FieldProblem>,
+}
+
+/// One refused config field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    /// The config key.
+    pub field: String,
+    /// Why it was refused.
+    pub message: String,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error_code: u32,
     message: &'a str,
+    #[serde(skip_serializing_if = "<[FieldProblem]>::is_empty")]
+    errors: &'a [FieldProblem],
 }
 
 impl ApiError {
@@ -33,6 +46,7 @@ impl ApiError {
             status,
             error_code: u32::from(status.as_u16()) * 100 + detail,
             message: message.into(),
+            fields: Vec::new(),
         }
     }
 
@@ -88,6 +102,7 @@ impl ApiError {
         serde_json::to_vec(&Body {
             error_code: self.error_code,
             message: &self.message,
+            errors: &self.fields,
         })
         .unwrap_or_default()
     }
@@ -98,6 +113,17 @@ impl From<broker::Error> for ApiError {
         use broker::Error as B;
         let message = e.to_string();
         match e {
+            B::InvalidConnectorConfig(errors) => {
+                let mut api = Self::unprocessable(11, message);
+                api.fields = errors
+                    .into_iter()
+                    .map(|e| FieldProblem {
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect();
+                api
+            }
             B::Storage(inner) => inner.into(),
             B::InvalidTopicName(_) => Self::unprocessable(1, message),
             B::InvalidPartitionCount { .. } => Self::unprocessable(2, message),
@@ -118,6 +144,10 @@ impl From<broker::Error> for ApiError {
             B::PluginInUse { .. } => Self::new(StatusCode::CONFLICT, 2, message),
             B::TransformExists(_) => Self::new(StatusCode::CONFLICT, 3, message),
             B::InvalidDefinition { .. } => Self::unprocessable(9, message),
+            B::UnknownConnector(_) => Self::new(StatusCode::NOT_FOUND, 6, message),
+            B::ConnectorExists(_) => Self::new(StatusCode::CONFLICT, 4, message),
+            B::ConnectorNotStopped(_) => Self::bad_request(message),
+            B::InvalidOffsets(_) => Self::bad_request(message),
         }
     }
 }
@@ -153,7 +183,8 @@ impl From<PluginError> for ApiError {
             P::CompileTimeout { .. } => Self::unprocessable(24, message),
             P::CompileMemory { .. } => Self::unprocessable(28, message),
             P::Compile { .. } => Self::unprocessable(25, message),
-            P::InvalidConfig { .. } => Self::unprocessable(26, message),
+            P::InvalidConfig { .. } | P::Open { .. } => Self::unprocessable(26, message),
+            P::WrongWorld { .. } => Self::unprocessable(22, message),
             // Only `init` runs a guest during a request: its failure refuses the definition.
             P::Timeout { .. }
             | P::MemoryLimit { .. }

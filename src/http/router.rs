@@ -12,8 +12,11 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::handlers::{events, groups, ops, plugins, records, topics, transforms, websocket};
+use super::handlers::{
+    connectors, events, groups, ops, plugins, records, topics, transforms, websocket,
+};
 use super::{AppState, error::ApiError};
+use crate::broker::TargetState;
 
 /// The response body type of every route (a boxed body, so streaming routes fit in too).
 pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
@@ -81,7 +84,49 @@ enum Route {
     Transform,
     TransformPause,
     TransformResume,
+    Connectors,
+    Connector,
+    ConnectorConfig,
+    ConnectorStatus,
+    ConnectorTasks,
+    ConnectorTaskStatus,
+    ConnectorTaskRestart,
+    ConnectorPause,
+    ConnectorResume,
+    ConnectorStop,
+    ConnectorRestart,
+    ConnectorOffsets,
+    ConnectorPlugins,
+    ConnectorPluginValidate,
 }
+
+/// Kafka Connect's paths, served both at the root (where Connect tooling looks) and under
+/// `/v1`.
+const CONNECT_ROUTES: &[(&str, Route)] = &[
+    ("/connectors", Route::Connectors),
+    ("/connectors/{name}", Route::Connector),
+    ("/connectors/{name}/config", Route::ConnectorConfig),
+    ("/connectors/{name}/status", Route::ConnectorStatus),
+    ("/connectors/{name}/tasks", Route::ConnectorTasks),
+    (
+        "/connectors/{name}/tasks/{task}/status",
+        Route::ConnectorTaskStatus,
+    ),
+    (
+        "/connectors/{name}/tasks/{task}/restart",
+        Route::ConnectorTaskRestart,
+    ),
+    ("/connectors/{name}/pause", Route::ConnectorPause),
+    ("/connectors/{name}/resume", Route::ConnectorResume),
+    ("/connectors/{name}/stop", Route::ConnectorStop),
+    ("/connectors/{name}/restart", Route::ConnectorRestart),
+    ("/connectors/{name}/offsets", Route::ConnectorOffsets),
+    ("/connector-plugins", Route::ConnectorPlugins),
+    (
+        "/connector-plugins/{name}/config/validate",
+        Route::ConnectorPluginValidate,
+    ),
+];
 
 const ROUTES: &[(&str, Route)] = &[
     ("/healthz", Route::Healthz),
@@ -115,9 +160,16 @@ const ROUTES: &[(&str, Route)] = &[
 fn routes() -> &'static matchit::Router<Route> {
     static TABLE: std::sync::LazyLock<matchit::Router<Route>> = std::sync::LazyLock::new(|| {
         let mut router = matchit::Router::new();
-        for (pattern, route) in ROUTES {
-            if let Err(e) = router.insert(*pattern, *route) {
-                // A conflicting pattern is a bug in the table above; the unit test catches it.
+        let connect = CONNECT_ROUTES
+            .iter()
+            .flat_map(|(p, r)| [((*p).to_owned(), *r), (format!("/v1{p}"), *r)]);
+        let all = ROUTES
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), *r))
+            .chain(connect);
+        for (pattern, route) in all {
+            if let Err(e) = router.insert(pattern.clone(), route) {
+                // A conflicting pattern is a bug in the tables above; the unit test catches it.
                 tracing::error!(pattern, error = %e, "route not registered");
             }
         }
@@ -164,6 +216,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
     };
     let (t, p) = (params.get("topic"), params.get("partition"));
     let (g, n) = (params.get("group"), params.get("name"));
+    let task = params.get("task");
     match (route, &method) {
         (Route::Healthz, &Method::GET) => ("healthz", Ok(ops::healthz())),
         (Route::Readyz, &Method::GET) => ("readyz", Ok(ops::healthz())),
@@ -210,6 +263,66 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
         (Route::TransformResume, &Method::POST) => (
             "resume_transform",
             transforms::set_paused(state, n, false).await,
+        ),
+        (Route::Connectors, &Method::GET) => ("list_connectors", connectors::list(state, &req)),
+        (Route::Connectors, &Method::POST) => {
+            ("create_connector", connectors::create(state, req).await)
+        }
+        (Route::Connector, &Method::GET) => ("get_connector", connectors::get(state, n)),
+        (Route::Connector, &Method::DELETE) => {
+            ("delete_connector", connectors::delete(state, n).await)
+        }
+        (Route::ConnectorConfig, &Method::GET) => {
+            ("get_connector_config", connectors::get_config(state, n))
+        }
+        (Route::ConnectorConfig, &Method::PUT) => (
+            "put_connector_config",
+            connectors::put_config(state, n, req).await,
+        ),
+        (Route::ConnectorStatus, &Method::GET) => {
+            ("connector_status", connectors::status(state, n))
+        }
+        (Route::ConnectorTasks, &Method::GET) => ("connector_tasks", connectors::tasks(state, n)),
+        (Route::ConnectorTaskStatus, &Method::GET) => (
+            "connector_task_status",
+            connectors::task_status(state, n, task),
+        ),
+        (Route::ConnectorTaskRestart, &Method::POST) => (
+            "restart_connector_task",
+            connectors::restart_task(state, n, task),
+        ),
+        (Route::ConnectorPause, &Method::PUT) => (
+            "pause_connector",
+            connectors::set_target(state, n, TargetState::Paused).await,
+        ),
+        (Route::ConnectorResume, &Method::PUT) => (
+            "resume_connector",
+            connectors::set_target(state, n, TargetState::Running).await,
+        ),
+        (Route::ConnectorStop, &Method::PUT) => (
+            "stop_connector",
+            connectors::set_target(state, n, TargetState::Stopped).await,
+        ),
+        (Route::ConnectorRestart, &Method::POST) => {
+            ("restart_connector", connectors::restart(state, n, &req))
+        }
+        (Route::ConnectorOffsets, &Method::GET) => {
+            ("connector_offsets", connectors::offsets(state, n))
+        }
+        (Route::ConnectorOffsets, &Method::PATCH) => (
+            "alter_connector_offsets",
+            connectors::alter_offsets(state, n, req).await,
+        ),
+        (Route::ConnectorOffsets, &Method::DELETE) => (
+            "reset_connector_offsets",
+            connectors::reset_offsets(state, n).await,
+        ),
+        (Route::ConnectorPlugins, &Method::GET) => {
+            ("connector_plugins", connectors::plugins(state))
+        }
+        (Route::ConnectorPluginValidate, &Method::PUT) => (
+            "validate_connector_config",
+            connectors::validate(state, n, req).await,
         ),
         (_, m) => ("unknown", Err(ApiError::method_not_allowed(m, &path))),
     }
@@ -295,17 +408,25 @@ pub fn query(req: &Request<Incoming>) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ROUTES, Route, find};
+    use super::{CONNECT_ROUTES, ROUTES, Route, find};
 
     #[test]
     fn every_pattern_is_registered_and_parameters_are_decoded() {
-        for (pattern, route) in ROUTES {
+        let connect = CONNECT_ROUTES
+            .iter()
+            .flat_map(|(p, r)| [((*p).to_owned(), *r), (format!("/v1{p}"), *r)]);
+        for (pattern, route) in ROUTES
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), *r))
+            .chain(connect)
+        {
             let path = pattern
                 .replace("{topic}", "t")
                 .replace("{partition}", "0")
                 .replace("{group}", "g")
-                .replace("{name}", "n");
-            assert_eq!(find(&path).map(|(r, _)| r), Some(*route), "{pattern}");
+                .replace("{name}", "n")
+                .replace("{task}", "0");
+            assert_eq!(find(&path).map(|(r, _)| r), Some(route), "{pattern}");
         }
         let (route, params) = find("/v1/topics/a%2Eb/partitions/3/records/").unwrap_or_else(|| {
             panic!("a trailing slash and an encoded name must still match");
@@ -320,7 +441,7 @@ mod tests {
     fn openapi_documents_every_route() {
         let doc: serde_json::Value =
             serde_json::from_str(include_str!("openapi.json")).unwrap_or_default();
-        for (pattern, _) in ROUTES {
+        for (pattern, _) in ROUTES.iter().chain(CONNECT_ROUTES) {
             assert!(
                 doc["paths"].get(*pattern).is_some(),
                 "openapi.json lacks {pattern}"

@@ -1,4 +1,5 @@
-//! The only `bindgen!` site: host-side bindings for the `transform` and `transform-raw` worlds
+//! The only `bindgen!` site: host-side bindings for the `transform`, `transform-raw`,
+//! `sink-connector` and `source-connector` worlds
 //! of `wit/` (`tidegate:plugin@0.1.0`).
 //!
 //! Generated code only; it must not contain logic. Imports are sync and trappable (a host
@@ -17,6 +18,37 @@ pub mod raw {
     wasmtime::component::bindgen!({
         path: "wit",
         world: "transform-raw",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "tidegate:plugin/types": super::tidegate::plugin::types,
+            "tidegate:plugin/log": super::tidegate::plugin::log,
+            "tidegate:plugin/kv": super::tidegate::plugin::kv,
+        },
+    });
+}
+
+/// Bindings of the `sink-connector` world.
+pub mod sink {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "sink-connector",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "tidegate:plugin/types": super::tidegate::plugin::types,
+            "tidegate:plugin/log": super::tidegate::plugin::log,
+            "tidegate:plugin/kv": super::tidegate::plugin::kv,
+        },
+    });
+}
+
+/// Bindings of the `source-connector` world (shares the sink world's connector types and
+/// validation export).
+pub mod source {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "source-connector",
         imports: { default: trappable },
         exports: { default: async },
         with: {

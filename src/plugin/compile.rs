@@ -21,6 +21,11 @@ use super::{PluginInfo, World, cache, isolate};
 /// Export names that select a world (the package version must be 0.1.x).
 const TRANSFORMER: &str = "tidegate:plugin/transformer@0.1.";
 const TRANSFORMER_RAW: &str = "tidegate:plugin/transformer-raw@0.1.";
+const SINK: &str = "tidegate:plugin/sink@0.1.";
+const SOURCE: &str = "tidegate:plugin/source@0.1.";
+/// What connectors may import on top of [`GRANTED`] (denied at run time unless their config
+/// grants it).
+const GRANTED_TO_CONNECTORS: &[&str] = &["wasi:http/"];
 /// Imports a plugin may have: our host interfaces, and WASI 0.2 (granted as `sandbox` says).
 const GRANTED: &[&str] = &[
     "tidegate:plugin/log@0.1.",
@@ -74,13 +79,24 @@ pub(crate) fn inspect(engine: &wasmtime::Engine, component: &Component) -> Resul
         World::Transform
     } else if exported(TRANSFORMER_RAW) {
         World::TransformRaw
+    } else if exported(SINK) {
+        World::Sink
+    } else if exported(SOURCE) {
+        World::Source
     } else {
         return Err(Error::UnknownWorld { exports });
     };
-    if let Some((name, _)) = ty
-        .imports(engine)
-        .find(|(n, _)| !GRANTED.iter().any(|g| n.starts_with(g)))
-    {
+    let connector_only: &[&str] = if world.is_transform() {
+        &[]
+    } else {
+        GRANTED_TO_CONNECTORS
+    };
+    if let Some((name, _)) = ty.imports(engine).find(|(n, _)| {
+        !GRANTED
+            .iter()
+            .chain(connector_only)
+            .any(|g| n.starts_with(g))
+    }) {
         return Err(Error::ForbiddenImport {
             name: name.to_owned(),
         });

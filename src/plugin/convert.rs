@@ -66,7 +66,7 @@ pub(crate) fn input(batch: &[StoredRecord]) -> Vec<wit::InputRecord> {
         .collect()
 }
 
-fn record(m: wit::Message) -> Record {
+pub(crate) fn record(m: wit::Message) -> Record {
     Record {
         key: m.key.map(Bytes::from),
         value: m.value.map(Bytes::from),

@@ -30,8 +30,8 @@ pub enum Error {
     },
     /// The component exports none of our worlds.
     #[error(
-        "component targets no tidegate:plugin@0.1 world (transform or transform-raw); \
-         it exports {exports:?}"
+        "component targets no tidegate:plugin@0.1 world (transform, transform-raw, \
+         sink-connector or source-connector); it exports {exports:?}"
     )]
     UnknownWorld {
         /// The component's export names.
@@ -110,6 +110,26 @@ pub enum Error {
         plugin: String,
         /// The guest's message.
         message: String,
+    },
+    /// A connector's `open` refused to start (bad config it could not validate earlier, an
+    /// unreachable resource it needs at start).
+    #[error("plugin {plugin} failed to open: {message}")]
+    Open {
+        /// Plugin digest.
+        plugin: String,
+        /// The guest's message.
+        message: String,
+    },
+    /// The plugin targets another world than the use asks for (a transform used as a
+    /// connector, or the reverse).
+    #[error("plugin {plugin} targets the {world} world; this needs {expected}")]
+    WrongWorld {
+        /// Plugin digest.
+        plugin: String,
+        /// Its world.
+        world: super::World,
+        /// What was needed.
+        expected: &'static str,
     },
     /// The guest returned output the host refuses (too much, bad routing, bad raw layout).
     #[error("plugin {plugin} returned invalid output: {problem}")]

@@ -1,5 +1,5 @@
 //! The per-instance host state and the host side of the imports a plugin may use (`log`, `kv`,
-//! and WASI through `wasmtime-wasi`).
+//! WASI through `wasmtime-wasi`, and `wasi:http` behind the instance's [`Grants`]).
 //!
 //! Owns `HostState` (one per `Store`). It must not hold anything shared between instances
 //! except the caller's [`StateStore`], and must never block: host calls run in the middle of a
@@ -10,8 +10,10 @@ use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::tidegate::plugin::{kv, log, types};
+use super::grants::{Grants, HttpHooks};
 use super::limits::{Limiter, Limits};
 use super::sandbox::{self, Stderr};
 use super::state::StateStore;
@@ -25,6 +27,8 @@ const MAX_KV_VALUE: usize = 1 << 20;
 /// Everything one plugin instance's `Store` carries.
 pub(crate) struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: HttpHooks,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) stderr: Stderr,
@@ -36,17 +40,29 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(plugin: Arc<str>, limits: &Limits, state: Arc<dyn StateStore>) -> Self {
+    /// # Errors
+    /// The granted directory cannot be opened.
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        limits: &Limits,
+        state: Arc<dyn StateStore>,
+        grants: &Arc<Grants>,
+    ) -> Result<Self, String> {
         let stderr = Stderr::default();
-        Self {
-            wasi: sandbox::wasi_ctx(&stderr),
+        Ok(Self {
+            wasi: sandbox::wasi_ctx(&stderr, grants)?,
+            http: WasiHttpCtx::new(),
+            hooks: HttpHooks {
+                grants: Arc::clone(grants),
+                plugin: Arc::clone(&plugin),
+            },
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             stderr,
             state,
             plugin,
             deadline: None,
-        }
+        })
     }
 }
 
@@ -55,6 +71,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
         }
     }
 }

@@ -176,10 +176,12 @@ fn engine(config: &PluginConfig) -> Result<Engine> {
 }
 
 /// One linker for every plugin: all of WASI p2 (components from most toolchains import it even
-/// when unused; `sandbox` decides what is behind it) plus our `log` and `kv`.
+/// when unused; `sandbox` decides what is behind it), `wasi:http` (behind each instance's
+/// allow-list; only connector worlds may import it), plus our `log` and `kv`.
 fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
     log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(engine_error)?;
     kv::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(engine_error)?;
     Ok(linker)

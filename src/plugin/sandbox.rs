@@ -1,8 +1,9 @@
 //! The WASI context a plugin instance sees, and the capture of its stderr.
 //!
-//! Owns exactly what is granted behind the `wasi:*` imports. Grants: none of the host's files,
-//! environment, arguments or network (no preopens; TCP/UDP disabled and every address denied;
-//! no name lookup); stdin empty; stdout discarded; stderr kept in a bounded buffer (last
+//! Owns exactly what is granted behind the `wasi:*` imports. Grants: none of the host's files
+//! (except a connector's one granted directory, at `/data`), environment, arguments or raw
+//! network (TCP/UDP disabled and every address denied; no name lookup; `wasi:http` is filtered
+//! by the allow-list in `grants`); stdin empty; stdout discarded; stderr kept in a bounded buffer (last
 //! [`STDERR_TAIL`] bytes) for trap reports; wall and monotonic clocks rounded to 1 ms (enough
 //! for timestamps, too coarse for timing side channels); secure random (cannot be withheld:
 //! language runtimes seed hash maps from it). It must not grant anything else.
@@ -15,16 +16,28 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx};
+
+use super::grants::Grants;
 
 /// How much of a guest's stderr is kept (the end of it: panic messages come last).
 pub(crate) const STDERR_TAIL: usize = 8 << 10;
 
 const CLOCK_RESOLUTION: Duration = Duration::from_millis(1);
 
-/// Builds the context for one instance, writing stderr into `stderr`.
-pub(crate) fn wasi_ctx(stderr: &Stderr) -> WasiCtx {
-    WasiCtx::builder()
+/// Where a granted directory appears inside the sandbox.
+pub const GUEST_DIR: &str = "/data";
+
+/// Builds the context for one instance, writing stderr into `stderr`, with the directory of
+/// `grants` (if any) preopened read-write at [`GUEST_DIR`].
+pub(crate) fn wasi_ctx(stderr: &Stderr, grants: &Grants) -> Result<WasiCtx, String> {
+    let mut builder = WasiCtx::builder();
+    if let Some(dir) = &grants.dir {
+        builder
+            .preopened_dir(dir, GUEST_DIR, FsPerms::ReadWrite)
+            .map_err(|e| format!("cannot open the granted directory {}: {e}", dir.display()))?;
+    }
+    Ok(builder
         .stderr(stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
@@ -34,7 +47,7 @@ pub(crate) fn wasi_ctx(stderr: &Stderr) -> WasiCtx {
         .monotonic_clock(CoarseMonotonicClock {
             start: std::time::Instant::now(),
         })
-        .build()
+        .build())
 }
 
 /// A bounded, shareable stderr sink keeping the last [`STDERR_TAIL`] bytes.

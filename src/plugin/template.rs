@@ -10,6 +10,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::exports::tidegate::plugin::{config, transformer};
 use super::bindings::raw::exports::tidegate::plugin::transformer_raw;
+use super::bindings::{sink, source};
 use super::error::{Error, Result};
 use super::host::HostState;
 use super::runtime::Shared;
@@ -20,6 +21,14 @@ use super::{PluginInfo, World, cache, compile};
 pub(crate) enum Indices {
     Typed(transformer::GuestIndices),
     Raw(transformer_raw::GuestIndices),
+    Sink {
+        sink: sink::exports::tidegate::plugin::sink::GuestIndices,
+        validate: sink::exports::tidegate::plugin::validate::GuestIndices,
+    },
+    Source {
+        source: source::exports::tidegate::plugin::source::GuestIndices,
+        validate: source::exports::tidegate::plugin::validate::GuestIndices,
+    },
 }
 
 /// A loaded, linked component: everything needed to instantiate it cheaply.
@@ -46,6 +55,18 @@ impl Template {
             World::TransformRaw => {
                 Indices::Raw(transformer_raw::GuestIndices::new(&pre).map_err(link)?)
             }
+            World::Sink => Indices::Sink {
+                sink: sink::exports::tidegate::plugin::sink::GuestIndices::new(&pre)
+                    .map_err(link)?,
+                validate: sink::exports::tidegate::plugin::validate::GuestIndices::new(&pre)
+                    .map_err(link)?,
+            },
+            World::Source => Indices::Source {
+                source: source::exports::tidegate::plugin::source::GuestIndices::new(&pre)
+                    .map_err(link)?,
+                validate: source::exports::tidegate::plugin::validate::GuestIndices::new(&pre)
+                    .map_err(link)?,
+            },
         };
         let init = config::GuestIndices::new(&pre).ok();
         let plugin = Arc::from(info.digest.as_str());

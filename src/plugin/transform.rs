@@ -7,16 +7,17 @@
 //! files directly (that is `cache`, via `load`).
 
 use std::sync::Arc;
-use std::time::Instant;
 
+use wasmtime::Store;
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap};
 
 use super::bindings::exports::tidegate::plugin::transformer;
 use super::bindings::raw::exports::tidegate::plugin::transformer_raw;
 use super::bindings::tidegate::plugin::types as wit;
+use super::call::{self, begin, finish};
 use super::convert::{self, OutputCheck};
 use super::error::{Error, Result};
+use super::grants::Grants;
 use super::host::HostState;
 use super::runtime::{Shared, backstop};
 use super::state::{MemoryStateStore, StateStore};
@@ -61,6 +62,14 @@ impl Plugin {
     #[must_use]
     pub fn info(&self) -> &PluginInfo {
         &self.template.info
+    }
+
+    pub(crate) fn template(&self) -> &Arc<Template> {
+        &self.template
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Validates `config` via the guest's `init` export (if it has one) on a throw-away
@@ -151,7 +160,8 @@ impl TransformInstance {
     ) -> Result<Vec<OutputRecord>, Error> {
         let input = match self.template.info.world {
             World::Transform => Input::Typed(convert::input(batch)),
-            World::TransformRaw => Input::Raw(raw::encode(batch)),
+            // Other worlds never get an instance (`Live::start` refuses them).
+            World::TransformRaw | World::Sink | World::Source => Input::Raw(raw::encode(batch)),
         };
         let (ctx, live) = (convert::context(ctx), self.live.take());
         let (template, config) = (Arc::clone(&self.template), Arc::clone(&self.config));
@@ -197,18 +207,23 @@ impl Live {
         limits: &Limits,
         state: Arc<dyn StateStore>,
     ) -> Result<Self> {
-        let mut store = Store::new(
-            t.pre.engine(),
-            HostState::new(Arc::clone(&t.plugin), limits, state),
-        );
-        store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_callback(|ctx| Ok(super::limits::on_epoch(ctx.data().deadline)));
+        if !t.info.world.is_transform() {
+            return Err(Error::WrongWorld {
+                plugin: t.info.digest.clone(),
+                world: t.info.world,
+                expected: "a transform world",
+            });
+        }
+        let mut store = call::new_store(t, limits, state, &Arc::new(Grants::none()))?;
         begin(&mut store, limits);
         let started = async {
             let instance = t.pre.instantiate_async(&mut store).await?;
             let exports = match &t.indices {
                 Indices::Typed(ix) => Exports::Typed(ix.load(&mut store, &instance)?),
                 Indices::Raw(ix) => Exports::Raw(ix.load(&mut store, &instance)?),
+                Indices::Sink { .. } | Indices::Source { .. } => {
+                    return Err(wasmtime::format_err!("not a transform"));
+                }
             };
             let init = match &t.init {
                 Some(ix) => {
@@ -282,59 +297,4 @@ impl Live {
 enum Output {
     Typed(Vec<wit::OutputRecord>),
     Raw(Vec<u8>),
-}
-
-/// Arms the call budget.
-fn begin(store: &mut Store<HostState>, limits: &Limits) {
-    store.data_mut().deadline = Some(Instant::now() + limits.call_timeout());
-    store.set_epoch_deadline(1);
-}
-
-/// Disarms the budget, forwards stderr, and classifies a failure.
-fn finish<T>(
-    store: &mut Store<HostState>,
-    limits: &Limits,
-    outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
-) -> Result<T> {
-    let state = store.data_mut();
-    state.deadline = None;
-    let stderr = state.stderr.take();
-    let plugin = state.plugin.to_string();
-    let error = match outcome {
-        Ok(Ok(value)) => {
-            if !stderr.is_empty() {
-                tracing::debug!(plugin, stderr, "Plugin stderr.");
-            }
-            return Ok(value);
-        }
-        Ok(Err(error)) => error,
-        Err(_elapsed) => {
-            return Err(Error::Timeout {
-                plugin,
-                limit_ms: limits.call_timeout_ms,
-            });
-        }
-    };
-    Err(if state.limiter.hit {
-        Error::MemoryLimit {
-            plugin,
-            limit: limits.max_memory_bytes,
-        }
-    } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        Error::Timeout {
-            plugin,
-            limit_ms: limits.call_timeout_ms,
-        }
-    } else {
-        tracing::debug!(plugin, error = format!("{error:?}"), "Plugin trapped.");
-        let cause = error
-            .downcast_ref::<Trap>()
-            .map_or_else(|| error.root_cause().to_string(), ToString::to_string);
-        let message = if stderr.is_empty() {
-            cause
-        } else {
-            format!("{cause}; guest stderr: {stderr}")
-        };
-        Error::Trap { plugin, message }
-    })
 }

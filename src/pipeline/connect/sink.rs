@@ -1,0 +1,262 @@
+//! A sink task: reads the connector's topics from its committed offsets, hands the plugin one
+//! batch of one partition at a time (`put`, then `flush`), and commits the batch's offsets —
+//! with the plugin's key-value changes — only after the plugin acknowledged it. At-least-once,
+//! per-partition order kept: after a crash only uncommitted batches come again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::Stop;
+use super::policy::{self, Origin, Retry};
+use crate::broker::{
+    BatchContext, Broker, ConnectorEntry, ConnectorKind, ConnectorOffsets, ConnectorSettings,
+    OffsetSpec, SinkInstance, settings_of,
+};
+use crate::event::StoredRecord;
+use crate::pipeline::batch_state::BatchState;
+
+/// Longest idle wait before re-checking for input.
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+const READ_BYTES: usize = 16 << 20;
+
+struct Sink<'a> {
+    broker: &'a Broker,
+    entry: &'a ConnectorEntry,
+    settings: ConnectorSettings,
+    instance: SinkInstance,
+    state: Arc<BatchState>,
+    offsets: ConnectorOffsets,
+    /// Every input (topic, partition).
+    inputs: Vec<(String, u32)>,
+    next: usize,
+}
+
+/// Runs the sink until cancelled (`Ok`) or it fails.
+pub(crate) async fn run(
+    broker: &Broker,
+    entry: &ConnectorEntry,
+    cancel: &CancellationToken,
+) -> Result<(), Stop> {
+    let def = &entry.definition;
+    let settings = settings_of(def, ConnectorKind::Sink)?;
+    let committed = broker.connector_committed(&def.name);
+    let state = Arc::new(BatchState::new(committed.kv));
+    let grants = broker.connector_grants(&settings)?;
+    let plugin = broker.plugin_host().load(&def.digest).await?;
+    let config: Vec<(String, String)> = def.config.clone().into_iter().collect();
+    let instance = plugin
+        .open_sink(&config, settings.limits, Arc::clone(&state) as _, grants)
+        .await?;
+    let mut inputs = Vec::new();
+    for topic in &settings.topics {
+        for p in 0..broker.partition_count(topic)? {
+            inputs.push((topic.clone(), p));
+        }
+    }
+    let mut sink = Sink {
+        broker,
+        entry,
+        settings,
+        instance,
+        state,
+        offsets: committed.offsets,
+        inputs,
+        next: 0,
+    };
+    let result = sink.run(cancel).await;
+    sink.instance.close().await;
+    result
+}
+
+impl Sink<'_> {
+    async fn run(&mut self, cancel: &CancellationToken) -> Result<(), Stop> {
+        while !cancel.is_cancelled() {
+            match self.next_batch(cancel).await? {
+                Some((topic, partition, records)) => {
+                    self.deliver(&topic, partition, records, cancel).await?;
+                }
+                None => self.idle(cancel).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a partition is read from: the committed offset, moved up to the partition's start
+    /// if retention passed it; the start (earliest) for a new connector, as Connect's sinks.
+    fn position(&self, topic: &str, partition: u32) -> Result<u64, Stop> {
+        let start = self
+            .broker
+            .partition_offsets(topic)?
+            .get(partition as usize)
+            .map_or(0, |p| p.start_offset);
+        let at = self
+            .offsets
+            .sink
+            .get(&(topic.to_owned(), partition))
+            .copied()
+            .unwrap_or(start);
+        Ok(at.max(start))
+    }
+
+    /// The next batch of up to `tidegate.batch.max.records`, trying partitions round-robin and
+    /// letting it fill for up to `tidegate.batch.max.wait.ms`.
+    async fn next_batch(
+        &mut self,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(String, u32, Vec<StoredRecord>)>, Stop> {
+        let max = self.settings.batch_max_records;
+        let linger = Duration::from_millis(self.settings.batch_max_wait_ms);
+        for i in 0..self.inputs.len() {
+            let index = (self.next + i) % self.inputs.len();
+            let (topic, partition) = self.inputs[index].clone();
+            let from = self.position(&topic, partition)?;
+            let mut records = self
+                .read(&topic, partition, from, max, Duration::ZERO)
+                .await?;
+            if records.is_empty() {
+                continue;
+            }
+            let deadline = Instant::now() + linger;
+            while records.len() < max && !cancel.is_cancelled() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let after = records.last().map_or(from, |r| r.offset + 1);
+                let more = self
+                    .read(&topic, partition, after, max - records.len(), left)
+                    .await?;
+                if more.is_empty() {
+                    break;
+                }
+                records.extend(more);
+            }
+            self.next = (index + 1) % self.inputs.len();
+            return Ok(Some((topic, partition, records)));
+        }
+        Ok(None)
+    }
+
+    async fn read(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<StoredRecord>, Stop> {
+        let read = self
+            .broker
+            .fetch(
+                topic,
+                partition,
+                OffsetSpec::At(from),
+                max,
+                READ_BYTES,
+                wait,
+            )
+            .await?;
+        Ok(read.records)
+    }
+
+    /// Waits for input on any topic (woken by the append path), or a while, or cancellation.
+    async fn idle(&mut self, cancel: &CancellationToken) -> Result<(), Stop> {
+        let mut waits = Vec::new();
+        for topic in &self.settings.topics {
+            let mut positions = BTreeMap::new();
+            for (t, p) in &self.inputs {
+                if t == topic {
+                    positions.insert(*p, self.position(t, *p)?);
+                }
+            }
+            let broker = self.broker;
+            waits.push(Box::pin(async move {
+                broker.wait_any(topic, &positions, IDLE_WAIT).await
+            }));
+        }
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Ok(()),
+            (waited, _, _) = futures_util::future::select_all(waits) => { waited?; Ok(()) }
+        }
+    }
+
+    /// Delivers one batch (retrying per policy), then commits its offsets.
+    async fn deliver(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        records: Vec<StoredRecord>,
+        cancel: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let ctx = BatchContext {
+            topic: topic.to_owned(),
+            partition,
+        };
+        let mut retry = Retry::new();
+        let status = &self.entry.status;
+        let failed = loop {
+            self.state.discard();
+            let attempt = async {
+                self.instance.put(&ctx, &records).await?;
+                self.instance.flush().await
+            };
+            let result = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                r = attempt => r,
+            };
+            match result {
+                Ok(()) => break None,
+                Err(e) => {
+                    if !retry.again(&e, &self.settings, status, cancel).await {
+                        if cancel.is_cancelled() {
+                            return Ok(());
+                        }
+                        break Some(e);
+                    }
+                }
+            }
+        };
+        let count = records.len() as u64;
+        let end = records.last().map_or(0, |r| r.offset + 1);
+        if let Some(error) = failed {
+            self.state.discard();
+            let origin = Origin {
+                connector: &self.entry.definition.name,
+                stage: "TASK_PUT",
+                topic: Some((topic, partition)),
+            };
+            let failed = records
+                .into_iter()
+                .map(|r| (Some(r.offset), r.record))
+                .collect();
+            policy::give_up(
+                self.broker,
+                &self.settings,
+                status,
+                &origin,
+                &error.to_string(),
+                failed,
+            )
+            .await?;
+        } else {
+            status.records.fetch_add(count, Ordering::Relaxed);
+            status.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.offsets.sink.insert((topic.to_owned(), partition), end);
+        self.broker
+            .commit_connector(
+                &self.entry.definition.name,
+                &self.offsets,
+                self.state.changes(),
+            )
+            .await?;
+        self.state.apply();
+        Ok(())
+    }
+}
