@@ -50,7 +50,9 @@ pub struct ConnectorDefinition {
     pub config: BTreeMap<String, String>,
     /// Plugin digest at the last create/update; the connector runs these exact bytes.
     pub digest: String,
-    /// Sink or source (from the plugin's world).
+    /// Sink or source (from the plugin's world). Stored as `type`: `kind` tags the stored
+    /// definition's variant.
+    #[serde(rename = "type")]
     pub kind: ConnectorKind,
     /// Running, paused or stopped.
     pub target: TargetState,
@@ -400,7 +402,7 @@ impl Broker {
         &self,
         config: &BTreeMap<String, String>,
     ) -> Result<(
-        Option<ConnectorSettings>,
+        ConnectorSettings,
         Option<(String, ConnectorKind)>,
         Vec<FieldError>,
     )> {
@@ -427,17 +429,12 @@ impl Broker {
             }
             None => None,
         };
-        let (settings, mut errors) = match settings::parse(config, kind) {
-            Ok(s) => (Some(s), Vec::new()),
-            Err(errors) => (None, errors),
-        };
-        if let Some(s) = &settings {
-            errors.extend(self.check_topics(s, kind));
-        }
-        if let (Some(loaded), Some(s)) = (&loaded, &settings) {
+        let (settings, mut errors) = settings::read(config, kind);
+        errors.extend(self.check_topics(&settings, kind));
+        if let Some(loaded) = &loaded {
             let plugin_config: Vec<(String, String)> =
                 config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            errors.extend(loaded.validate(&plugin_config, s.limits).await?);
+            errors.extend(loaded.validate(&plugin_config, settings.limits).await?);
         }
         let identity = plugin.zip(kind).map(|(p, k)| (p.digest, k));
         Ok((settings, identity, errors))
@@ -519,8 +516,7 @@ impl Broker {
         }
         config.insert("name".into(), name.to_owned());
         let (settings, identity, errors) = self.check_config(&config).await?;
-        let (Some(settings), Some((digest, kind)), true) = (settings, identity, errors.is_empty())
-        else {
+        let (Some((digest, kind)), true) = (identity, errors.is_empty()) else {
             return Err(Error::InvalidConnectorConfig(errors));
         };
         if let Some(dlq) = &settings.dlq_topic {

@@ -31,6 +31,7 @@ const GRANTED: &[&str] = &[
     "tidegate:plugin/log@0.1.",
     "tidegate:plugin/kv@0.1.",
     "tidegate:plugin/types@0.1.",
+    "tidegate:plugin/connector-types@0.1.",
     "wasi:cli/",
     "wasi:clocks/",
     "wasi:filesystem/",

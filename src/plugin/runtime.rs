@@ -55,6 +55,8 @@ impl Shared {
             .worker_threads(workers)
             .thread_name("tidegate-plugin")
             .on_thread_start(|| ON_PLUGIN_RUNTIME.set(true))
+            // Connectors' outbound HTTP runs its sockets on this runtime.
+            .enable_io()
             .enable_time()
             .build()
             .map_err(|e| Error::Runtime {

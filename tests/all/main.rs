@@ -4,6 +4,7 @@
 mod architecture;
 mod bad_input;
 mod cli;
+mod connectors;
 mod crash;
 mod events;
 mod flood;

@@ -6,6 +6,7 @@ pub mod client;
 #[path = "../support_plugins.rs"]
 pub mod plugins;
 pub mod sse;
+pub mod webhook;
 
 use tempfile::TempDir;
 use tidegate::config::{Config, ServeArgs};

@@ -23,7 +23,9 @@ impl transformer::Guest for Sneaky {
         _ctx: BatchContext,
         _batch: Vec<InputRecord>,
     ) -> Result<Vec<OutputRecord>, TransformError> {
-        Err(TransformError::Fatal(example::forbidden::secrets::read_secret()))
+        Err(TransformError::Fatal(
+            example::forbidden::secrets::read_secret(),
+        ))
     }
 }
 

@@ -139,8 +139,7 @@ pub const HOST_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Parses the host's keys of `config` for a connector of `kind`. Problems are collected, not
-/// returned at the first one.
+/// Parses the host's keys of `config` for a connector of `kind`.
 ///
 /// # Errors
 /// Every problem found, one per field.
@@ -148,6 +147,20 @@ pub fn parse(
     config: &BTreeMap<String, String>,
     kind: Option<ConnectorKind>,
 ) -> Result<ConnectorSettings, Vec<FieldError>> {
+    let (settings, errors) = read(config, kind);
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads the host's keys of `config`, collecting every problem (not stopping at the first);
+/// a bad value reads as its default, so later checks still run.
+pub fn read(
+    config: &BTreeMap<String, String>,
+    kind: Option<ConnectorKind>,
+) -> (ConnectorSettings, Vec<FieldError>) {
     let mut errors = Vec::new();
     let mut bad = |field: &str, message: String| {
         errors.push(FieldError {
@@ -277,10 +290,7 @@ pub fn parse(
             );
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(ConnectorSettings {
+    let settings = ConnectorSettings {
         plugin,
         topics,
         tasks_max,
@@ -293,7 +303,8 @@ pub fn parse(
         limits,
         http_allow,
         dir,
-    })
+    };
+    (settings, errors)
 }
 
 #[cfg(test)]

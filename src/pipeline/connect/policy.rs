@@ -21,6 +21,15 @@ const FIRST_DELAY: Duration = Duration::from_millis(100);
 /// deterministic crash must not loop forever.
 const MAX_POISONED_ATTEMPTS: u32 = 3;
 
+/// How long a stopping task lets its call in flight finish (so its batch is committed).
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Completes [`GRACE`] after `cancel` fires.
+pub(crate) async fn grace_over(cancel: &CancellationToken) {
+    cancel.cancelled().await;
+    tokio::time::sleep(GRACE).await;
+}
+
 /// The retry state of one call sequence.
 pub(crate) struct Retry {
     started: Instant,

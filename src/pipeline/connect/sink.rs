@@ -205,10 +205,11 @@ impl Sink<'_> {
                 self.instance.put(&ctx, &records).await?;
                 self.instance.flush().await
             };
+            // A batch in flight is finished and committed on a stop (graceful shutdown,
+            // pause, delete), unless it takes longer than the grace period.
             let result = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return Ok(()),
                 r = attempt => r,
+                () = policy::grace_over(cancel) => return Ok(()),
             };
             match result {
                 Ok(()) => break None,

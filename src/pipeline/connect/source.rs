@@ -212,9 +212,8 @@ impl Source<'_> {
         loop {
             self.state.discard();
             let result = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return Ok(Vec::new()),
                 r = self.instance.poll(max) => r,
+                () = policy::grace_over(cancel) => return Ok(Vec::new()),
             };
             match result {
                 Ok(records) => return Ok(records),
