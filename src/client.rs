@@ -462,10 +462,12 @@ fn finish_stdout(out: &mut impl Write) -> Result<bool> {
     }
 }
 
+mod connector;
 mod consume;
 mod plugin;
 mod produce;
 
+pub use connector::{ConnectorCommand, connector};
 pub use consume::consume;
 
 mod consume_ws;

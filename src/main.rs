@@ -39,6 +39,9 @@ enum Command {
     /// Manage WebAssembly plugins.
     #[command(subcommand)]
     Plugin(client::PluginCommand),
+    /// Manage connectors (Kafka Connect's API).
+    #[command(subcommand)]
+    Connector(client::ConnectorCommand),
     /// Internal: precompile a plugin read from stdin under a memory cap, artifact to stdout
     /// (the gateway runs this in a child process for every upload).
     #[command(hide = true)]
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(&args).await,
             Command::Topic(cmd) => client::topic(&cli.server, cmd).await,
             Command::Plugin(cmd) => client::plugin(&cli.server, cmd).await,
+            Command::Connector(cmd) => client::connector(&cli.server, cmd).await,
             Command::PluginCompile { max_memory_bytes } => plugin_compile(max_memory_bytes),
             Command::Produce(args) => client::produce(&cli.server, args).await,
             Command::Consume(args) => client::consume(&cli.server, args).await,

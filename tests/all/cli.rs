@@ -137,3 +137,66 @@ async fn consume_follows_over_websocket() {
     assert!(!ok && err.contains("404"), "{err}");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_commands_drive_the_connect_api() {
+    let gw = TestGateway::start().await;
+    let server = format!("http://{}", gw.addr());
+    gw.client.create_topic("gen", 1).await;
+    crate::connectors::upload_as(&gw.client, "datagen", "datagen").await;
+    let run = |args: Vec<&'static str>| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || tidegate(&server, &args, ""))
+    };
+    let (ok, out, err) = run(vec![
+        "connector",
+        "create",
+        "gen",
+        "-c",
+        "connector.class=datagen",
+        "-c",
+        "topic=gen",
+        "-c",
+        "rate=0",
+        "-c",
+        "max.records=20",
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("connector gen: created (source)"), "{out}");
+    crate::transforms::wait_for_records(&gw.client, "gen", 20, std::time::Duration::from_secs(30))
+        .await;
+    let (ok, out, _) = run(vec!["connector", "list"]).await.unwrap();
+    assert!(
+        ok && out.contains("gen  source  connector=RUNNING  task=RUNNING"),
+        "{out}"
+    );
+    let (ok, out, _) = run(vec!["connector", "status", "gen"]).await.unwrap();
+    assert!(ok && out.contains("connector=RUNNING"), "{out}");
+    let (ok, out, err) = run(vec!["connector", "offsets", "gen", "--reset"])
+        .await
+        .unwrap();
+    assert!(
+        !ok && err.contains("STOPPED"),
+        "resetting a running connector is refused: {out}{err}"
+    );
+    let (ok, _, err) = run(vec!["connector", "stop", "gen"]).await.unwrap();
+    assert!(ok, "{err}");
+    let (ok, out, _) = run(vec!["connector", "offsets", "gen"]).await.unwrap();
+    assert!(ok && out.contains("\"seq\": 20"), "{out}");
+    let (ok, _, err) = run(vec!["connector", "offsets", "gen", "--reset"])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(vec!["connector", "pause", "gen"]).await.unwrap();
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(vec!["connector", "restart", "gen", "--only-failed"])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(vec!["connector", "delete", "gen"]).await.unwrap();
+    assert!(ok && out.contains("deleted"), "{err}");
+    let (ok, _, err) = run(vec!["connector", "status", "gen"]).await.unwrap();
+    assert!(!ok && err.contains("not found"), "{err}");
+}
