@@ -103,15 +103,32 @@ fn build_uncached() -> Result<PathBuf, String> {
 /// componentize-py version known to work (PLUGINS.md §6).
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
-/// Builds `plugins/python-filter` with componentize-py (installed from PyPI into a venv under
-/// `plugins/target/python-venv` if missing) and returns the component. Rebuilds only when the
-/// app or the WIT changed.
+/// Builds `plugins/python-filter` (a `transform`) with componentize-py (installed from PyPI
+/// into a venv under `plugins/target/python-venv` if missing) and returns the component.
+/// Rebuilds only when the app or the WIT changed.
 ///
 /// # Panics
 /// If componentize-py cannot be installed or the build fails; the message says why.
 pub fn python_filter() -> bytes::Bytes {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let path = match BUILT.get_or_init(build_python) {
+    python_component(&BUILT, "python-filter", "transform")
+}
+
+/// Builds `plugins/python-datagen` (a `source-connector`) like [`python_filter`].
+///
+/// # Panics
+/// As [`python_filter`].
+pub fn python_datagen() -> bytes::Bytes {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    python_component(&BUILT, "python-datagen", "source-connector")
+}
+
+fn python_component(
+    built: &OnceLock<Result<PathBuf, String>>,
+    app: &str,
+    world: &str,
+) -> bytes::Bytes {
+    let path = match built.get_or_init(|| build_python(app, world)) {
         Ok(path) => path,
         Err(message) => panic!("{message}"),
     };
@@ -139,7 +156,7 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn build_python() -> Result<PathBuf, String> {
+fn build_python(name: &str, world: &str) -> Result<PathBuf, String> {
     let plugins = plugins_dir();
     let target = plugins.join("target");
     let venv = target.join("python-venv");
@@ -161,9 +178,9 @@ fn build_python() -> Result<PathBuf, String> {
             )
         })?;
     }
-    let app = plugins.join("python-filter");
+    let app = plugins.join(name);
     let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("wit");
-    let out = target.join("python-filter.wasm");
+    let out = target.join(format!("{name}.wasm"));
     let inputs = std::fs::read_dir(&wit).map_err(|e| format!("{}: {e}", wit.display()))?;
     let newest_input = inputs
         .filter_map(|e| e.ok().and_then(|e| modified(&e.path())))
@@ -176,11 +193,11 @@ fn build_python() -> Result<PathBuf, String> {
     cmd.current_dir(&app)
         .arg("-d")
         .arg(&wit)
-        .args(["-w", "transform", "componentize", "app", "-o"])
+        .args(["-w", world, "componentize", "app", "-o"])
         .arg(&out);
     run(
         &mut cmd,
-        "componentize-py (see plugins/python-filter/README.md)",
+        &format!("componentize-py (see plugins/{name}/README.md)"),
     )?;
     Ok(out)
 }

@@ -9,7 +9,8 @@
 //!
 //! # Behaviour
 //!
-//! `put` looks at each record's value as (lossy) UTF-8, in batch order:
+//! `put` looks at each record's value in batch order: a JSON string value (`"loop"`, as the
+//! produce API stores `{"value": "loop"}`) counts as its text, anything else as (lossy) UTF-8:
 //!
 //! * `loop`: spins forever (the host's call budget must stop it);
 //! * `grow`: allocates 1 MiB blocks without bound (the memory limit must stop it);
