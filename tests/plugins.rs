@@ -6,6 +6,8 @@ mod support_plugins;
 
 #[path = "plugins/cache.rs"]
 mod cache;
+#[path = "plugins/connectors.rs"]
+mod connectors;
 #[path = "plugins/examples.rs"]
 mod examples;
 #[path = "plugins/hostile.rs"]

@@ -164,7 +164,7 @@ impl Plugin {
     ) -> Result<SinkInstance> {
         self.expect(World::Sink, "the sink-connector world")?;
         let recipe = self.recipe(config, limits, state, grants);
-        let live = recipe.run(|r| SinkLive::start(r)).await??;
+        let live = recipe.run(SinkLive::start).await??;
         Ok(SinkInstance {
             recipe,
             live: Some(live),

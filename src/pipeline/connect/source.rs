@@ -284,7 +284,7 @@ impl Source<'_> {
         }
         self.offsets.seq = seq;
         self.offsets.source.extend(advanced.clone());
-        self.offsets.ends = self.broker.topic_ends(&[self.topic.clone()])?;
+        self.offsets.ends = self.broker.topic_ends(std::slice::from_ref(&self.topic))?;
         self.broker
             .commit_connector(&name, &self.offsets, self.state.changes())
             .await?;
