@@ -835,3 +835,43 @@ async fn python_datagen_matches_the_rust_one() {
         );
     }
 }
+
+/// Records the log refuses (over the topic's `max.message.bytes`) are dead-lettered for
+/// sources too, with the stage `TASK_WRITE`, and the offsets still move on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_records_the_log_refuses_are_dead_lettered() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    let r = c
+        .post(
+            "/v1/topics",
+            &json!({"name": "tiny", "partitions": 1, "config": {"max.message.bytes": "120"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    upload_as(c, "datagen", "datagen").await;
+    let mut config = datagen_config(5, 0);
+    config["topic"] = json!("tiny");
+    config["errors.tolerance"] = json!("all");
+    config["errors.deadletterqueue.topic.name"] = json!("tiny.dlq");
+    create(c, "gen", config).await;
+    let dlq = dead_letters(c, "tiny.dlq", 5).await;
+    assert_eq!(datagen_seqs(&dlq), vec![1, 2, 3, 4, 5]);
+    for record in &dlq {
+        assert_eq!(header(record, "__connect.errors.stage"), "TASK_WRITE");
+        let message = header(record, "__connect.errors.exception.message");
+        assert!(
+            message.contains("exceeds the limit of 120 bytes"),
+            "{message}"
+        );
+    }
+    assert_eq!(c.end_offsets("tiny").await, vec![0]);
+    let offsets = c.get("/connectors/gen/offsets").await.json;
+    assert_eq!(
+        offsets["offsets"][0]["offset"],
+        json!({"seq": 5}),
+        "{offsets}"
+    );
+    let s = wait_status(c, "gen", |s| s["tidegate"]["dead_letters"] == 5).await;
+    assert_eq!(s["tasks"][0]["state"], "RUNNING");
+}
