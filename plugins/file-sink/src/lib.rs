@@ -14,7 +14,7 @@
 //!
 //! `open` opens the file for appending (creating it). `put` appends one line per record,
 //! `{"topic", "partition", "offset", "timestamp", "key", "value", "headers": [{"name",
-//! "value"}]}` (see `tidegate_connect::record_json`), all lines of a batch in one write; if the
+//! "value"}]}` (see `tidegate_connect::write_record_json`), all lines of a batch in one write; if the
 //! write fails, the file is cut back to its previous length so no half line stays, and the
 //! error is `retryable`. `flush` calls `sync_data`, so the host commits offsets only for
 //! records on disk. Delivery is at-least-once: after a crash, the last uncommitted batches may
@@ -30,7 +30,7 @@ use std::path::Path;
 use exports::tidegate::plugin::{sink, validate};
 use tidegate::plugin::connector_types::ConnectorError;
 use tidegate::plugin::types::{BatchContext, Encoding, InputRecord};
-use tidegate_connect::{RecordView, config_get, record_json};
+use tidegate_connect::{RecordView, config_get, write_record_json};
 
 struct FileSink;
 
@@ -140,11 +140,7 @@ impl sink::Guest for FileSink {
     fn put(ctx: BatchContext, batch: Vec<InputRecord>) -> Result<(), ConnectorError> {
         let mut lines = Vec::new();
         for r in &batch {
-            serde_json::to_writer(
-                &mut lines,
-                &record_json(&ctx.topic, ctx.partition, &view(r)),
-            )
-            .map_err(|e| ConnectorError::Fatal(format!("encoding offset {}: {e}", r.offset)))?;
+            write_record_json(&mut lines, &ctx.topic, ctx.partition, &view(r));
             lines.push(b'\n');
         }
         if lines.is_empty() {

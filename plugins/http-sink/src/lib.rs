@@ -26,7 +26,7 @@
 //! ```
 //!
 //! with each record as `{"topic", "partition", "offset", "timestamp", "key", "value",
-//! "headers": [{"name", "value"}]}` (see `tidegate_connect::record_json`: JSON-flagged keys and
+//! "headers": [{"name", "value"}]}` (see `tidegate_connect::write_record_json`: JSON-flagged keys and
 //! values embedded as JSON, others as strings). The key is stable across retries and
 //! redeliveries (delivery is at-least-once), so a receiver can drop duplicates with it.
 //!
@@ -45,7 +45,7 @@ use std::time::Duration;
 use exports::tidegate::plugin::{sink, validate};
 use tidegate::plugin::connector_types::ConnectorError;
 use tidegate::plugin::types::{BatchContext, Encoding, InputRecord};
-use tidegate_connect::{RecordView, config_get, http, record_json};
+use tidegate_connect::{RecordView, config_get, http, write_record_json};
 
 struct HttpSink;
 
@@ -248,17 +248,20 @@ impl sink::Guest for HttpSink {
             "{}/{}/{}-{}",
             ctx.topic, ctx.partition, first.offset, last.offset
         );
-        let records: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|r| record_json(&ctx.topic, ctx.partition, &view(r)))
-            .collect();
-        let body = serde_json::json!({
-            "topic": ctx.topic,
-            "partition": ctx.partition,
-            "records": records,
-        });
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| ConnectorError::Fatal(format!("encoding the batch: {e}")))?;
+        // Written directly (no `Value` tree): JSON payloads are copied verbatim.
+        let mut body = Vec::with_capacity(batch.len() * 256);
+        body.extend_from_slice(b"{\"topic\":");
+        body.extend_from_slice(&serde_json::to_vec(&ctx.topic).unwrap_or_default());
+        body.extend_from_slice(
+            format!(",\"partition\":{},\"records\":[", ctx.partition).as_bytes(),
+        );
+        for (i, r) in batch.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            write_record_json(&mut body, &ctx.topic, ctx.partition, &view(r));
+        }
+        body.extend_from_slice(b"]}");
         SETTINGS.with_borrow(|settings| match settings {
             Some(s) => deliver(s, &key, &body),
             None => Err(ConnectorError::Fatal("put before open".into())),
