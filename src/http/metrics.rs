@@ -42,6 +42,11 @@ struct LagLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectorLabels {
+    connector: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProtocolLabels {
     protocol: &'static str,
 }
@@ -278,11 +283,66 @@ impl Metrics {
             "Records between a group's commit and the end",
             lag,
         );
+        connector_metrics(&mut snapshot, broker);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
         let _ = encode_registry(&mut out, &snapshot);
         let _ = encode_eof(&mut out);
         out
+    }
+}
+
+/// Per-connector counters and state, read from the broker now.
+fn connector_metrics(snapshot: &mut Registry, broker: &Broker) {
+    let families: [(&str, &str, Family<ConnectorLabels, Gauge>); 5] = [
+        (
+            "connector_records",
+            "Records acknowledged (sink) or written (source)",
+            Family::default(),
+        ),
+        (
+            "connector_retries",
+            "Retried connector calls",
+            Family::default(),
+        ),
+        (
+            "connector_dead_letters",
+            "Records sent to the connector's dead-letter topic",
+            Family::default(),
+        ),
+        (
+            "connector_running",
+            "1 while the connector's task runs",
+            Family::default(),
+        ),
+        (
+            "connector_failed",
+            "1 while the connector's task is FAILED",
+            Family::default(),
+        ),
+    ];
+    for name in broker.list_connectors() {
+        let Ok(status) = broker.connector_status(&name) else {
+            continue;
+        };
+        let labels = ConnectorLabels { connector: name };
+        let task = status.tasks.first().map_or("STOPPED", |t| t.state);
+        let c = &status.tidegate;
+        let values = [
+            c.records,
+            c.retries,
+            c.dead_letters,
+            u64::from(task == "RUNNING"),
+            u64::from(task == "FAILED"),
+        ];
+        for ((_, _, family), value) in families.iter().zip(values) {
+            family
+                .get_or_create(&labels)
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    }
+    for (name, help, family) in families {
+        snapshot.register(name, help, family);
     }
 }

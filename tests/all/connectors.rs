@@ -128,6 +128,12 @@ async fn http_sink_delivers_ten_thousand_in_order_through_an_outage() {
         status["tidegate"]["retries"].as_u64().unwrap() >= 15,
         "{status}"
     );
+    let metrics = String::from_utf8(c.get("/metrics").await.raw.to_vec()).unwrap();
+    assert!(
+        metrics.contains("tidegate_connector_records{connector=\"hook\"} 10000"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tidegate_connector_running{connector=\"hook\"} 1"));
     // Offsets are committed after acknowledgement: KIP-875's shape, next offset per partition.
     let offsets = c.get("/connectors/hook/offsets").await.json;
     let mut got = BTreeMap::new();
