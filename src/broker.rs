@@ -35,8 +35,8 @@ use std::sync::{Arc, atomic::AtomicU64};
 /// the front ends reach plugins through the broker and never name the layer below it.
 pub use crate::plugin::{
     BatchContext, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError, FieldError, Grants,
-    Host as PluginHost, OutputRecord, SinkInstance, SourceInstance, SourceOffset, SourceRecord,
-    StateFull, StateStore as PluginState, TransformInstance,
+    Host as PluginHost, OutputRecord, Plugin, SinkInstance, SourceInstance, SourceOffset,
+    SourceRecord, StateFull, StateStore as PluginState, TransformInstance,
 };
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};

@@ -11,22 +11,17 @@ mod batch_state;
 pub mod connect;
 mod exactly_once;
 mod runner;
+mod supervise;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{Broker, TransformDefinition};
 
-/// How long shutdown waits for transform tasks to finish their current batch.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
 struct Running {
     definition: TransformDefinition,
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
+    task: supervise::Task,
 }
 
 /// Runs transforms and connectors until `cancel` fires, then stops them (each finishes or
@@ -40,21 +35,12 @@ pub async fn run(broker: Broker, cancel: CancellationToken) {
 }
 
 async fn run_transforms(broker: Broker, cancel: CancellationToken) {
-    let mut changes = broker.watch_definitions();
-    let mut running: HashMap<String, Running> = HashMap::new();
-    loop {
-        reconcile(&broker, &mut running, &cancel);
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => break,
-            changed = changes.changed() => if changed.is_err() { break },
-        }
-    }
-    for (_, r) in running.drain() {
-        r.cancel.cancel();
-        if tokio::time::timeout(STOP_TIMEOUT, r.task).await.is_err() {
-            tracing::warn!(transform = %r.definition.name, "Transform did not stop in time.");
-        }
+    supervise::supervise(&broker, &cancel, "transform", reconcile).await;
+}
+
+impl supervise::Supervised for Running {
+    fn task(self) -> supervise::Task {
+        self.task
     }
 }
 
@@ -65,13 +51,15 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
             &e.definition.name == name && !e.definition.paused && e.definition == r.definition
         });
         if !keep {
-            r.cancel.cancel();
+            r.task.cancel.cancel();
         }
         keep
     });
     for entry in entries {
         let name = entry.definition.name.clone();
-        let finished = running.get(&name).is_some_and(|r| r.task.is_finished());
+        let finished = running
+            .get(&name)
+            .is_some_and(|r| r.task.handle.is_finished());
         if entry.definition.paused
             || entry.status.is_failed()
             || (running.contains_key(&name) && !finished)
@@ -81,13 +69,15 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
         let token = cancel.child_token();
         // Transform tasks live on the plugin runtime, next to the guests they call.
         let run = runner::run(broker.clone(), entry.clone(), token.clone());
-        let task = broker.plugin_host().spawn(run);
+        let handle = broker.plugin_host().spawn(run);
         running.insert(
             name,
             Running {
                 definition: entry.definition,
-                cancel: token,
-                task,
+                task: supervise::Task {
+                    cancel: token,
+                    handle,
+                },
             },
         );
     }

@@ -11,18 +11,17 @@ mod sink;
 mod source;
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use super::supervise::{Supervised, Task, supervise};
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{
-    self, Broker, ConnectorDefinition, ConnectorEntry, ConnectorKind, PluginError, TargetState,
+    self, Broker, ConnectorCommitted, ConnectorDefinition, ConnectorEntry, ConnectorKind,
+    ConnectorSettings, Grants, Plugin, PluginError, TargetState, settings_of,
 };
-
-/// How long shutdown waits for connector tasks to finish their current call.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::pipeline::batch_state::BatchState;
 
 /// Why a task ended early (it is then FAILED with this as its trace).
 #[derive(Debug, thiserror::Error)]
@@ -38,28 +37,51 @@ pub(crate) enum Stop {
 struct Running {
     definition: ConnectorDefinition,
     restarts: u64,
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
+    task: Task,
 }
 
 /// Runs connectors until `cancel` fires, then stops them.
 pub async fn run(broker: Broker, cancel: CancellationToken) {
-    let mut changes = broker.watch_definitions();
-    let mut running: HashMap<String, Running> = HashMap::new();
-    loop {
-        reconcile(&broker, &mut running, &cancel);
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => break,
-            changed = changes.changed() => if changed.is_err() { break },
-        }
+    supervise(&broker, &cancel, "connector", reconcile).await;
+}
+
+impl Supervised for Running {
+    fn task(self) -> Task {
+        self.task
     }
-    for (name, r) in running.drain() {
-        r.cancel.cancel();
-        if tokio::time::timeout(STOP_TIMEOUT, r.task).await.is_err() {
-            tracing::warn!(connector = %name, "Connector did not stop in time.");
-        }
-    }
+}
+
+/// What a task needs before it opens its plugin: the host's settings, the committed state,
+/// the plugin's `kv` over it, the grants, the loaded plugin and its config pairs.
+pub(crate) struct Prepared {
+    pub(crate) settings: ConnectorSettings,
+    pub(crate) committed: ConnectorCommitted,
+    pub(crate) state: Arc<BatchState>,
+    pub(crate) grants: Grants,
+    pub(crate) plugin: Plugin,
+    pub(crate) config: Vec<(String, String)>,
+}
+
+pub(crate) async fn prepare(
+    broker: &Broker,
+    entry: &ConnectorEntry,
+    kind: ConnectorKind,
+) -> Result<Prepared, Stop> {
+    let def = &entry.definition;
+    let settings = settings_of(def, kind)?;
+    let committed = broker.connector_committed(&def.name);
+    let state = Arc::new(BatchState::new(committed.kv.clone()));
+    let grants = broker.connector_grants(&settings)?;
+    let plugin = broker.plugin_host().load(&def.digest).await?;
+    let config = def.config.clone().into_iter().collect();
+    Ok(Prepared {
+        settings,
+        committed,
+        state,
+        grants,
+        plugin,
+        config,
+    })
 }
 
 fn wanted(entry: &ConnectorEntry) -> bool {
@@ -76,7 +98,7 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
                 && e.status.restarts() == r.restarts
         });
         if !keep {
-            r.cancel.cancel();
+            r.task.cancel.cancel();
         }
         keep
     });
@@ -86,16 +108,21 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
             continue;
         }
         let token = cancel.child_token();
-        let task =
+        let handle =
             broker
                 .plugin_host()
                 .spawn(run_task(broker.clone(), entry.clone(), token.clone()));
+        let task = Task {
+            cancel: token,
+            handle,
+        };
+        let restarts = entry.status.restarts();
+        let definition = entry.definition;
         running.insert(
             name,
             Running {
-                definition: entry.definition,
-                restarts: entry.status.restarts(),
-                cancel: token,
+                definition,
+                restarts,
                 task,
             },
         );

@@ -93,13 +93,7 @@ pub async fn write(
 
 /// Every output partition as `topic/partition` with its current end offset.
 pub fn output_ends(broker: &Broker, topics: &[String]) -> broker::Result<BTreeMap<String, u64>> {
-    let mut ends = BTreeMap::new();
-    for topic in topics {
-        for p in broker.partition_offsets(topic)? {
-            ends.insert(format!("{topic}/{}", p.partition), p.end_offset);
-        }
-    }
-    Ok(ends)
+    broker.topic_ends(topics)
 }
 
 /// Looks for this transform's uncommitted batch in its output partitions.

@@ -55,6 +55,7 @@ pub mod source {
             "tidegate:plugin/types": super::tidegate::plugin::types,
             "tidegate:plugin/log": super::tidegate::plugin::log,
             "tidegate:plugin/kv": super::tidegate::plugin::kv,
+            "tidegate:plugin/connector-types": super::sink::tidegate::plugin::connector_types,
         },
     });
 }

@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
+use tokio::time::error::Elapsed;
 use wasmtime::Store;
 
 use super::bindings::sink::exports::tidegate::plugin::{sink, validate as sink_validate};
-use super::bindings::sink::tidegate::plugin::connector_types as sink_types;
+use super::bindings::sink::tidegate::plugin::connector_types as wit_connector;
 use super::bindings::source::exports::tidegate::plugin::{source, validate as source_validate};
-use super::bindings::source::tidegate::plugin::connector_types as source_types;
 use super::bindings::tidegate::plugin::types as wit;
 use super::call::{self, begin, finish};
 use super::convert::{self, OutputCheck};
@@ -243,12 +243,58 @@ impl RecipeParts {
         })
     }
 
-    fn guest_error(&self, retryable: bool, message: String) -> Error {
-        Error::Guest {
+    /// Classifies a finished call: a host-side failure (trap, timeout, …) or the guest's
+    /// `connector-error`.
+    fn settle<T>(
+        &self,
+        store: &mut Store<HostState>,
+        called: Result<wasmtime::Result<Result<T, wit_connector::ConnectorError>>, Elapsed>,
+    ) -> Result<T> {
+        let (retryable, message) = match finish(store, &self.limits, called)? {
+            Ok(value) => return Ok(value),
+            Err(wit_connector::ConnectorError::Retryable(m)) => (true, m),
+            Err(wit_connector::ConnectorError::Fatal(m)) => (false, m),
+        };
+        Err(Error::Guest {
             plugin: self.template.info.digest.clone(),
             message,
             retryable,
-        }
+        })
+    }
+
+    /// Calls `close` on a retiring instance (best effort, within the call budget).
+    async fn close<L: LiveConnector>(&self, mut live: L) {
+        begin(live.store(), &self.limits);
+        let called =
+            tokio::time::timeout(backstop(self.limits.call_timeout()), live.close_call()).await;
+        let _ = finish(live.store(), &self.limits, called);
+    }
+}
+
+/// A live connector instance of either world.
+trait LiveConnector: Send + 'static {
+    fn store(&mut self) -> &mut Store<HostState>;
+    /// The guest's `close` export.
+    fn close_call(&mut self) -> impl Future<Output = wasmtime::Result<()>> + Send + '_;
+}
+
+impl LiveConnector for SinkLive {
+    fn store(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+
+    fn close_call(&mut self) -> impl Future<Output = wasmtime::Result<()>> + Send + '_ {
+        self.guest.call_close(&mut self.store)
+    }
+}
+
+impl LiveConnector for SourceLive {
+    fn store(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+
+    fn close_call(&mut self) -> impl Future<Output = wasmtime::Result<()>> + Send + '_ {
+        self.guest.call_close(&mut self.store)
     }
 }
 
@@ -335,12 +381,7 @@ impl SinkInstance {
                     }
                 };
                 let called = tokio::time::timeout(backstop(r.limits.call_timeout()), called).await;
-                let result = finish(&mut live.store, &r.limits, called).and_then(|out| {
-                    out.map_err(|e| match e {
-                        sink_types::ConnectorError::Retryable(m) => r.guest_error(true, m),
-                        sink_types::ConnectorError::Fatal(m) => r.guest_error(false, m),
-                    })
-                });
+                let result = r.settle(&mut live.store, called);
                 let poisoned = matches!(&result, Err(e) if e.poisons_instance());
                 ((!poisoned).then_some(live), result)
             })
@@ -351,22 +392,12 @@ impl SinkInstance {
 
     /// Retires the instance (`close`, best effort, within the call budget).
     pub async fn close(mut self) {
-        let Some(mut live) = self.live.take() else {
-            return;
-        };
-        let _ = self
-            .recipe
-            .run(move |r| async move {
-                begin(&mut live.store, &r.limits);
-                let (store, guest) = (&mut live.store, &live.guest);
-                let called = tokio::time::timeout(
-                    backstop(r.limits.call_timeout()),
-                    guest.call_close(&mut *store),
-                )
+        if let Some(live) = self.live.take() {
+            let _ = self
+                .recipe
+                .run(move |r| async move { r.close(live).await })
                 .await;
-                let _ = finish(&mut live.store, &r.limits, called);
-            })
-            .await;
+        }
     }
 }
 
@@ -376,10 +407,10 @@ struct SourceLive {
     guest: source::Guest,
 }
 
-fn to_wit(offsets: &[SourceOffset]) -> Vec<source_types::SourceOffset> {
+fn to_wit(offsets: &[SourceOffset]) -> Vec<wit_connector::SourceOffset> {
     offsets
         .iter()
-        .map(|o| source_types::SourceOffset {
+        .map(|o| wit_connector::SourceOffset {
             partition: o.partition.clone(),
             offset: o.offset.clone(),
         })
@@ -422,7 +453,7 @@ pub struct SourceInstance {
 
 enum SourceCall {
     Poll(u32),
-    Commit(Vec<source_types::SourceOffset>),
+    Commit(Vec<wit_connector::SourceOffset>),
 }
 
 enum SourceOut {
@@ -518,12 +549,7 @@ impl SourceInstance {
                     }
                 };
                 let called = tokio::time::timeout(backstop(r.limits.call_timeout()), called).await;
-                let result = finish(&mut live.store, &r.limits, called).and_then(|out| {
-                    out.map_err(|e| match e {
-                        source_types::ConnectorError::Retryable(m) => r.guest_error(true, m),
-                        source_types::ConnectorError::Fatal(m) => r.guest_error(false, m),
-                    })
-                });
+                let result = r.settle(&mut live.store, called);
                 let poisoned = matches!(&result, Err(e) if e.poisons_instance());
                 ((!poisoned).then_some(live), result)
             })
@@ -534,21 +560,11 @@ impl SourceInstance {
 
     /// Retires the instance (`close`, best effort).
     pub async fn close(mut self) {
-        let Some(mut live) = self.live.take() else {
-            return;
-        };
-        let _ = self
-            .recipe
-            .run(move |r| async move {
-                begin(&mut live.store, &r.limits);
-                let (store, guest) = (&mut live.store, &live.guest);
-                let called = tokio::time::timeout(
-                    backstop(r.limits.call_timeout()),
-                    guest.call_close(&mut *store),
-                )
+        if let Some(live) = self.live.take() {
+            let _ = self
+                .recipe
+                .run(move |r| async move { r.close(live).await })
                 .await;
-                let _ = finish(&mut live.store, &r.limits, called);
-            })
-            .await;
+        }
     }
 }

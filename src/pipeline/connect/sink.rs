@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::Stop;
 use super::policy::{self, Origin, Retry};
+use super::{Stop, prepare};
 use crate::broker::{
     BatchContext, Broker, ConnectorEntry, ConnectorKind, ConnectorOffsets, ConnectorSettings,
-    OffsetSpec, SinkInstance, settings_of,
+    OffsetSpec, SinkInstance,
 };
 use crate::event::StoredRecord;
 use crate::pipeline::batch_state::BatchState;
@@ -41,20 +41,21 @@ pub(crate) async fn run(
     entry: &ConnectorEntry,
     cancel: &CancellationToken,
 ) -> Result<(), Stop> {
-    let def = &entry.definition;
-    let settings = settings_of(def, ConnectorKind::Sink)?;
-    let committed = broker.connector_committed(&def.name);
-    let state = Arc::new(BatchState::new(committed.kv));
-    let grants = broker.connector_grants(&settings)?;
-    let plugin = broker.plugin_host().load(&def.digest).await?;
-    let config: Vec<(String, String)> = def.config.clone().into_iter().collect();
-    let instance = plugin
-        .open_sink(&config, settings.limits, Arc::clone(&state) as _, grants)
+    let p = prepare(broker, entry, ConnectorKind::Sink).await?;
+    let (settings, state) = (p.settings, p.state);
+    let instance = p
+        .plugin
+        .open_sink(
+            &p.config,
+            settings.limits,
+            Arc::clone(&state) as _,
+            p.grants,
+        )
         .await?;
     let mut inputs = Vec::new();
     for topic in &settings.topics {
-        for p in 0..broker.partition_count(topic)? {
-            inputs.push((topic.clone(), p));
+        for partition in 0..broker.partition_count(topic)? {
+            inputs.push((topic.clone(), partition));
         }
     }
     let mut sink = Sink {
@@ -63,7 +64,7 @@ pub(crate) async fn run(
         settings,
         instance,
         state,
-        offsets: committed.offsets,
+        offsets: p.committed.offsets,
         inputs,
         next: 0,
     };

@@ -17,11 +17,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use super::Stop;
 use super::policy::{self, Origin, Retry};
+use super::{Stop, prepare};
 use crate::broker::{
     self, Broker, ConnectorEntry, ConnectorKind, ConnectorOffsets, ConnectorSettings, OffsetSpec,
-    SourceInstance, SourceOffset, SourceRecord, settings_of,
+    SourceInstance, SourceOffset, SourceRecord,
 };
 use crate::event::{Header, Record, StoredRecord, partition_for_key};
 use crate::pipeline::batch_state::BatchState;
@@ -54,22 +54,18 @@ pub(crate) async fn run(
     entry: &ConnectorEntry,
     cancel: &CancellationToken,
 ) -> Result<(), Stop> {
-    let def = &entry.definition;
-    let settings = settings_of(def, ConnectorKind::Source)?;
+    let p = prepare(broker, entry, ConnectorKind::Source).await?;
+    let (settings, state) = (p.settings, p.state);
     let topic = settings.topics.first().cloned().unwrap_or_default();
-    let committed = broker.connector_committed(&def.name);
-    let offsets = recover(broker, &def.name, &topic, committed.offsets).await?;
-    let state = Arc::new(BatchState::new(committed.kv));
-    let grants = broker.connector_grants(&settings)?;
-    let plugin = broker.plugin_host().load(&def.digest).await?;
-    let config: Vec<(String, String)> = def.config.clone().into_iter().collect();
-    let instance = plugin
+    let offsets = recover(broker, &entry.definition.name, &topic, p.committed.offsets).await?;
+    let instance = p
+        .plugin
         .open_source(
-            &config,
+            &p.config,
             as_list(&offsets),
             settings.limits,
             Arc::clone(&state) as _,
-            grants,
+            p.grants,
         )
         .await?;
     let mut source = Source {
