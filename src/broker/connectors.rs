@@ -73,6 +73,9 @@ pub struct ConnectorEntry {
 #[derive(Debug)]
 pub struct ConnectorStatus {
     running: tokio::sync::watch::Sender<bool>,
+    /// One task at a time: a replacement (config update, restart) waits until the task it
+    /// replaces has finished its call in flight and committed.
+    slot: std::sync::Arc<tokio::sync::Semaphore>,
     failure: Mutex<Option<String>>,
     restarts: AtomicU64,
     /// Records acknowledged by a sink or written by a source.
@@ -92,6 +95,7 @@ impl Default for ConnectorStatus {
     fn default() -> Self {
         Self {
             running: tokio::sync::watch::Sender::new(false),
+            slot: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             failure: Mutex::new(None),
             restarts: AtomicU64::new(0),
             records: AtomicU64::new(0),
@@ -105,6 +109,12 @@ impl Default for ConnectorStatus {
 }
 
 impl ConnectorStatus {
+    /// Waits until no other task of this connector runs, and holds that until the permit
+    /// drops. `None` only if the slot was closed (never, today).
+    pub async fn exclusive(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        std::sync::Arc::clone(&self.slot).acquire_owned().await.ok()
+    }
+
     /// Marks the task running until the guard drops (the pipeline holds it for the task's
     /// whole life, so "not running" means no plugin call can still be in flight).
     #[must_use]

@@ -133,6 +133,13 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
 
 async fn run_task(broker: Broker, entry: ConnectorEntry, cancel: CancellationToken) {
     let status = Arc::clone(&entry.status);
+    // A task this one replaces may still be finishing its call in flight: wait for it, so
+    // two tasks never deliver the same batch or commit out of order.
+    let _slot = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return,
+        slot = status.exclusive() => slot,
+    };
     let _running = status.running_guard();
     let name = entry.definition.name.clone();
     tracing::info!(connector = %name, kind = ?entry.definition.kind, "Connector task starting.");

@@ -44,6 +44,8 @@ impl Delivery {
 struct State {
     log: Mutex<Vec<Delivery>>,
     fail_next: AtomicU64,
+    /// Milliseconds each POST is held before it is answered.
+    delay_ms: AtomicU64,
     items: Mutex<Vec<Value>>,
 }
 
@@ -95,6 +97,11 @@ impl Webhook {
     /// Answers the next `n` POSTs with 500.
     pub fn fail_next(&self, n: u64) {
         self.state.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds every POST this long before answering (a slow receiver: calls stay in flight).
+    pub fn delay(&self, ms: u64) {
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Sets the items `GET` returns (filtered by `?after=<id>`).
@@ -193,6 +200,10 @@ async fn handle(
     };
     let records = delivery.coordinates().len() as u64;
     st.log.lock().push(delivery);
+    let delay = st.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     if !failing {
         acked.send_modify(|n| *n += records);
     }
