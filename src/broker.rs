@@ -41,6 +41,7 @@ pub use crate::plugin::{
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
 pub use connector_state::{ConnectorCommitted, ConnectorOffsets, OFFSETS_TOPIC};
+pub use connectors::settings::HOST_KEYS as CONNECTOR_HOST_KEYS;
 pub use connectors::{
     ConfigValidation, ConnectorDefinition, ConnectorEntry, ConnectorInfo, ConnectorKind,
     ConnectorSettings, ConnectorStateInfo, ConnectorStatus, OffsetEntry, TargetState, Tolerance,

@@ -96,8 +96,11 @@ enum Route {
     ConnectorStop,
     ConnectorRestart,
     ConnectorOffsets,
+    ConnectorTopics,
     ConnectorPlugins,
+    ConnectorPluginConfig,
     ConnectorPluginValidate,
+    Root,
 }
 
 /// Kafka Connect's paths, served both at the root (where Connect tooling looks) and under
@@ -121,7 +124,12 @@ const CONNECT_ROUTES: &[(&str, Route)] = &[
     ("/connectors/{name}/stop", Route::ConnectorStop),
     ("/connectors/{name}/restart", Route::ConnectorRestart),
     ("/connectors/{name}/offsets", Route::ConnectorOffsets),
+    ("/connectors/{name}/topics", Route::ConnectorTopics),
     ("/connector-plugins", Route::ConnectorPlugins),
+    (
+        "/connector-plugins/{name}/config",
+        Route::ConnectorPluginConfig,
+    ),
     (
         "/connector-plugins/{name}/config/validate",
         Route::ConnectorPluginValidate,
@@ -129,6 +137,7 @@ const CONNECT_ROUTES: &[(&str, Route)] = &[
 ];
 
 const ROUTES: &[(&str, Route)] = &[
+    ("/", Route::Root),
     ("/healthz", Route::Healthz),
     ("/readyz", Route::Readyz),
     ("/metrics", Route::Metrics),
@@ -316,6 +325,14 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
         (Route::ConnectorOffsets, &Method::DELETE) => (
             "reset_connector_offsets",
             connectors::reset_offsets(state, n).await,
+        ),
+        (Route::Root, &Method::GET) => ("root", connectors::root()),
+        (Route::ConnectorTopics, &Method::GET) => {
+            ("connector_topics", connectors::topics(state, n))
+        }
+        (Route::ConnectorPluginConfig, &Method::GET) => (
+            "connector_plugin_config",
+            connectors::plugin_config(state, n),
         ),
         (Route::ConnectorPlugins, &Method::GET) => {
             ("connector_plugins", connectors::plugins(state))

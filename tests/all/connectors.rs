@@ -265,6 +265,22 @@ async fn lifecycle_api_speaks_kafka_connect() {
         !errors_of("url").is_empty(),
         "the plugin's own validation runs"
     );
+    let root = c.get("/").await.json;
+    assert!(
+        root["version"].is_string() && root["kafka_cluster_id"] == "tidegate",
+        "{root}"
+    );
+    let keys = c.get("/connector-plugins/http-sink/config").await.json;
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "connector.class")
+    );
+    assert_eq!(
+        c.get("/connector-plugins/nope/config").await.status,
+        StatusCode::NOT_FOUND
+    );
     let plugins = c.get("/connector-plugins").await.json;
     assert!(
         plugins
@@ -291,6 +307,10 @@ async fn lifecycle_api_speaks_kafka_connect() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(c.get("/connectors").await.json, json!(["hook"]));
+    assert_eq!(
+        c.get("/connectors/hook/topics").await.json,
+        json!({"hook": {"topics": ["t"]}})
+    );
     let expanded = c.get("/connectors?expand=status&expand=info").await.json;
     assert_eq!(expanded["hook"]["info"]["type"], "sink");
     assert_eq!(expanded["hook"]["status"]["connector"]["state"], "RUNNING");

@@ -285,3 +285,58 @@ pub async fn validate(state: &AppState, plugin: &str, req: Request<Incoming>) ->
             .await?,
     )
 }
+
+/// `GET /`: what Kafka Connect answers there (tooling checks it to find a Connect cluster).
+pub fn root() -> HandlerResult {
+    json(
+        StatusCode::OK,
+        &js!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "commit": concat!("tidegate-", env!("CARGO_PKG_VERSION")),
+            "kafka_cluster_id": "tidegate",
+        }),
+    )
+}
+
+/// `GET /connectors/{name}/topics`: the topics the connector uses (Connect's active topics).
+pub fn topics(state: &AppState, name: &str) -> HandlerResult {
+    let info = state.broker.connector_info(name)?;
+    let key = match info.kind {
+        crate::broker::ConnectorKind::Sink => "topics",
+        crate::broker::ConnectorKind::Source => "topic",
+    };
+    let topics: Vec<&str> = info
+        .config
+        .get(key)
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    json(StatusCode::OK, &js!({ name: {"topics": topics} }))
+}
+
+/// `GET /connector-plugins/{plugin}/config`: the config keys the host reads (the plugin's own
+/// keys are its `validate`'s business), as Connect's `ConfigKeyInfo` list.
+pub fn plugin_config(state: &AppState, plugin: &str) -> HandlerResult {
+    let p = state.broker.get_plugin(plugin)?;
+    if !p.world.ends_with("-connector") {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            4,
+            format!("plugin '{plugin}' is not a connector"),
+        ));
+    }
+    let keys: Vec<Value> = crate::broker::CONNECTOR_HOST_KEYS
+        .iter()
+        .map(|(name, doc)| {
+            js!({"name": name, "type": "STRING", "required": *name == "connector.class",
+                 "default_value": null, "importance": "HIGH", "documentation": doc,
+                 "group": "Common", "width": "NONE", "display_name": name,
+                 "dependents": [], "order": -1})
+        })
+        .collect();
+    json(StatusCode::OK, &keys)
+}
