@@ -946,3 +946,108 @@ async fn an_update_during_a_call_in_flight_does_not_redeliver() {
         "redelivered or out of order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_connector_requests_get_clear_errors() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_topic("t", 1).await;
+    upload_as(c, "datagen", "datagen").await;
+    upload_as(c, "filter", "filter").await;
+    let post = |body: &'static str| c.send(Method::POST, "/connectors", body, &[]);
+    let r = post("{not json").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json["message"].as_str().unwrap().contains("invalid JSON"),
+        "{:?}",
+        r.json
+    );
+    assert_eq!(
+        post(r#"{"name": "x"}"#).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let r =
+        post(r#"{"name": "x", "config": {"connector.class": "datagen", "topic": ["t"]}}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+    let r =
+        post(r#"{"name": "a/b", "config": {"connector.class": "datagen", "topic": "t"}}"#).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    let r = post(r#"{"name": "x", "config": {"connector.class": "nope", "topic": "t"}}"#).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.json);
+    let r = post(r#"{"name": "x", "config": {"connector.class": "filter", "topics": "t"}}"#).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    assert_eq!(r.json["errors"][0]["field"], "connector.class");
+    let r = post(r#"{"name": "x", "config": {"connector.class": "datagen", "topic": "__connect_offsets", "rate": "-1"}}"#).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"topic") && fields.contains(&"rate"),
+        "{fields:?}"
+    );
+    // Name in the body and the URL must agree.
+    let r = put(
+        c,
+        "/connectors/x/config",
+        &json!({"name": "y", "connector.class": "datagen", "topic": "t"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["errors"][0]["field"], "name");
+    // Nothing was created by any of these.
+    assert_eq!(c.get("/connectors").await.json, json!([]));
+    create(
+        c,
+        "gen",
+        json!({"connector.class": "datagen", "topic": "t", "rate": "1"}),
+    )
+    .await;
+    assert_eq!(
+        c.send(Method::PUT, "/connectors/gen/stop", "", &[])
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let r = c
+        .send(
+            Method::PATCH,
+            "/connectors/gen/offsets",
+            r#"{"offsets": [{"partition": 1, "offset": {}}]}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.json);
+    assert!(r.json["message"].as_str().unwrap().contains("offsets[0]"));
+    let r = c
+        .send(
+            Method::PATCH,
+            "/connectors/gen/offsets",
+            r#"{"offsets": "no"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = c
+        .post("/connectors/gen/restart?onlyFailed=maybe", &json!(null))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        c.get("/connectors?expand=everything").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        c.get("/connectors/gen/tasks/7/status").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.send(Method::POST, "/connectors/gen/pause", "", &[])
+            .await
+            .status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+}
