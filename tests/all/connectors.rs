@@ -1051,3 +1051,23 @@ async fn bad_connector_requests_get_clear_errors() {
     );
     assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
 }
+
+/// A connector deleted and created again under the same name starts afresh: its
+/// predecessor's records in the topic are not mistaken for its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_source_starts_afresh() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_topic("fake", 1).await;
+    upload_as(c, "datagen", "datagen").await;
+    create(c, "gen", datagen_config(10, 0)).await;
+    crate::transforms::wait_for_records(c, "fake", 10, WAIT).await;
+    wait_status(c, "gen", |s| s["tidegate"]["records"] == 10).await;
+    assert_eq!(
+        c.delete("/connectors/gen").await.status,
+        StatusCode::NO_CONTENT
+    );
+    create(c, "gen", datagen_config(10, 0)).await;
+    let records = crate::transforms::wait_for_records(c, "fake", 20, WAIT).await;
+    assert_eq!(datagen_seqs(&records[10..]), (1..=10).collect::<Vec<_>>());
+}

@@ -101,9 +101,17 @@ async fn recover(
     topic: &str,
     mut offsets: ConnectorOffsets,
 ) -> Result<ConnectorOffsets, Stop> {
+    let ends = broker.topic_ends(&[topic.to_owned()])?;
+    if offsets.ends.is_empty() {
+        // Never committed: nothing of this connector can be in the topic yet (records of an
+        // earlier connector with the same name are not its own). Record where it starts, so
+        // a crash before its first commit is recovered from here, not from offset 0.
+        offsets.ends = ends;
+        broker.commit_connector(name, &offsets, Vec::new()).await?;
+        return Ok(offsets);
+    }
     let prefix = format!("{name}/");
     let mut latest: BTreeMap<String, ((u64, u64), String)> = BTreeMap::new();
-    let ends = broker.topic_ends(&[topic.to_owned()])?;
     for (key, end) in &ends {
         let Some(partition) = key
             .rsplit_once('/')
@@ -111,6 +119,7 @@ async fn recover(
         else {
             continue;
         };
+        // A partition added since the last commit is scanned from its start.
         let mut at = offsets.ends.get(key).copied().unwrap_or(0);
         while at < *end {
             let read = broker
@@ -139,7 +148,7 @@ async fn recover(
             at = read.next_offset;
         }
     }
-    if latest.is_empty() && !offsets.ends.is_empty() {
+    if latest.is_empty() {
         return Ok(offsets);
     }
     if let Some(seq) = latest.values().map(|((seq, _), _)| *seq).max() {
