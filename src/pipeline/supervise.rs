@@ -43,10 +43,14 @@ pub(crate) async fn supervise<R: Supervised>(
             changed = changes.changed() => if changed.is_err() { break },
         }
     }
-    for (name, r) in running.drain() {
-        let task = r.task();
+    // Stop all at once, then wait for all under one deadline.
+    let tasks: Vec<(String, Task)> = running.drain().map(|(n, r)| (n, r.task())).collect();
+    for (_, task) in &tasks {
         task.cancel.cancel();
-        if tokio::time::timeout(STOP_TIMEOUT, task.handle)
+    }
+    let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+    for (name, task) in tasks {
+        if tokio::time::timeout_at(deadline, task.handle)
             .await
             .is_err()
         {
