@@ -232,6 +232,9 @@ pub struct Counters {
     pub dead_letters: u64,
     /// Records skipped.
     pub skipped: u64,
+    /// Sinks: records in their topics not yet delivered and committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
     /// The most recent error, retried or not.
     pub last_error: Option<String>,
 }
@@ -382,9 +385,33 @@ impl Broker {
                 retries: status.retries.load(Ordering::Relaxed),
                 dead_letters: status.dead_letters.load(Ordering::Relaxed),
                 skipped: status.skipped.load(Ordering::Relaxed),
+                lag: self.sink_lag(def),
                 last_error: status.last_error.lock().clone(),
             },
         })
+    }
+
+    /// A sink's records not yet committed, over all partitions of its topics (from the start
+    /// offset where it has no commit yet); `None` for sources.
+    fn sink_lag(&self, def: &ConnectorDefinition) -> Option<u64> {
+        if def.kind != ConnectorKind::Sink {
+            return None;
+        }
+        let settings = settings::parse(&def.config, Some(ConnectorKind::Sink)).ok()?;
+        let offsets = self.inner.connector_state.get(&def.name).offsets;
+        let mut lag = 0u64;
+        for topic in &settings.topics {
+            for p in self.partition_offsets(topic).ok()? {
+                let at = offsets
+                    .sink
+                    .get(&(topic.clone(), p.partition))
+                    .copied()
+                    .unwrap_or(p.start_offset)
+                    .max(p.start_offset);
+                lag += p.end_offset.saturating_sub(at);
+            }
+        }
+        Some(lag)
     }
 
     /// Validates `config` for the plugin `plugin` the way Connect's

@@ -295,7 +295,7 @@ impl Metrics {
 
 /// Per-connector counters and state, read from the broker now.
 fn connector_metrics(snapshot: &mut Registry, broker: &Broker) {
-    let families: [(&str, &str, Family<ConnectorLabels, Gauge>); 5] = [
+    let families: [(&str, &str, Family<ConnectorLabels, Gauge>); 6] = [
         (
             "connector_records",
             "Records acknowledged (sink) or written (source)",
@@ -321,6 +321,11 @@ fn connector_metrics(snapshot: &mut Registry, broker: &Broker) {
             "1 while the connector's task is FAILED",
             Family::default(),
         ),
+        (
+            "connector_lag",
+            "Sinks: records not yet delivered and committed",
+            Family::default(),
+        ),
     ];
     for name in broker.list_connectors() {
         let Ok(status) = broker.connector_status(&name) else {
@@ -335,6 +340,7 @@ fn connector_metrics(snapshot: &mut Registry, broker: &Broker) {
             c.dead_letters,
             u64::from(task == "RUNNING"),
             u64::from(task == "FAILED"),
+            c.lag.unwrap_or(0),
         ];
         for ((_, _, family), value) in families.iter().zip(values) {
             family

@@ -121,7 +121,10 @@ async fn http_sink_delivers_ten_thousand_in_order_through_an_outage() {
     let first = &hook.acknowledged()[0];
     let key = &first.headers["idempotency-key"];
     assert!(key.starts_with("orders/"), "{key}");
-    let status = wait_status(c, "hook", |s| s["tidegate"]["records"] == 10_000).await;
+    let status = wait_status(c, "hook", |s| {
+        s["tidegate"]["records"] == 10_000 && s["tidegate"]["lag"] == 0
+    })
+    .await;
     assert_eq!(status["connector"]["state"], "RUNNING");
     assert_eq!(status["tasks"][0]["state"], "RUNNING");
     assert!(
@@ -134,6 +137,7 @@ async fn http_sink_delivers_ten_thousand_in_order_through_an_outage() {
         "{metrics}"
     );
     assert!(metrics.contains("tidegate_connector_running{connector=\"hook\"} 1"));
+    assert!(metrics.contains("tidegate_connector_lag{connector=\"hook\"} 0"));
     // Offsets are committed after acknowledgement: KIP-875's shape, next offset per partition.
     let offsets = c.get("/connectors/hook/offsets").await.json;
     let mut got = BTreeMap::new();
@@ -334,7 +338,11 @@ async fn lifecycle_api_speaks_kafka_connect() {
     // Pause, resume, stop, offsets (KIP-875), restart.
     let r = c.send(Method::PUT, "/connectors/hook/pause", "", &[]).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    wait_status(c, "hook", |s| s["connector"]["state"] == "PAUSED").await;
+    // Everything delivered was committed: no lag (reported for sinks).
+    wait_status(c, "hook", |s| {
+        s["connector"]["state"] == "PAUSED" && s["tidegate"]["lag"] == 0
+    })
+    .await;
     let r = c
         .send(
             Method::PATCH,
