@@ -1079,3 +1079,32 @@ async fn a_recreated_source_starts_afresh() {
     let records = crate::transforms::wait_for_records(c, "fake", 20, WAIT).await;
     assert_eq!(datagen_seqs(&records[10..]), (1..=10).collect::<Vec<_>>());
 }
+
+/// A batch the plugin cannot hold within its memory cap is split until it fits, instead of
+/// failing the connector: every record still arrives, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_memory_cap_is_split() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    let hook = Webhook::start().await;
+    c.create_topic("big", 1).await;
+    upload_as(c, "http-sink", "http-sink").await;
+    let value = "x".repeat(64 << 10);
+    for _ in 0..2 {
+        let records: Vec<Value> = (0..50).map(|_| json!({"value": value})).collect();
+        c.produce("big", json!(records)).await;
+    }
+    let mut config = sink_config(&hook, "big");
+    config["tidegate.max.memory.bytes"] = json!((8u64 << 20).to_string());
+    create(c, "hook", config).await;
+    hook.wait_acked(100, WAIT).await;
+    let coordinates: Vec<(u64, u64)> = hook
+        .acknowledged()
+        .iter()
+        .flat_map(|d| d.coordinates())
+        .collect();
+    assert_eq!(coordinates, (0..100).map(|o| (0, o)).collect::<Vec<_>>());
+    assert!(hook.acknowledged().len() > 1, "it was split");
+    let s = c.get("/connectors/hook/status").await.json;
+    assert_eq!(s["tasks"][0]["state"], "RUNNING", "{s}");
+}

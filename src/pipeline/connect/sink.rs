@@ -3,7 +3,7 @@
 //! with the plugin's key-value changes — only after the plugin acknowledged it. At-least-once,
 //! per-partition order kept: after a crash only uncommitted batches come again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use super::policy::{self, Origin, Retry};
 use super::{Stop, prepare};
 use crate::broker::{
     BatchContext, Broker, ConnectorEntry, ConnectorKind, ConnectorOffsets, ConnectorSettings,
-    OffsetSpec, SinkInstance,
+    OffsetSpec, PluginError, SinkInstance,
 };
 use crate::event::StoredRecord;
 use crate::pipeline::batch_state::BatchState;
@@ -186,7 +186,9 @@ impl Sink<'_> {
         }
     }
 
-    /// Delivers one batch (retrying per policy), then commits its offsets.
+    /// Delivers one batch (retrying per policy), committing after each acknowledged part. A
+    /// batch the plugin cannot hold within its memory cap is split in halves (down to single
+    /// records) instead of being retried as is.
     async fn deliver(
         &mut self,
         topic: &str,
@@ -198,34 +200,77 @@ impl Sink<'_> {
             topic: topic.to_owned(),
             partition,
         };
+        let mut pending = VecDeque::from([records]);
+        while let Some(batch) = pending.pop_front() {
+            let failed = match self.attempt(&ctx, &batch, cancel).await {
+                Attempt::Delivered => None,
+                Attempt::Cancelled => return Ok(()),
+                Attempt::TooBig(_) if batch.len() > 1 => {
+                    let mut first = batch;
+                    let second = first.split_off(first.len() / 2);
+                    tracing::warn!(connector = %self.entry.definition.name, records = first.len() + second.len(),
+                        "Batch over the plugin's memory cap; splitting it.");
+                    pending.push_front(second);
+                    pending.push_front(first);
+                    continue;
+                }
+                // One record alone is over the cap: nothing to split; the error policy decides.
+                Attempt::TooBig(e) | Attempt::Failed(e) => Some(e),
+            };
+            self.commit(topic, partition, batch, failed).await?;
+        }
+        Ok(())
+    }
+
+    /// `put` + `flush`, retried per policy.
+    async fn attempt(
+        &mut self,
+        ctx: &BatchContext,
+        records: &[StoredRecord],
+        cancel: &CancellationToken,
+    ) -> Attempt {
         let mut retry = Retry::new();
-        let status = &self.entry.status;
-        let failed = loop {
+        loop {
             self.state.discard();
             let attempt = async {
-                self.instance.put(&ctx, &records).await?;
+                self.instance.put(ctx, records).await?;
                 self.instance.flush().await
             };
             // A batch in flight is finished and committed on a stop (graceful shutdown,
             // pause, delete), unless it takes longer than the grace period.
             let result = tokio::select! {
                 r = attempt => r,
-                () = policy::grace_over(cancel) => return Ok(()),
+                () = policy::grace_over(cancel) => return Attempt::Cancelled,
             };
             match result {
-                Ok(()) => break None,
+                Ok(()) => return Attempt::Delivered,
+                Err(e @ PluginError::MemoryLimit { .. }) => return Attempt::TooBig(e),
                 Err(e) => {
-                    if !retry.again(&e, &self.settings, status, cancel).await {
+                    if !retry
+                        .again(&e, &self.settings, &self.entry.status, cancel)
+                        .await
+                    {
                         if cancel.is_cancelled() {
-                            return Ok(());
+                            return Attempt::Cancelled;
                         }
-                        break Some(e);
+                        return Attempt::Failed(e);
                     }
                 }
             }
-        };
-        let count = records.len() as u64;
-        let end = records.last().map_or(0, |r| r.offset + 1);
+        }
+    }
+
+    /// Commits past `batch`: delivered, or (`failed`) handed to the error policy first.
+    async fn commit(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        batch: Vec<StoredRecord>,
+        failed: Option<PluginError>,
+    ) -> Result<(), Stop> {
+        let status = &self.entry.status;
+        let count = batch.len() as u64;
+        let end = batch.last().map_or(0, |r| r.offset + 1);
         if let Some(error) = failed {
             self.state.discard();
             let origin = Origin {
@@ -233,7 +278,7 @@ impl Sink<'_> {
                 stage: "TASK_PUT",
                 topic: Some((topic, partition)),
             };
-            let failed = records
+            let failed = batch
                 .into_iter()
                 .map(|r| (Some(r.offset), r.record))
                 .collect();
@@ -261,4 +306,13 @@ impl Sink<'_> {
         self.state.apply();
         Ok(())
     }
+}
+
+/// How one batch's delivery ended.
+enum Attempt {
+    Delivered,
+    Cancelled,
+    /// The plugin hit its memory cap on it.
+    TooBig(PluginError),
+    Failed(PluginError),
 }
