@@ -199,6 +199,13 @@ impl Plugin {
 }
 
 impl Recipe {
+    /// Calls `close` on a live instance being retired (best effort).
+    async fn retire<L: LiveConnector>(&self, live: Option<L>) {
+        if let Some(live) = live {
+            let _ = self.run(move |r| async move { r.close(live).await }).await;
+        }
+    }
+
     /// Runs `f(self-copy)` on the plugin runtime.
     async fn run<T, F, Fut>(&self, f: F) -> Result<T>
     where
@@ -392,12 +399,7 @@ impl SinkInstance {
 
     /// Retires the instance (`close`, best effort, within the call budget).
     pub async fn close(mut self) {
-        if let Some(live) = self.live.take() {
-            let _ = self
-                .recipe
-                .run(move |r| async move { r.close(live).await })
-                .await;
-        }
+        self.recipe.retire(self.live.take()).await;
     }
 }
 
@@ -558,13 +560,8 @@ impl SourceInstance {
         result
     }
 
-    /// Retires the instance (`close`, best effort).
+    /// Retires the instance (`close`, best effort, within the call budget).
     pub async fn close(mut self) {
-        if let Some(live) = self.live.take() {
-            let _ = self
-                .recipe
-                .run(move |r| async move { r.close(live).await })
-                .await;
-        }
+        self.recipe.retire(self.live.take()).await;
     }
 }

@@ -53,6 +53,15 @@ pub async fn wait_status(c: &Client, name: &str, done: impl Fn(&Value) -> bool) 
     }
 }
 
+/// A gateway with topic `topic` and the `http-sink` plugin, and a webhook receiver.
+async fn http_sink_setup(topic: &str, partitions: u32) -> (TestGateway, Webhook) {
+    let gw = TestGateway::start().await;
+    let hook = Webhook::start().await;
+    gw.client.create_topic(topic, partitions).await;
+    upload_as(&gw.client, "http-sink", "http-sink").await;
+    (gw, hook)
+}
+
 fn sink_config(hook: &Webhook, topics: &str) -> Value {
     json!({
         "connector.class": "http-sink",
@@ -102,11 +111,8 @@ async fn produce_keyed(c: &Client, topic: &str, n: u64) -> BTreeMap<u64, u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_sink_delivers_ten_thousand_in_order_through_an_outage() {
-    let gw = TestGateway::start().await;
+    let (gw, hook) = http_sink_setup("orders", 3).await;
     let c = &gw.client;
-    let hook = Webhook::start().await;
-    c.create_topic("orders", 3).await;
-    upload_as(c, "http-sink", "http-sink").await;
     // The receiver is down for the first 15 requests: retried with backoff, nothing lost.
     hook.fail_next(15);
     let info = create(c, "hook", sink_config(&hook, "orders")).await;
@@ -237,11 +243,8 @@ async fn http_sink_resumes_after_kill_9_with_duplicates_only_from_the_last_batch
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_api_speaks_kafka_connect() {
-    let gw = TestGateway::start().await;
+    let (gw, hook) = http_sink_setup("t", 1).await;
     let c = &gw.client;
-    let hook = Webhook::start().await;
-    c.create_topic("t", 1).await;
-    upload_as(c, "http-sink", "http-sink").await;
     upload_as(c, "hostile-connector", "hostile").await;
 
     // Validation: Connect's answer shape, host and plugin problems per field.
@@ -914,11 +917,8 @@ async fn source_records_the_log_refuses_are_dead_lettered() {
 /// before the new one starts, so nothing is delivered twice and offsets never go back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_during_a_call_in_flight_does_not_redeliver() {
-    let gw = TestGateway::start().await;
+    let (gw, hook) = http_sink_setup("t", 1).await;
     let c = &gw.client;
-    let hook = Webhook::start().await;
-    c.create_topic("t", 1).await;
-    upload_as(c, "http-sink", "http-sink").await;
     hook.delay(700);
     create(c, "hook", sink_config(&hook, "t")).await;
     c.produce("t", json!([{"value": 1}])).await;
@@ -1084,11 +1084,8 @@ async fn a_recreated_source_starts_afresh() {
 /// failing the connector: every record still arrives, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_over_the_memory_cap_is_split() {
-    let gw = TestGateway::start().await;
+    let (gw, hook) = http_sink_setup("big", 1).await;
     let c = &gw.client;
-    let hook = Webhook::start().await;
-    c.create_topic("big", 1).await;
-    upload_as(c, "http-sink", "http-sink").await;
     let value = "x".repeat(64 << 10);
     for _ in 0..2 {
         let records: Vec<Value> = (0..50).map(|_| json!({"value": value})).collect();
