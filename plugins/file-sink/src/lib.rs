@@ -80,20 +80,7 @@ impl validate::Guest for FileSink {
 
 /// The record in `tidegate_connect`'s terms.
 fn view(r: &InputRecord) -> RecordView<'_> {
-    let m = &r.message;
-    RecordView {
-        offset: r.offset,
-        timestamp: m.timestamp,
-        key: m.key.as_deref(),
-        key_json: m.encoding.contains(Encoding::KEY_JSON),
-        value: m.value.as_deref(),
-        value_json: m.encoding.contains(Encoding::VALUE_JSON),
-        headers: m
-            .headers
-            .iter()
-            .map(|h| (h.name.as_str(), h.value.as_slice()))
-            .collect(),
-    }
+    tidegate_connect::record_view!(r)
 }
 
 impl Output {

@@ -50,6 +50,30 @@ pub struct RecordView<'a> {
     pub headers: Vec<(&'a str, &'a [u8])>,
 }
 
+/// `record_view!(input_record)`: a [`RecordView`] of a sink's generated `input-record` (each
+/// guest crate has its own generated types, so this is a macro, not a function). Needs the
+/// generated `Encoding` flags type in scope.
+#[macro_export]
+macro_rules! record_view {
+    ($r:expr) => {{
+        let r = $r;
+        let m = &r.message;
+        $crate::RecordView {
+            offset: r.offset,
+            timestamp: m.timestamp,
+            key: m.key.as_deref(),
+            key_json: m.encoding.contains(Encoding::KEY_JSON),
+            value: m.value.as_deref(),
+            value_json: m.encoding.contains(Encoding::VALUE_JSON),
+            headers: m
+                .headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_slice()))
+                .collect(),
+        }
+    }};
+}
+
 /// A key or value as JSON: embedded as is when flagged as JSON and parseable, else a string of
 /// the (lossy) UTF-8 text; `null` when absent.
 fn payload(bytes: Option<&[u8]>, is_json: bool) -> Value {
