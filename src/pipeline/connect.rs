@@ -91,12 +91,15 @@ fn wanted(entry: &ConnectorEntry) -> bool {
 fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &CancellationToken) {
     let entries = broker.connector_entries();
     running.retain(|name, r| {
-        let keep = entries.iter().any(|e| {
-            &e.definition.name == name
-                && wanted(e)
-                && e.definition == r.definition
-                && e.status.restarts() == r.restarts
-        });
+        // A task that ended by itself (it failed) is forgotten, so resuming the connector
+        // (which clears the failure) starts a new one.
+        let keep = !r.task.handle.is_finished()
+            && entries.iter().any(|e| {
+                &e.definition.name == name
+                    && wanted(e)
+                    && e.definition == r.definition
+                    && e.status.restarts() == r.restarts
+            });
         if !keep {
             r.task.cancel.cancel();
         }
@@ -127,8 +130,8 @@ fn reconcile(broker: &Broker, running: &mut HashMap<String, Running>, cancel: &C
             },
         );
     }
-    // A task that ended by itself (failed) stays in the map until its definition changes or
-    // it is restarted, so it is not started again in a loop.
+    // A failed task is not started again until the failure is cleared (resume, restart, a
+    // config update), so a deterministic failure does not loop.
 }
 
 async fn run_task(broker: Broker, entry: ConnectorEntry, cancel: CancellationToken) {

@@ -1105,3 +1105,26 @@ async fn a_batch_over_the_memory_cap_is_split() {
     let s = c.get("/connectors/hook/status").await.json;
     assert_eq!(s["tasks"][0]["state"], "RUNNING", "{s}");
 }
+
+/// Resuming a FAILED connector starts its task again (the failed batch is delivered then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_failed_connector_runs_it_again() {
+    let (gw, hook) = http_sink_setup("t", 1).await;
+    let c = &gw.client;
+    hook.refuse(true);
+    create(c, "hook", sink_config(&hook, "t")).await;
+    c.produce("t", json!([{"value": 1}])).await;
+    let s = wait_status(c, "hook", |s| s["tasks"][0]["state"] == "FAILED").await;
+    assert!(
+        s["tasks"][0]["trace"].as_str().unwrap().contains("400"),
+        "{s}"
+    );
+    hook.refuse(false);
+    let r = c
+        .send(Method::PUT, "/connectors/hook/resume", "", &[])
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    hook.wait_acked(1, WAIT).await;
+    let s = wait_status(c, "hook", |s| s["tidegate"]["records"] == 1).await;
+    assert_eq!(s["tasks"][0]["state"], "RUNNING");
+}

@@ -46,6 +46,8 @@ struct State {
     fail_next: AtomicU64,
     /// Milliseconds each POST is held before it is answered.
     delay_ms: AtomicU64,
+    /// Answer POSTs with 400 (a fatal refusal for `http-sink`) while set.
+    refuse: std::sync::atomic::AtomicBool,
     items: Mutex<Vec<Value>>,
 }
 
@@ -97,6 +99,11 @@ impl Webhook {
     /// Answers the next `n` POSTs with 500.
     pub fn fail_next(&self, n: u64) {
         self.state.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers POSTs with 400 while `refuse` is true.
+    pub fn refuse(&self, refuse: bool) {
+        self.state.refuse.store(refuse, Ordering::SeqCst);
     }
 
     /// Holds every POST this long before answering (a slow receiver: calls stay in flight).
@@ -187,8 +194,11 @@ async fn handle(
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
+    let refused = st.refuse.load(Ordering::SeqCst);
     let status = if failing {
         StatusCode::INTERNAL_SERVER_ERROR
+    } else if refused {
+        StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
@@ -204,7 +214,7 @@ async fn handle(
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
-    if !failing {
+    if status == StatusCode::OK {
         acked.send_modify(|n| *n += records);
     }
     reply(status, b"{}".to_vec())
