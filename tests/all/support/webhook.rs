@@ -55,6 +55,7 @@ pub struct Webhook {
     pub addr: SocketAddr,
     state: Arc<State>,
     acked: tokio::sync::watch::Receiver<u64>,
+    received: tokio::sync::watch::Receiver<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -65,17 +66,19 @@ impl Webhook {
         let state = Arc::new(State::default());
         let (tx, acked) = tokio::sync::watch::channel(0u64);
         let tx = Arc::new(tx);
+        let (got, received) = tokio::sync::watch::channel(0u64);
+        let got = Arc::new(got);
         let st = Arc::clone(&state);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (st, tx) = (Arc::clone(&st), Arc::clone(&tx));
+                let (st, tx, got) = (Arc::clone(&st), Arc::clone(&tx), Arc::clone(&got));
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
-                        let (st, tx) = (Arc::clone(&st), Arc::clone(&tx));
-                        async move { Ok::<_, hyper::Error>(handle(&st, &tx, req).await) }
+                        let (st, tx, got) = (Arc::clone(&st), Arc::clone(&tx), Arc::clone(&got));
+                        async move { Ok::<_, hyper::Error>(handle(&st, &tx, &got, req).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -87,6 +90,7 @@ impl Webhook {
             addr,
             state,
             acked,
+            received,
             task,
         }
     }
@@ -134,6 +138,16 @@ impl Webhook {
         *self.acked.borrow()
     }
 
+    /// Waits until `n` POSTs arrived, answered or not (woken per request).
+    pub async fn wait_received(&self, n: u64, within: Duration) {
+        let mut rx = self.received.clone();
+        let waited = tokio::time::timeout(within, rx.wait_for(|got| *got >= n)).await;
+        assert!(
+            waited.is_ok(),
+            "fewer than {n} POSTs arrived within {within:?}"
+        );
+    }
+
     /// Waits until `n` records were acknowledged (woken per request, no sleeping).
     pub async fn wait_acked(&self, n: u64, within: Duration) {
         let mut rx = self.acked.clone();
@@ -155,6 +169,7 @@ impl Drop for Webhook {
 async fn handle(
     st: &State,
     acked: &tokio::sync::watch::Sender<u64>,
+    received: &tokio::sync::watch::Sender<u64>,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
@@ -210,6 +225,7 @@ async fn handle(
     };
     let records = delivery.coordinates().len() as u64;
     st.log.lock().push(delivery);
+    received.send_modify(|n| *n += 1);
     let delay = st.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
