@@ -10,6 +10,7 @@
 mod batch_state;
 pub mod connect;
 mod exactly_once;
+mod read;
 mod runner;
 mod supervise;
 

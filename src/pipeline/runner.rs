@@ -7,16 +7,14 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::batch_state::BatchState;
 use super::exactly_once::{self, BatchRange, Destination};
-use crate::broker::{
-    self, BUILTIN_IDENTITY, Broker, CommittedState, OffsetSpec, OnError, TransformEntry,
-};
+use crate::broker::{self, BUILTIN_IDENTITY, Broker, CommittedState, OnError, TransformEntry};
 use crate::broker::{BatchContext, OutputRecord, PluginError, TransformInstance};
 use crate::event::{Header, StoredRecord};
 
@@ -28,7 +26,6 @@ const BACKOFF: Duration = Duration::from_millis(100);
 const READ_AHEAD_RECORDS: usize = 2_000;
 /// Longest idle wait before re-checking for input.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
-const READ_BYTES: usize = 16 << 20;
 
 /// Why a run ended early.
 #[derive(Debug, thiserror::Error)]
@@ -222,26 +219,21 @@ impl Runner {
             if buffer.is_empty() {
                 continue;
             }
-            let deadline = Instant::now() + linger;
-            while buffer.len() < max && !cancel.is_cancelled() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                let from = buffer.back().map_or(start, |r| r.offset + 1);
-                let more = read(
-                    &self.broker,
-                    &input,
-                    partition,
-                    from,
-                    max - buffer.len(),
-                    left,
-                )
-                .await?;
-                if more.is_empty() {
-                    break;
-                }
-                buffer.extend(more);
+            if buffer.len() < max {
+                let after = buffer.back().map_or(start, |r| r.offset + 1);
+                let want = max - buffer.len();
+                buffer.extend(
+                    super::read::linger(
+                        &self.broker,
+                        &input,
+                        partition,
+                        after,
+                        want,
+                        linger,
+                        cancel,
+                    )
+                    .await?,
+                );
             }
             let records: Vec<StoredRecord> = buffer.drain(..max.min(buffer.len())).collect();
             self.next_partition = (partition + 1) % self.input_partitions;
@@ -288,17 +280,7 @@ async fn read(
     max: usize,
     wait: Duration,
 ) -> Result<Vec<StoredRecord>, Stop> {
-    let read = broker
-        .fetch(
-            input,
-            partition,
-            OffsetSpec::At(from),
-            max,
-            READ_BYTES,
-            wait,
-        )
-        .await?;
-    Ok(read.records)
+    Ok(super::read::read(broker, input, partition, from, max, wait).await?)
 }
 
 /// Every input record of `range` (compaction may have left gaps).

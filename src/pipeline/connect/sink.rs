@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -14,14 +14,14 @@ use super::policy::{self, Origin, Retry};
 use super::{Stop, prepare};
 use crate::broker::{
     BatchContext, Broker, ConnectorEntry, ConnectorKind, ConnectorOffsets, ConnectorSettings,
-    OffsetSpec, PluginError, SinkInstance,
+    PluginError, SinkInstance,
 };
 use crate::event::StoredRecord;
 use crate::pipeline::batch_state::BatchState;
+use crate::pipeline::read;
 
 /// Longest idle wait before re-checking for input.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
-const READ_BYTES: usize = 16 << 20;
 
 struct Sink<'a> {
     broker: &'a Broker,
@@ -115,53 +115,23 @@ impl Sink<'_> {
             let index = (self.next + i) % self.inputs.len();
             let (topic, partition) = self.inputs[index].clone();
             let from = self.position(&topic, partition)?;
-            let mut records = self
-                .read(&topic, partition, from, max, Duration::ZERO)
-                .await?;
+            let mut records =
+                read::read(self.broker, &topic, partition, from, max, Duration::ZERO).await?;
             if records.is_empty() {
                 continue;
             }
-            let deadline = Instant::now() + linger;
-            while records.len() < max && !cancel.is_cancelled() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
+            if records.len() < max {
                 let after = records.last().map_or(from, |r| r.offset + 1);
-                let more = self
-                    .read(&topic, partition, after, max - records.len(), left)
-                    .await?;
-                if more.is_empty() {
-                    break;
-                }
-                records.extend(more);
+                let want = max - records.len();
+                records.extend(
+                    read::linger(self.broker, &topic, partition, after, want, linger, cancel)
+                        .await?,
+                );
             }
             self.next = (index + 1) % self.inputs.len();
             return Ok(Some((topic, partition, records)));
         }
         Ok(None)
-    }
-
-    async fn read(
-        &mut self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<StoredRecord>, Stop> {
-        let read = self
-            .broker
-            .fetch(
-                topic,
-                partition,
-                OffsetSpec::At(from),
-                max,
-                READ_BYTES,
-                wait,
-            )
-            .await?;
-        Ok(read.records)
     }
 
     /// Waits for input on any topic (woken by the append path), or a while, or cancellation.
