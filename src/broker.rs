@@ -21,6 +21,7 @@ mod internal;
 mod membership;
 mod plugins;
 mod produce;
+mod schemas;
 pub mod storage;
 mod subscribe;
 mod transform_state;
@@ -38,6 +39,17 @@ pub use crate::plugin::{
     Host as PluginHost, OutputRecord, Plugin, SinkInstance, SourceInstance, SourceOffset,
     SourceRecord, StateFull, StateStore as PluginState, TransformInstance,
 };
+
+pub use crate::event::SchemaId;
+/// The schema layer's vocabulary, re-exported for the front ends (which reach it only through
+/// the broker).
+pub use crate::schema::{
+    Config as SchemaConfig, Deleted as SchemaDeleted, Error as SchemaError, Level as SchemaLevel,
+    Mode as SchemaMode, Policy as SchemaPolicy, Reference as SchemaReference,
+    Registry as SchemaRegistry, SchemaKind, SchemaRequest, SchemaView,
+    VersionSpec as SchemaVersion,
+};
+pub use schemas::TOPIC as SCHEMAS_TOPIC;
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
 pub use connector_state::{ConnectorCommitted, ConnectorOffsets, OFFSETS_TOPIC};
@@ -118,6 +130,8 @@ struct Inner {
     definitions: definitions::Definitions,
     transform_state: transform_state::StateStore,
     connector_state: connector_state::ConnectorState,
+    /// The schema registry, persisted in `__schemas`.
+    schemas: crate::schema::Registry,
     /// The shared tail readers of live subscriptions, per topic.
     hubs: fanout::Hubs,
     /// Live consumer-group members of subscriptions.
@@ -131,7 +145,7 @@ struct Inner {
 impl Broker {
     /// Builds the broker over an opened storage engine and plugin host, creating and
     /// replaying the internal topics (`__consumer_offsets`, `__idempotency`,
-    /// `__tidegate_config`, `__transform_state`).
+    /// `__tidegate_config`, `__transform_state`, `__connect_offsets`, `__schemas`).
     ///
     /// # Errors
     /// Storage errors while creating or replaying the internal topics.
@@ -148,6 +162,7 @@ impl Broker {
         let definitions = definitions::Definitions::open(&storage).await?;
         let transform_state = transform_state::StateStore::open(&storage).await?;
         let connector_state = connector_state::ConnectorState::open(&storage).await?;
+        let schemas = schemas::open(&storage).await?;
         let inner = Inner {
             storage,
             config,
@@ -157,6 +172,7 @@ impl Broker {
             definitions,
             transform_state,
             connector_state,
+            schemas,
             hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),
@@ -165,6 +181,12 @@ impl Broker {
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// The schema registry.
+    #[must_use]
+    pub fn schemas(&self) -> &crate::schema::Registry {
+        &self.inner.schemas
     }
 
     /// The plugin host (for the pipeline, which runs the plugins).

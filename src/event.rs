@@ -196,3 +196,14 @@ mod tests {
         assert!(TopicName::new(&"x".repeat(250)).is_err());
     }
 }
+
+/// A registered schema's global id (Confluent's: a positive 32-bit integer, the same for the
+/// same schema under every subject, never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SchemaId(pub u32);
+
+impl fmt::Display for SchemaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

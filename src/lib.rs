@@ -3,7 +3,7 @@
 //! Layers point down only (see `DESIGN.md`):
 //!
 //! ```text
-//! main → gateway → {http, pipeline} → broker → {log, plugin} → event
+//! main → gateway → {http, pipeline} → broker → {log, schema, plugin} → event
 //! ```
 //!
 //! `tests/all/architecture.rs` holds that rule: no module imports one above it or skips the
@@ -19,5 +19,6 @@ pub mod http;
 pub mod log;
 pub mod pipeline;
 pub mod plugin;
+pub mod schema;
 pub mod shutdown;
 pub mod telemetry;

@@ -7,7 +7,7 @@
 use hyper::StatusCode;
 use serde::Serialize;
 
-use crate::broker::{self, PluginError, StorageError};
+use crate::broker::{self, PluginError, SchemaError, StorageError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,17 @@ impl ApiError {
         Self {
             status,
             error_code: u32::from(status.as_u16()) * 100 + detail,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// An error whose `error_code` is given whole (Confluent's 5-digit codes, or a bare
+    /// status such as the registry's 409).
+    pub fn with_code(status: StatusCode, error_code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_code,
             message: message.into(),
             fields: Vec::new(),
         }
@@ -149,6 +160,22 @@ impl From<broker::Error> for ApiError {
             B::ConnectorNotStopped(_) => Self::bad_request(message),
             B::InvalidOffsets(_) => Self::bad_request(message),
         }
+    }
+}
+
+impl From<SchemaError> for ApiError {
+    fn from(e: SchemaError) -> Self {
+        let code = e.code();
+        // 5-digit codes start with their status (40401 → 404); 409 is sent bare.
+        let status = if code >= 10_000 { code / 100 } else { code };
+        let status = u16::try_from(status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %e, "Schema registry request failed.");
+        }
+        Self::with_code(status, code, e.to_string())
     }
 }
 

@@ -13,7 +13,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::handlers::{
-    connectors, events, groups, ops, plugins, records, topics, transforms, websocket,
+    connectors, events, groups, ops, plugins, records, schema_registry, topics, transforms,
+    websocket,
 };
 use super::{AppState, error::ApiError};
 use crate::broker::TargetState;
@@ -101,6 +102,8 @@ enum Route {
     ConnectorPluginConfig,
     ConnectorPluginValidate,
     Root,
+    /// Confluent's Schema Registry API (its own dispatch).
+    Registry(schema_registry::Route),
 }
 
 /// Kafka Connect's paths, served both at the root (where Connect tooling looks) and under
@@ -172,10 +175,14 @@ fn routes() -> &'static matchit::Router<Route> {
         let connect = CONNECT_ROUTES
             .iter()
             .flat_map(|(p, r)| [((*p).to_owned(), *r), (format!("/v1{p}"), *r)]);
+        let registry = schema_registry::ROUTES
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), Route::Registry(*r)));
         let all = ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), *r))
-            .chain(connect);
+            .chain(connect)
+            .chain(registry);
         for (pattern, route) in all {
             if let Err(e) = router.insert(pattern.clone(), route) {
                 // A conflicting pattern is a bug in the tables above; the unit test catches it.
@@ -226,6 +233,14 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
     let (t, p) = (params.get("topic"), params.get("partition"));
     let (g, n) = (params.get("group"), params.get("name"));
     let task = params.get("task");
+    if let Route::Registry(route) = route {
+        let path = schema_registry::Path {
+            subject: params.get("subject"),
+            version: params.get("version"),
+            id: params.get("id"),
+        };
+        return schema_registry::dispatch(state, route, path, req).await;
+    }
     match (route, &method) {
         (Route::Healthz, &Method::GET) => ("healthz", Ok(ops::healthz())),
         (Route::Readyz, &Method::GET) => ("readyz", Ok(ops::healthz())),

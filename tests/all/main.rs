@@ -4,6 +4,7 @@
 mod architecture;
 mod bad_input;
 mod cli;
+mod confluent_clients;
 mod connectors;
 mod crash;
 mod events;
@@ -16,6 +17,7 @@ mod live_groups;
 mod shutdown;
 mod slow_clients;
 mod stalled;
+mod schema_registry;
 mod storage_engines;
 mod support;
 mod transforms;
