@@ -10,10 +10,19 @@
 //! act as a synthetic `allOf`, a `type` array as an `anyOf`, keywords without `type` imply it),
 //! the diff, and the two compatible sets. Must not: validate schemas, fetch referenced schemas,
 //! decide which versions to check (the caller picks reader and writer per compatibility level),
-//! panic, or recurse without bound: `$ref` cycles are cut (a pair met again while it is still
-//! being compared counts as compatible, iterated to a fixpoint as in Confluent), nesting deeper
-//! than [`MAX_DEPTH`] pairs reports `MAX_DEPTH_EXCEEDED`, and more than [`MAX_STEPS`] pair
-//! comparisons reports `COMPARISON_BUDGET_EXCEEDED` (both incompatible under every policy).
+//! panic, or recurse without bound. A pair met again while it is still being compared (a
+//! recursive `$ref`) counts as compatible, iterated to a fixpoint as Confluent does; our stack
+//! never holds more than 64 pairs (pairs below that are compared in a later pass from an empty
+//! stack, up to 32 passes, else `MAX_DEPTH_EXCEEDED`); more than 2,000,000 pair comparisons
+//! report `COMPARISON_BUDGET_EXCEEDED`. Both are incompatible under every policy.
+//!
+//! One deliberate departure from Confluent: a property added to an open model as required,
+//! without a default, is `REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL` even when its schema
+//! is empty (`{}`/`true`); Confluent reports it as the compatible
+//! `PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL` although old data lacking it fails
+//! the reader. Confluent's other blind spots are kept for parity: a `required` name with no
+//! entry under `properties` is not compared, an object with `patternProperties` that do not
+//! match a property is treated as closed, and `oneOf` is handled like `anyOf`.
 //!
 //! Policies. [`Policy::Strict`] is Confluent's default set (`COMPATIBLE_CHANGES_STRICT`).
 //! [`Policy::Lenient`] is our documented extension, identical to Confluent's
@@ -43,11 +52,11 @@ mod model;
 mod object;
 mod scalar;
 
-/// Deepest chain of nested schema pairs compared before giving up (reported, not a panic).
-pub const MAX_DEPTH: usize = 64;
+/// Most schema pairs on our stack at once; deeper pairs wait for a later pass.
+const MAX_DEPTH: usize = 64;
 /// Most schema-pair comparisons (memoised ones included) in one check; bounds `oneOf` cross
 /// products on hostile input.
-pub const MAX_STEPS: usize = 2_000_000;
+const MAX_STEPS: usize = 2_000_000;
 
 /// Which differences count as compatible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -45,7 +45,7 @@ fn partial<'a>((node, map): Arr<'a>) -> Option<Node<'a>> {
     partial_schema(node, extra(map), map.get("unevaluatedItems"))
 }
 
-pub(super) fn compare<'a>(ctx: &mut Ctx, o: Arr<'a>, u: Arr<'a>, out: &mut Diffs) {
+pub(super) fn compare<'a>(ctx: &mut Ctx<'a>, o: Arr<'a>, u: Arr<'a>, out: &mut Diffs) {
     let inner = ctx.compare(
         all_items(o.1).map(|v| o.0.child(v)),
         all_items(u.1).map(|v| u.0.child(v)),
@@ -124,7 +124,7 @@ pub(super) fn compare<'a>(ctx: &mut Ctx, o: Arr<'a>, u: Arr<'a>, out: &mut Diffs
     );
 }
 
-fn compare_tuple<'a>(ctx: &mut Ctx, o: Arr<'a>, u: Arr<'a>, out: &mut Diffs) {
+fn compare_tuple<'a>(ctx: &mut Ctx<'a>, o: Arr<'a>, u: Arr<'a>, out: &mut Diffs) {
     let (o_items, u_items) = (tuple(o.1), tuple(u.1));
     for index in 0..o_items.len().max(u_items.len()) {
         let path = format!("items/{index}");

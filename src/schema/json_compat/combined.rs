@@ -9,18 +9,18 @@ use super::model::{Crit, Node};
 
 /// Two combined schemas: the criterion change, the branch count change, then a maximum
 /// matching of writer branches to compatible reader branches.
-pub(super) fn compare(
-    ctx: &mut Ctx,
-    (o_crit, o_subs): (Crit, &[Node<'_>]),
-    (u_crit, u_subs): (Crit, &[Node<'_>]),
+pub(super) fn compare<'a>(
+    ctx: &mut Ctx<'a>,
+    (o_crit, o_subs): (Crit, &[Node<'a>]),
+    (u_crit, u_subs): (Crit, &[Node<'a>]),
     out: &mut Diffs,
 ) {
     let single = |subs: &[Node<'_>]| subs.len() == 1;
     if o_crit != u_crit {
-        let widened = u_crit == Crit::AnyOf
+        let widened = u_crit == Crit::Any
             || (single(o_subs) && single(u_subs))
-            || (single(o_subs) && u_crit == Crit::OneOf)
-            || (single(u_subs) && o_crit == Crit::AllOf);
+            || (single(o_subs) && u_crit == Crit::One)
+            || (single(u_subs) && o_crit == Crit::All);
         if !widened {
             push(out, "", Kind::COMBINED_TYPE_CHANGED);
             return;
@@ -31,14 +31,14 @@ pub(super) fn compare(
     let (o_len, u_len) = (o_subs.len(), u_subs.len());
     if o_len < u_len {
         let kind = match u_crit {
-            Crit::AllOf => Kind::PRODUCT_TYPE_EXTENDED,
-            Crit::AnyOf | Crit::OneOf => Kind::SUM_TYPE_EXTENDED,
+            Crit::All => Kind::PRODUCT_TYPE_EXTENDED,
+            Crit::Any | Crit::One => Kind::SUM_TYPE_EXTENDED,
         };
         push(out, "", kind);
     } else if o_len > u_len {
         let kind = match o_crit {
-            Crit::AllOf => Kind::PRODUCT_TYPE_NARROWED,
-            Crit::AnyOf | Crit::OneOf => Kind::SUM_TYPE_NARROWED,
+            Crit::All => Kind::PRODUCT_TYPE_NARROWED,
+            Crit::Any | Crit::One => Kind::SUM_TYPE_NARROWED,
         };
         push(out, "", kind);
     }
@@ -122,7 +122,7 @@ fn maximum_matching(edges: &[Vec<(usize, Diffs)>], right: usize) -> Vec<Option<u
 
 /// `not`: the reader's negated schema must accept everything the writer's does, so compare
 /// them the other way round.
-pub(super) fn compare_not(ctx: &mut Ctx, o: Node<'_>, u: Node<'_>, out: &mut Diffs) {
+pub(super) fn compare_not<'a>(ctx: &mut Ctx<'a>, o: Node<'a>, u: Node<'a>, out: &mut Diffs) {
     let inner = ctx.compare(Some(u), Some(o));
     let kind = if ctx.compatible(&inner) {
         Kind::NOT_TYPE_NARROWED

@@ -61,64 +61,91 @@ pub(super) fn segment(name: &str) -> String {
 
 type PairKey = ((usize, Part), (usize, Part));
 
-/// Most fixpoint passes over a recursive schema before giving up (see [`diff`]).
-const MAX_PASSES: usize = 16;
+/// Most passes (see [`diff`]) before giving up; with `MAX_DEPTH` this bounds the nesting
+/// followed to `MAX_DEPTH * MAX_PASSES` pairs.
+pub(super) const MAX_PASSES: usize = 32;
 
-pub(super) struct Ctx {
+pub(super) struct Ctx<'a> {
     pub(super) policy: Policy,
+    max_steps: usize,
     /// Every pair compared in this pass, with its differences.
     memo: HashMap<PairKey, Rc<[Diff]>>,
     /// Pairs on the comparison stack.
     in_progress: HashSet<PairKey>,
-    /// Pairs a previous pass found incompatible: a cycle re-entering one of them gets these
+    /// Pairs a previous pass found incompatible: a cut re-entering one of them gets these
     /// differences instead of the optimistic "compatible".
     seed: HashMap<PairKey, Rc<[Diff]>>,
-    /// Whether this pass assumed some cycle compatible.
+    /// Whether this pass assumed some cut pair compatible.
     optimistic: bool,
+    /// Pairs this pass did not descend into because the stack was `MAX_DEPTH` deep.
+    cut: Vec<(Node<'a>, Node<'a>)>,
     /// `compare` calls so far, over all passes.
     steps: usize,
-    too_deep: bool,
     patterns: HashMap<String, Option<jsonschema::Validator>>,
 }
 
-/// Runs the diff to a fixpoint, as Confluent does. A pass memoises every pair, including pairs
-/// whose result rests on a cycle assumed compatible; such a cached "compatible" can be reused
-/// in a sibling branch after the assumption turned out false, masking a real change. So each
-/// pass hands the pairs it found incompatible to the next, which uses them instead of the
-/// assumption, until the incompatible set stops growing. Without cycles one pass is exact.
 pub(super) fn diff(original: &Value, update: &Value, policy: Policy) -> Diffs {
+    diff_within(original, update, policy, MAX_STEPS)
+}
+
+/// The diff, in passes, as Confluent runs it. A pass compares depth first and memoises every
+/// pair. A pair met again while it is still on the stack (a recursive schema) is assumed
+/// compatible, the greatest fixed point; so is a pair met with the stack already
+/// `MAX_DEPTH` deep, which keeps our own stack bounded. A cached result can rest on such an
+/// assumption that later proved false and mask a real change where it is reused, so each pass
+/// hands the pairs it found incompatible to the next (used instead of the assumption) until
+/// that set stops changing. Pairs cut off by depth and compared nowhere else in the pass are
+/// compared first in the next one, from an empty stack. Without cycles or deep nesting one
+/// pass is exact.
+pub(super) fn diff_within<'a>(
+    original: &'a Value,
+    update: &'a Value,
+    policy: Policy,
+    max_steps: usize,
+) -> Diffs {
     let mut ctx = Ctx {
         policy,
+        max_steps,
         memo: HashMap::new(),
         in_progress: HashSet::new(),
         seed: HashMap::new(),
         optimistic: false,
+        cut: Vec::new(),
         steps: 0,
-        too_deep: false,
         patterns: HashMap::new(),
     };
+    let mut pending: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+    let mut pending_keys: HashSet<PairKey> = HashSet::new();
     let mut passes = 0;
     loop {
         passes += 1;
+        // Deepest first, so each finds the ones below it already done.
+        for (o, u) in pending.iter().rev() {
+            ctx.compare(Some(*o), Some(*u));
+        }
         let mut out = ctx.compare(Some(Node::root(original)), Some(Node::root(update)));
+
+        let mut unresolved = std::mem::take(&mut ctx.cut);
+        unresolved.retain(|(o, u)| !ctx.memo.contains_key(&(o.id(), u.id())));
         let incompatible: HashMap<PairKey, Rc<[Diff]>> = ctx
             .memo
             .iter()
             .filter(|(_, diffs)| !ctx.compatible(diffs))
             .map(|(key, diffs)| (*key, Rc::clone(diffs)))
             .collect();
-        let settled = !ctx.optimistic
-            || (incompatible.len() == ctx.seed.len()
-                && incompatible.keys().all(|k| ctx.seed.contains_key(k)));
-        let out_of_budget = ctx.steps >= MAX_STEPS || passes >= MAX_PASSES;
-        if settled || out_of_budget {
-            // A limit hit inside a branch that was then discarded (an unmatched `oneOf`
-            // branch, a `not`) leaves no trace in the differences; the verdict must still be
-            // "not shown compatible", with the reason.
+        let settled = unresolved.is_empty()
+            && (!ctx.optimistic
+                || (incompatible.len() == ctx.seed.len()
+                    && incompatible.keys().all(|k| ctx.seed.contains_key(k))));
+        let exhausted = ctx.steps >= ctx.max_steps;
+        if settled || exhausted || passes >= MAX_PASSES {
+            // The verdict must not claim compatibility the comparison never established. A
+            // limit hit inside a branch that was then dropped (an unmatched `oneOf` branch, a
+            // `not`) leaves no trace in `out`, so say so at the root, with the reason.
             for (hit, kind) in [
-                (ctx.too_deep, Kind::MAX_DEPTH_EXCEEDED),
+                (!unresolved.is_empty(), Kind::MAX_DEPTH_EXCEEDED),
                 (
-                    !settled || ctx.steps >= MAX_STEPS,
+                    exhausted || (!settled && unresolved.is_empty()),
                     Kind::COMPARISON_BUDGET_EXCEEDED,
                 ),
             ] {
@@ -128,20 +155,24 @@ pub(super) fn diff(original: &Value, update: &Value, policy: Policy) -> Diffs {
             }
             return out;
         }
+        for (o, u) in unresolved {
+            if pending_keys.insert((o.id(), u.id())) {
+                pending.push((o, u));
+            }
+        }
         ctx.seed = incompatible;
         ctx.memo.clear();
         ctx.optimistic = false;
-        ctx.too_deep = false;
     }
 }
 
-impl Ctx {
+impl<'a> Ctx<'a> {
     pub(super) fn compatible(&self, diffs: &[Diff]) -> bool {
         diffs.iter().all(|d| d.kind.is_compatible(self.policy))
     }
 
     /// Differences from `original` to `update`, relative to them; `None` is an absent schema.
-    pub(super) fn compare<'a>(
+    pub(super) fn compare(
         &mut self,
         original: Option<Node<'a>>,
         update: Option<Node<'a>>,
@@ -160,7 +191,7 @@ impl Ctx {
             (Some(o), Some(u)) => (o.resolve(), u.resolve()),
         };
         self.steps += 1;
-        if self.steps > MAX_STEPS {
+        if self.steps > self.max_steps {
             push(&mut out, "", Kind::COMPARISON_BUDGET_EXCEEDED);
             return out;
         }
@@ -168,19 +199,15 @@ impl Ctx {
         if let Some(known) = self.memo.get(&key) {
             return known.to_vec();
         }
-        if self.in_progress.contains(&key) {
-            // A recursive schema came back to a pair still being compared.
+        let cycle = self.in_progress.contains(&key);
+        if cycle || self.in_progress.len() >= MAX_DEPTH {
+            if !cycle {
+                self.cut.push((o, u));
+            }
             if let Some(known) = self.seed.get(&key) {
                 return known.to_vec();
             }
-            // Assume it compatible (the greatest fixed point): whatever differs is reported
-            // where the recursion first met the pair.
             self.optimistic = true;
-            return out;
-        }
-        if self.in_progress.len() >= MAX_DEPTH {
-            self.too_deep = true;
-            push(&mut out, "", Kind::MAX_DEPTH_EXCEEDED);
             return out;
         }
         self.in_progress.insert(key);
@@ -191,38 +218,36 @@ impl Ctx {
     }
 
     /// Confluent's `compareTypes`.
-    fn compare_shapes<'a>(&mut self, o: Node<'a>, u: Node<'a>, out: &mut Diffs) {
+    fn compare_shapes(&mut self, o: Node<'a>, u: Node<'a>, out: &mut Diffs) {
         let os = o.shape();
         let us = u.shape();
         match (&os, &us) {
             (Shape::Combined(..), Shape::Combined(..)) => {}
-            (_, Shape::Combined(crit, subs)) => {
-                // The writer's single schema may be one of the reader's branches.
-                if subs.len() == 1 || matches!(crit, Crit::AnyOf | Crit::OneOf) {
-                    for sub in subs {
-                        let inner = self.compare(Some(o), Some(*sub));
-                        if self.compatible(&inner) {
-                            out.extend(inner);
-                            if subs.len() > 1 {
-                                push(out, "", Kind::SUM_TYPE_EXTENDED);
-                            }
-                            return;
+            // The writer's single schema may be one of the reader's branches.
+            (_, Shape::Combined(crit, subs))
+                if subs.len() == 1 || matches!(crit, Crit::Any | Crit::One) =>
+            {
+                for sub in subs {
+                    let inner = self.compare(Some(o), Some(*sub));
+                    if self.compatible(&inner) {
+                        out.extend(inner);
+                        if subs.len() > 1 {
+                            push(out, "", Kind::SUM_TYPE_EXTENDED);
                         }
+                        return;
                     }
                 }
             }
-            (Shape::Combined(crit, subs), _) => {
-                // Data satisfying every writer branch satisfies the one the reader kept.
-                if subs.len() == 1 || *crit == Crit::AllOf {
-                    for sub in subs {
-                        let inner = self.compare(Some(*sub), Some(u));
-                        if self.compatible(&inner) {
-                            out.extend(inner);
-                            if subs.len() > 1 {
-                                push(out, "", Kind::PRODUCT_TYPE_NARROWED);
-                            }
-                            return;
+            // Data satisfying every writer branch satisfies the one the reader kept.
+            (Shape::Combined(crit, subs), _) if subs.len() == 1 || *crit == Crit::All => {
+                for sub in subs {
+                    let inner = self.compare(Some(*sub), Some(u));
+                    if self.compatible(&inner) {
+                        out.extend(inner);
+                        if subs.len() > 1 {
+                            push(out, "", Kind::PRODUCT_TYPE_NARROWED);
                         }
+                        return;
                     }
                 }
             }
@@ -259,15 +284,12 @@ impl Ctx {
                 scalar::compare_number(om, oi, um, ui, out);
             }
             (Shape::Enum(ov), Shape::Enum(uv)) => scalar::compare_enum(ov, uv, out),
-            (Shape::Const(ov), Shape::Const(uv)) => {
-                if ov != uv {
-                    push(out, "const", Kind::ENUM_ARRAY_CHANGED);
-                }
+            (Shape::Const(ov), Shape::Const(uv)) if ov != uv => {
+                push(out, "const", Kind::ENUM_ARRAY_CHANGED);
             }
-            (Shape::Unresolved(or), Shape::Unresolved(ur)) => {
-                if or != ur {
-                    push(out, "", Kind::TYPE_CHANGED);
-                }
+            // References we cannot follow: the same reference is the same schema.
+            (Shape::Unresolved(or), Shape::Unresolved(ur)) if or != ur => {
+                push(out, "", Kind::TYPE_CHANGED);
             }
             (Shape::Combined(oc, osubs), Shape::Combined(uc, usubs)) => {
                 combined::compare(self, (oc, &osubs), (uc, &usubs), out);

@@ -187,10 +187,18 @@ impl Kind {
 /// "writer" filled in (Confluent leaves `%s` placeholders). The diff runs writer → reader, so
 /// "added" means present in the reader only.
 pub(super) fn describe(kind: &str, path: &str) -> String {
-    let Some(k) = Kind::from_name(kind) else {
-        return format!("{kind} at path '{path}'");
-    };
-    match k {
+    match Kind::from_name(kind).and_then(template) {
+        Some(text) => text.replace("{path}", path),
+        // Changes every policy accepts: name them plainly.
+        None => format!(
+            "{} at path '{path}'",
+            kind.to_ascii_lowercase().replace('_', " ")
+        ),
+    }
+}
+
+fn template(kind: Kind) -> Option<&'static str> {
+    Some(match kind {
         MAXIMUM_ADDED
         | MINIMUM_ADDED
         | EXCLUSIVE_MAXIMUM_ADDED
@@ -209,14 +217,14 @@ pub(super) fn describe(kind: &str, path: &str) -> String {
         | MAX_CONTAINS_ADDED
         | MIN_CONTAINS_ADDED
         | UNIQUE_ITEMS_ADDED
-        | SCHEMA_ADDED => format!(
+        | SCHEMA_ADDED => {
             "The keyword at path '{path}' in the reader schema is not present in the writer schema"
-        ),
+        }
         ADDITIONAL_ITEMS_REMOVED
         | ADDITIONAL_PROPERTIES_REMOVED
         | UNEVALUATED_PROPERTIES_REMOVED
         | UNEVALUATED_ITEMS_REMOVED => {
-            format!("The reader schema forbids at path '{path}' what the writer schema allows")
+            "The reader schema forbids at path '{path}' what the writer schema allows"
         }
         MIN_LENGTH_INCREASED
         | MINIMUM_INCREASED
@@ -224,75 +232,76 @@ pub(super) fn describe(kind: &str, path: &str) -> String {
         | MIN_PROPERTIES_INCREASED
         | MULTIPLE_OF_EXPANDED
         | MIN_ITEMS_INCREASED
-        | MIN_CONTAINS_INCREASED => format!(
-            "The value at path '{path}' in the reader schema is more than its value in the writer schema"
-        ),
+        | MIN_CONTAINS_INCREASED => {
+            "The value at path '{path}' in the reader schema is more than its value in the \
+             writer schema"
+        }
         MAX_LENGTH_DECREASED
         | MAXIMUM_DECREASED
         | MAX_ITEMS_DECREASED
         | MAX_CONTAINS_DECREASED
         | EXCLUSIVE_MAXIMUM_DECREASED
-        | MAX_PROPERTIES_DECREASED => format!(
-            "The value at path '{path}' in the reader schema is less than its value in the writer schema"
-        ),
+        | MAX_PROPERTIES_DECREASED => {
+            "The value at path '{path}' in the reader schema is less than its value in the \
+             writer schema"
+        }
         PATTERN_CHANGED | MULTIPLE_OF_CHANGED | DEPENDENCY_ARRAY_CHANGED => {
-            format!("The value at path '{path}' is different between the reader and writer schema")
+            "The value at path '{path}' is different between the reader and writer schema"
         }
         ADDITIONAL_ITEMS_NARROWED
         | ENUM_ARRAY_NARROWED
         | SUM_TYPE_NARROWED
         | ADDITIONAL_PROPERTIES_NARROWED
         | UNEVALUATED_PROPERTIES_NARROWED
-        | UNEVALUATED_ITEMS_NARROWED => format!(
-            "An array or combined type at path '{path}' has fewer elements in the reader schema than the writer schema"
-        ),
+        | UNEVALUATED_ITEMS_NARROWED => {
+            "An array or combined type at path '{path}' has fewer elements in the reader schema \
+             than the writer schema"
+        }
         DEPENDENCY_ARRAY_EXTENDED
         | PRODUCT_TYPE_EXTENDED
         | SUM_TYPE_EXTENDED
-        | NOT_TYPE_EXTENDED => format!(
-            "An array or combined type at path '{path}' has more elements in the reader schema than the writer schema"
-        ),
+        | NOT_TYPE_EXTENDED => {
+            "An array or combined type at path '{path}' has more elements in the reader schema \
+             than the writer schema"
+        }
         TYPE_CHANGED
         | TYPE_NARROWED
         | COMBINED_TYPE_CHANGED
         | COMBINED_TYPE_SUBSCHEMAS_CHANGED
-        | ENUM_ARRAY_CHANGED => format!(
+        | ENUM_ARRAY_CHANGED => {
             "A type at path '{path}' is different between the reader schema and the writer schema"
-        ),
+        }
         REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
         | REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL
         | OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
-        | ITEM_ADDED_TO_OPEN_CONTENT_MODEL => format!(
-            "The writer schema has an open content model and the reader schema has a property or item at path '{path}' which is missing in the writer schema"
-        ),
-        REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL => format!(
-            "The reader schema requires a property at path '{path}' which is missing in the writer schema, whose content model is not open"
-        ),
+        | ITEM_ADDED_TO_OPEN_CONTENT_MODEL => {
+            "The writer schema has an open content model and the reader schema has a property or \
+             item at path '{path}' which is missing in the writer schema"
+        }
+        REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL => {
+            "The reader schema requires a property at path '{path}' which is missing in the \
+             writer schema, whose content model is not open"
+        }
         PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL | ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL => {
-            format!(
-                "The reader schema has a closed content model and is missing a property or item present at path '{path}' in the writer schema"
-            )
+            "The reader schema has a closed content model and is missing a property or item \
+             present at path '{path}' in the writer schema"
         }
         PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-        | ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL => format!(
-            "A property or item is missing in the reader schema but present at path '{path}' in the writer schema and is not covered by the reader's partially open content model"
-        ),
+        | ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL => {
+            "A property or item is missing in the reader schema but present at path '{path}' in \
+             the writer schema and is not covered by the reader's partially open content model"
+        }
         PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-        | ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL => format!(
-            "The reader schema has a property or item at path '{path}' which is missing in the writer schema and is not covered by the writer's partially open content model"
-        ),
-        MAX_DEPTH_EXCEEDED => format!(
-            "The schemas nest deeper than {} levels at path '{path}'; not compared further",
-            super::MAX_DEPTH
-        ),
-        COMPARISON_BUDGET_EXCEEDED => format!(
-            "The comparison stopped at path '{path}' after {} schema pairs",
-            super::MAX_STEPS
-        ),
-        // Changes every policy accepts: name them plainly.
-        other => format!(
-            "{} at path '{path}'",
-            other.name().to_ascii_lowercase().replace('_', " ")
-        ),
-    }
+        | ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL => {
+            "The reader schema has a property or item at path '{path}' which is missing in the \
+             writer schema and is not covered by the writer's partially open content model"
+        }
+        MAX_DEPTH_EXCEEDED => {
+            "The schemas below path '{path}' nest too deeply to be compared to the end"
+        }
+        COMPARISON_BUDGET_EXCEEDED => {
+            "The comparison below path '{path}' needed more steps than allowed and was stopped"
+        }
+        _ => return None,
+    })
 }

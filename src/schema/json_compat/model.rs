@@ -40,17 +40,17 @@ impl Ty {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Crit {
-    AllOf,
-    AnyOf,
-    OneOf,
+    All,
+    Any,
+    One,
 }
 
 impl Crit {
     pub(super) fn keyword(self) -> &'static str {
         match self {
-            Crit::AllOf => "allOf",
-            Crit::AnyOf => "anyOf",
-            Crit::OneOf => "oneOf",
+            Crit::All => "allOf",
+            Crit::Any => "anyOf",
+            Crit::One => "oneOf",
         }
     }
 }
@@ -164,9 +164,7 @@ impl<'a> Node<'a> {
                 match parts.as_slice() {
                     [] => Shape::Empty,
                     [only] => self.view(*only).shape(),
-                    _ => {
-                        Shape::Combined(Crit::AllOf, parts.iter().map(|p| self.view(*p)).collect())
-                    }
+                    _ => Shape::Combined(Crit::All, parts.iter().map(|p| self.view(*p)).collect()),
                 }
             }
             Part::Enum => match map.get("enum") {
@@ -196,7 +194,7 @@ impl<'a> Node<'a> {
                     }
                 }
                 Shape::Combined(
-                    Crit::AnyOf,
+                    Crit::Any,
                     types
                         .into_iter()
                         .map(|t| self.view(Part::Type(t)))
@@ -298,7 +296,7 @@ fn parts(map: &Map<String, Value>) -> Vec<Part> {
     if map.get("enum").is_some_and(Value::is_array) {
         parts.push(Part::Enum);
     }
-    for crit in [Crit::AllOf, Crit::AnyOf, Crit::OneOf] {
+    for crit in [Crit::All, Crit::Any, Crit::One] {
         if map.get(crit.keyword()).is_some_and(Value::is_array) {
             parts.push(Part::Combined(crit));
         }

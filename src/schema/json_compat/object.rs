@@ -16,7 +16,7 @@ use super::scalar::compare_bound;
 
 type Obj<'a> = (Node<'a>, &'a Map<String, Value>);
 
-pub(super) fn compare<'a>(ctx: &mut Ctx, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs) {
+pub(super) fn compare<'a>(ctx: &mut Ctx<'a>, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs) {
     compare_required(o.1, u, out);
     compare_properties(ctx, o, u, out);
     compare_dependencies(ctx, o, u, out);
@@ -143,7 +143,7 @@ fn object_open((node, map): Obj<'_>) -> bool {
     ) && patterns.is_none_or(Map::is_empty)
 }
 
-fn object_partial<'a>(ctx: &mut Ctx, (node, map): Obj<'a>, name: &str) -> Option<Node<'a>> {
+fn object_partial<'a>(ctx: &mut Ctx<'a>, (node, map): Obj<'a>, name: &str) -> Option<Node<'a>> {
     let patterns = map.get("patternProperties").and_then(Value::as_object);
     for (pattern, schema) in patterns.into_iter().flatten() {
         if ctx.pattern_matches(pattern, name) {
@@ -160,7 +160,7 @@ fn object_partial<'a>(ctx: &mut Ctx, (node, map): Obj<'a>, name: &str) -> Option
 /// Compares a listed schema against the partially open model's schema for it, records the
 /// inner differences, and says whether the model covers it.
 pub(super) fn covered<'a>(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'a>,
     original: Node<'a>,
     update: Node<'a>,
     path: &str,
@@ -172,7 +172,7 @@ pub(super) fn covered<'a>(
     ok
 }
 
-fn compare_properties<'a>(ctx: &mut Ctx, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs) {
+fn compare_properties<'a>(ctx: &mut Ctx<'a>, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs) {
     let (op, up) = (properties(o.1), properties(u.1));
     let names: BTreeSet<&String> = op.into_iter().chain(up).flat_map(Map::keys).collect();
     for name in names {
@@ -205,12 +205,15 @@ fn compare_properties<'a>(ctx: &mut Ctx, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs
             (None, Some(u_prop)) => {
                 let needed = required(u.1, name);
                 let kind = if object_open(o) {
-                    if is_empty(u_prop) {
-                        PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
-                    } else if needed && has_default(u_prop) {
-                        REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL
-                    } else if needed {
+                    // Confluent checks "empty schema" first, so a newly required `b: {}` passes
+                    // although old data without `b` fails the reader; we check that first (our
+                    // one deliberate departure).
+                    if needed && !has_default(u_prop) {
                         REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
+                    } else if is_empty(u_prop) {
+                        PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
+                    } else if needed {
+                        REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL
                     } else {
                         OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
                     }
@@ -240,7 +243,7 @@ fn compare_properties<'a>(ctx: &mut Ctx, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs
 
 /// `dependencies` (draft 4–7) merged with `dependentRequired`/`dependentSchemas` (2019-09+),
 /// all reported under `dependencies` as Confluent does.
-fn compare_dependencies<'a>(ctx: &mut Ctx, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs) {
+fn compare_dependencies<'a>(ctx: &mut Ctx<'a>, o: Obj<'a>, u: Obj<'a>, out: &mut Diffs) {
     type Deps<'a> = (
         BTreeMap<&'a str, BTreeSet<&'a str>>,
         BTreeMap<&'a str, &'a Value>,
@@ -302,7 +305,7 @@ fn compare_dependencies<'a>(ctx: &mut Ctx, o: Obj<'a>, u: Obj<'a>, out: &mut Dif
 /// `additionalProperties`: allowing more is compatible, forbidding or constraining what was free
 /// is not.
 fn compare_additional<'a>(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'a>,
     (o_node, om): Obj<'a>,
     (u_node, um): Obj<'a>,
     out: &mut Diffs,
@@ -327,7 +330,7 @@ fn compare_additional<'a>(
 /// kinds for added (now allowed), removed (now forbidden), narrowed (now a schema) and
 /// extended (no longer a schema).
 pub(super) fn compare_extra<'a>(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'a>,
     path: &str,
     (o_node, o): (Node<'a>, Extra<'a>),
     (u_node, u): (Node<'a>, Extra<'a>),
@@ -351,7 +354,7 @@ pub(super) fn compare_extra<'a>(
 
 /// `unevaluatedProperties` / `unevaluatedItems` (2019-09+), as Confluent compares them.
 pub(super) fn compare_unevaluated<'a>(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'a>,
     keyword: &str,
     (o_node, om): Obj<'a>,
     (u_node, um): Obj<'a>,

@@ -176,7 +176,7 @@ impl Decimal {
             scale: frac_len.checked_sub(exponent)?,
         };
         // Normalise so equal values compare equal (0.50 == 0.5).
-        while d.mantissa != 0 && d.mantissa % 10 == 0 {
+        while d.mantissa != 0 && d.mantissa.is_multiple_of(10) {
             d.mantissa /= 10;
             d.scale -= 1;
         }
