@@ -24,6 +24,7 @@ mod produce;
 mod schemas;
 pub mod storage;
 mod subscribe;
+mod topic_schemas;
 mod transform_state;
 mod transforms;
 

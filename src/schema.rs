@@ -12,7 +12,9 @@ pub mod json;
 pub mod json_compat;
 pub mod parsed;
 mod registry;
+pub mod rules;
 pub mod types;
+pub mod validate;
 pub mod wire;
 
 pub use error::{Error, Result};
@@ -21,3 +23,4 @@ pub use registry::{Deleted, Entry, MAX_SCHEMA_BYTES, Registry, Store};
 pub use types::{
     Config, Level, Mode, Policy, Reference, SchemaKind, SchemaRequest, SchemaView, VersionSpec,
 };
+pub use validate::{Checked, Strategy, Validator, Violation};

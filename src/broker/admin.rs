@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::storage::{CleanupPolicy, Storage, StorageError, TopicConfig, TopicMeta};
+use super::topic_schemas::{TopicSchemaSettings, split_config};
 use super::{Broker, Error, Result};
 use crate::event::TopicName;
 
@@ -36,6 +37,9 @@ pub struct TopicDescription {
     pub partitions: Vec<PartitionInfo>,
     /// Effective configuration.
     pub config: TopicConfig,
+    /// Schema validation settings (`value.schema.validation`, …), when the topic has any.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub schema_validation: BTreeMap<String, String>,
 }
 
 impl Broker {
@@ -57,12 +61,16 @@ impl Broker {
                 requested: partitions,
                 max: MAX_PARTITIONS,
             })?;
+        let (schema_keys, config) = split_config(config);
+        // Checked before the topic exists, so a bad schema key creates nothing.
+        TopicSchemaSettings::default().apply(&schema_keys)?;
         let mut topic_config = self.inner.storage.default_topic_config();
-        apply_config(&mut topic_config, config)?;
+        apply_config(&mut topic_config, &config)?;
         self.inner
             .storage
             .create_topic(&name, count, topic_config)
             .await?;
+        self.alter_topic_schema(&name, &schema_keys).await?;
         self.describe_topic(name.as_str())
     }
 
@@ -122,9 +130,12 @@ impl Broker {
         changes: &BTreeMap<String, String>,
     ) -> Result<TopicDescription> {
         let name = TopicName::new(name)?;
+        let (schema_keys, changes) = split_config(changes);
+        TopicSchemaSettings::default().apply(&schema_keys)?;
         let mut config = self.inner.storage.topic(&name)?.config;
-        apply_config(&mut config, changes)?;
+        apply_config(&mut config, &changes)?;
         self.inner.storage.alter_topic_config(&name, config).await?;
+        self.alter_topic_schema(&name, &schema_keys).await?;
         self.describe_topic(name.as_str())
     }
 
@@ -138,6 +149,7 @@ impl Broker {
             return Err(Error::InternalTopic(name));
         }
         self.inner.storage.delete_topic(&name).await?;
+        self.forget_topic_schema(&name).await?;
         self.forget_topic_offsets(&name).await
     }
 
@@ -147,6 +159,10 @@ impl Broker {
             name: meta.name.to_string(),
             internal: meta.name.is_internal(),
             partitions: self.partition_infos(&meta).unwrap_or_default(),
+            schema_validation: self
+                .topic_schema(meta.name.as_str())
+                .map(|s| s.as_config())
+                .unwrap_or_default(),
             config: meta.config,
         }
     }

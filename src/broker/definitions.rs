@@ -104,6 +104,8 @@ enum Stored {
     Plugin(PluginDefinition),
     Transform(TransformDefinition),
     Connector(ConnectorDefinition),
+    #[serde(rename = "topic-schema")]
+    TopicSchema(super::topic_schemas::TopicSchemaSettings),
 }
 
 /// A transform with its live status.
@@ -120,6 +122,8 @@ pub(super) struct Table {
     pub(super) plugins: BTreeMap<String, PluginDefinition>,
     pub(super) transforms: BTreeMap<String, TransformEntry>,
     pub(super) connectors: BTreeMap<String, ConnectorEntry>,
+    /// Schema validation settings per topic (`topic-schema/{topic}`).
+    pub(super) topic_schemas: BTreeMap<String, super::topic_schemas::TopicSchemaSettings>,
 }
 
 pub(super) struct Definitions {
@@ -165,8 +169,13 @@ impl Definitions {
                             },
                         );
                     }
+                    Some(Stored::TopicSchema(settings)) => {
+                        table.topic_schemas.insert(settings.topic.clone(), settings);
+                    }
                     None => {
-                        if let Some(name) = key.strip_prefix("plugin/") {
+                        if let Some(name) = key.strip_prefix("topic-schema/") {
+                            table.topic_schemas.remove(name);
+                        } else if let Some(name) = key.strip_prefix("plugin/") {
                             table.plugins.remove(name);
                         } else if let Some(name) = key.strip_prefix("transform/") {
                             table.transforms.remove(name);
@@ -256,6 +265,23 @@ impl Definitions {
         self.persist(&format!("connector/{name}"), None).await?;
         self.table.lock().connectors.remove(name);
         self.announce();
+        Ok(())
+    }
+
+    /// Stores (or with `None`, removes) a topic's schema validation settings.
+    pub(super) async fn put_topic_schema(
+        &self,
+        topic: &str,
+        settings: Option<super::topic_schemas::TopicSchemaSettings>,
+    ) -> Result<()> {
+        let key = format!("topic-schema/{topic}");
+        let stored = settings.clone().map(Stored::TopicSchema);
+        self.persist(&key, stored.as_ref()).await?;
+        let mut table = self.table.lock();
+        match settings {
+            Some(s) => table.topic_schemas.insert(topic.to_owned(), s),
+            None => table.topic_schemas.remove(topic),
+        };
         Ok(())
     }
 

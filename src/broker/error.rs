@@ -133,6 +133,20 @@ pub enum Error {
     /// An offsets change request is malformed.
     #[error("invalid offsets: {0}")]
     InvalidOffsets(String),
+    /// A record breaks the schema (or a data-contract rule) its topic requires; nothing of
+    /// the request was appended.
+    #[error("record {index} ({field}) is invalid: {violation}")]
+    InvalidRecord {
+        /// Index of the record in the request.
+        index: usize,
+        /// `key` or `value`.
+        field: &'static str,
+        /// What is wrong.
+        violation: crate::schema::Violation,
+    },
+    /// A schema registry request was refused.
+    #[error(transparent)]
+    Schema(#[from] crate::schema::Error),
     /// Stored internal state could not be decoded (a bug or a damaged internal topic).
     #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
     InternalState {

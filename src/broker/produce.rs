@@ -33,6 +33,10 @@ pub struct ProducedOffset {
     pub partition: u32,
     /// Offset within it.
     pub offset: u64,
+    /// The record failed a data-contract rule that sends failures to a dead-letter topic:
+    /// partition and offset are in that topic.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dead_lettered: bool,
 }
 
 /// A validated request: one batch per partition, with the request index of each record.
@@ -49,7 +53,8 @@ impl Plan {
         let mut offsets = vec![
             ProducedOffset {
                 partition: 0,
-                offset: 0
+                offset: 0,
+                dead_lettered: false,
             };
             self.len
         ];
@@ -59,6 +64,7 @@ impl Plan {
                 offsets[*index] = ProducedOffset {
                     partition: *partition,
                     offset,
+                    dead_lettered: false,
                 };
             }
         }
@@ -95,6 +101,16 @@ impl Broker {
                 limit,
             });
         }
+        let mut records = records;
+        let dead = {
+            let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();
+            self.check_schemas(&name, &mut refs)?
+        };
+        if !dead.is_empty() {
+            return self
+                .produce_with_dead_letters(&name, records, dead, idempotency_key)
+                .await;
+        }
         let Some(key) = idempotency_key else {
             let plan = self.plan(&name, records, None).await?;
             let bases = self.append_groups(&name, &plan, &BTreeMap::new()).await?;
@@ -102,6 +118,59 @@ impl Broker {
         };
         let slot = self.inner.idempotency.lock(&name, key).await;
         self.produce_idempotent(&name, records, &slot).await
+    }
+
+    /// Appends the records a rule sent to dead-letter topics there, the rest to `name`, and
+    /// merges the offsets in request order.
+    async fn produce_with_dead_letters(
+        &self,
+        name: &TopicName,
+        records: Vec<ProduceRecord>,
+        dead: Vec<super::topic_schemas::DeadLetter>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Vec<ProducedOffset>> {
+        let len = records.len();
+        let mut offsets: Vec<Option<ProducedOffset>> = vec![None; len];
+        let mut kept_indexes = Vec::new();
+        let mut kept = Vec::new();
+        for (index, record) in records.into_iter().enumerate() {
+            if !dead.iter().any(|d| d.index == index) {
+                kept_indexes.push(index);
+                kept.push(record);
+            }
+        }
+        for letter in dead {
+            self.ensure_topic(&letter.topic, 1).await?;
+            let produced = ProduceRecord {
+                record: letter.record,
+                partition: None,
+            };
+            let plan = self.plan(&letter.topic, vec![produced], None).await?;
+            let bases = self
+                .append_groups(&letter.topic, &plan, &BTreeMap::new())
+                .await?;
+            if let Some(mut at) = plan.offsets(&bases).into_iter().next() {
+                at.dead_lettered = true;
+                offsets[letter.index] = Some(at);
+            }
+        }
+        if !kept.is_empty() {
+            let landed = match idempotency_key {
+                None => {
+                    let plan = self.plan(name, kept, None).await?;
+                    let bases = self.append_groups(name, &plan, &BTreeMap::new()).await?;
+                    plan.offsets(&bases)
+                }
+                Some(key) => {
+                    let slot = self.inner.idempotency.lock(name, key).await;
+                    self.produce_idempotent(name, kept, &slot).await?
+                }
+            };
+            for (index, at) in kept_indexes.into_iter().zip(landed) {
+                offsets[index] = Some(at);
+            }
+        }
+        Ok(offsets.into_iter().flatten().collect())
     }
 
     async fn produce_idempotent(
@@ -325,6 +394,21 @@ impl Broker {
     pub async fn append_to(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64> {
         let topic = TopicName::new(topic)?;
         let checked = checked_json_flags(records);
+        if self.topic_schema(topic.as_str()).is_some() {
+            let mut owned = checked.unwrap_or_else(|| records.to_vec());
+            let mut refs: Vec<&mut Record> = owned.iter_mut().collect();
+            let dead = self.check_schemas(&topic, &mut refs)?;
+            // Partition-exact appends cannot drop records from their batch: a rule's
+            // dead-letter routing is for produce requests; here it refuses the batch.
+            if let Some(first) = dead.into_iter().next() {
+                return Err(Error::InvalidRecord {
+                    index: first.index,
+                    field: "value",
+                    violation: first.violation,
+                });
+            }
+            return Ok(self.inner.storage.append(&topic, partition, &owned).await?);
+        }
         let records = checked.as_deref().unwrap_or(records);
         Ok(self
             .inner

@@ -159,6 +159,8 @@ impl From<broker::Error> for ApiError {
             B::ConnectorExists(_) => Self::new(StatusCode::CONFLICT, 4, message),
             B::ConnectorNotStopped(_) => Self::bad_request(message),
             B::InvalidOffsets(_) => Self::bad_request(message),
+            B::InvalidRecord { .. } => Self::unprocessable(30, message),
+            B::Schema(inner) => inner.into(),
         }
     }
 }

@@ -72,6 +72,7 @@ enum Route {
     Topics,
     Topic,
     TopicRecords,
+    TopicValidate,
     TopicEvents,
     TopicSubscribe,
     Multiplexed,
@@ -148,6 +149,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/topics", Route::Topics),
     ("/v1/topics/{topic}", Route::Topic),
     ("/v1/topics/{topic}/records", Route::TopicRecords),
+    ("/v1/topics/{topic}/validate", Route::TopicValidate),
     ("/v1/topics/{topic}/events", Route::TopicEvents),
     ("/v1/topics/{topic}/subscribe", Route::TopicSubscribe),
     ("/v1/ws", Route::Multiplexed),
@@ -252,6 +254,9 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
         (Route::Topic, &Method::DELETE) => ("delete_topic", topics::delete(state, t).await),
         (Route::Topic, &Method::PATCH) => ("alter_topic", topics::alter(state, t, req).await),
         (Route::TopicRecords, &Method::POST) => ("produce", records::produce(state, t, req).await),
+        (Route::TopicValidate, &Method::POST) => {
+            ("validate", records::validate(state, t, req).await)
+        }
         (Route::TopicEvents, &Method::GET) => ("events", events::events(state, t, &req).await),
         (Route::TopicSubscribe, &Method::GET) => {
             ("subscribe", websocket::subscribe(state, t, req).await)

@@ -23,6 +23,7 @@ use state::{SchemaRecord, State};
 
 use super::error::{Error, Result};
 use super::parsed::{self, Parsed};
+use super::rules::{self, Rules};
 use super::types::{Reference, SchemaKind};
 use crate::event::SchemaId;
 
@@ -44,6 +45,7 @@ pub struct Registry {
     write: tokio::sync::Mutex<()>,
     store: Arc<dyn Store>,
     parsed: Mutex<HashMap<SchemaId, Arc<Parsed>>>,
+    rules: Mutex<HashMap<SchemaId, Arc<Rules>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -61,6 +63,7 @@ impl Registry {
             write: tokio::sync::Mutex::new(()),
             store,
             parsed: Mutex::new(HashMap::new()),
+            rules: Mutex::new(HashMap::new()),
         }
     }
 
@@ -110,6 +113,26 @@ impl Registry {
         let state = self.state.read();
         let record = state.schemas.get(&id).ok_or(Error::SchemaNotFound(id))?;
         self.parsed_record(&state, record)
+    }
+}
+
+impl Registry {
+    /// The compiled data-contract rules of the schema with `id` (cached).
+    ///
+    /// # Errors
+    /// 40403 for an unknown id, 42210 for a stored rule set that no longer compiles.
+    pub fn rules_by_id(&self, id: SchemaId) -> Result<Arc<Rules>> {
+        if let Some(r) = self.rules.lock().get(&id) {
+            return Ok(Arc::clone(r));
+        }
+        let rule_set = {
+            let state = self.state.read();
+            let record = state.schemas.get(&id).ok_or(Error::SchemaNotFound(id))?;
+            record.rule_set.clone()
+        };
+        let compiled = Arc::new(rules::compile(rule_set.as_ref()).map_err(Error::InvalidRuleSet)?);
+        self.rules.lock().insert(id, Arc::clone(&compiled));
+        Ok(compiled)
     }
 }
 

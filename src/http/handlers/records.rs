@@ -46,6 +46,19 @@ pub async fn produce_body(
     body: &Bytes,
     idempotency_key: Option<&str>,
 ) -> Result<Vec<ProducedOffset>, ApiError> {
+    let records = decode_records(state, body)?;
+    let count = records.len() as u64;
+    let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
+    let offsets = state
+        .broker
+        .produce(topic, records, idempotency_key)
+        .await?;
+    state.metrics.produced(topic, count, bytes as u64);
+    Ok(offsets)
+}
+
+/// A produce body's records, with the request limits applied.
+fn decode_records(state: &AppState, body: &Bytes) -> Result<Vec<ProduceRecord>, ApiError> {
     let parsed = match decode_produce(body, state.config.max_records_per_request) {
         Ok(parsed) => parsed,
         Err(ProduceDecodeError::TooManyRecords { limit }) => {
@@ -59,21 +72,13 @@ pub async fn produce_body(
             return Err(ApiError::bad_request(format!("invalid JSON body: {e}")));
         }
     };
-    let records = parsed
+    parsed
         .records
         .into_iter()
         .enumerate()
         .map(|(i, entry)| entry.into_record(body, i))
         .collect::<Result<Vec<ProduceRecord>, String>>()
-        .map_err(|message| ApiError::unprocessable(8, message))?;
-    let count = records.len() as u64;
-    let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
-    let offsets = state
-        .broker
-        .produce(topic, records, idempotency_key)
-        .await?;
-    state.metrics.produced(topic, count, bytes as u64);
-    Ok(offsets)
+        .map_err(|message| ApiError::unprocessable(8, message))
 }
 
 fn idempotency_key(req: &Request<Incoming>) -> Result<Option<String>, ApiError> {
@@ -104,8 +109,10 @@ pub async fn fetch(
     let mut max_records = 500;
     let mut max_bytes = DEFAULT_FETCH_BYTES as u64;
     let mut wait_ms = 0;
+    let mut decode = false;
     for (name, value) in query(req) {
         match name.as_str() {
+            "decode" => decode = parse_flag(&name, &value)?,
             "offset" => {
                 offset = match value.as_str() {
                     "earliest" => OffsetSpec::Earliest,
@@ -156,10 +163,37 @@ pub async fn fetch(
     state
         .metrics
         .fetched(topic, read.records.len() as u64, bytes as u64);
+    if decode {
+        broker.decode_records(&mut read.records);
+    }
     let body = encode_records(topic, partition, &read.records, read.next_offset);
     // Held until the answer is encoded: the records and their encoding are what it bounds.
     drop(budget);
     Ok(respond(StatusCode::OK, "application/json", body))
+}
+
+/// A `true`/`false` query parameter.
+pub fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "{name}={value}: use true or false"
+        ))),
+    }
+}
+
+/// `POST /v1/topics/{topic}/validate`: the produce body checked against the topic's schemas
+/// and rules without appending anything → `{"valid": true, "records": N}`, or the 422 a
+/// produce would get.
+pub async fn validate(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
+    let body = read_body(state, req).await?;
+    let records = decode_records(state, &body)?;
+    let dead_lettered = state.broker.validate(topic, records)?;
+    json(
+        StatusCode::OK,
+        &json!({ "valid": true, "dead_lettered": dead_lettered }),
+    )
 }
 
 /// Reserves twice `max_bytes` (records read plus their encoding) of the global in-flight fetch

@@ -98,6 +98,7 @@ impl Registry {
         }
         let (parsed, canonical) =
             parse_request(state, request.kind, &request.schema, &request.references)?;
+        crate::schema::rules::compile(request.rule_set.as_ref()).map_err(Error::InvalidRuleSet)?;
         let mut record = SchemaRecord {
             id: SchemaId(0),
             kind: request.kind,
@@ -309,6 +310,9 @@ impl Registry {
     fn forget_unused(&self) {
         let state = self.state.read();
         self.parsed
+            .lock()
+            .retain(|id, _| state.schemas.contains_key(id));
+        self.rules
             .lock()
             .retain(|id, _| state.schemas.contains_key(id));
     }

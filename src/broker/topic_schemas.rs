@@ -1,0 +1,340 @@
+//! Schema validation on produce: which topics ask for it (settings kept in
+//! `__tidegate_config`, `topic-schema/{topic}`, not in storage's topic config, so a
+//! Kafka-backed engine need not carry them), and the check every front end's records and
+//! the pipeline's appends go through. The rules of checking live in `crate::schema`.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::storage::Storage;
+use super::{Broker, Error, Result};
+use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, TopicName};
+use crate::schema::{Strategy, Violation};
+
+/// The topic config keys this module owns (Confluent Server's names also accepted with their
+/// `confluent.` prefix).
+pub const KEYS: [&str; 4] = [
+    "key.schema.validation",
+    "value.schema.validation",
+    "key.subject.name.strategy",
+    "value.subject.name.strategy",
+];
+
+/// A topic's schema validation settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSchemaSettings {
+    /// The topic.
+    pub topic: String,
+    /// Check keys.
+    #[serde(default)]
+    pub key_validation: bool,
+    /// Check values.
+    #[serde(default)]
+    pub value_validation: bool,
+    /// Subject name strategy of keys (`TopicNameStrategy` when empty).
+    #[serde(default)]
+    pub key_strategy: String,
+    /// Subject name strategy of values.
+    #[serde(default)]
+    pub value_strategy: String,
+}
+
+fn strategy(name: &str) -> Option<Strategy> {
+    match name.rsplit('.').next().unwrap_or(name) {
+        "" | "TopicNameStrategy" => Some(Strategy::TopicName),
+        "RecordNameStrategy" => Some(Strategy::RecordName),
+        "TopicRecordNameStrategy" => Some(Strategy::TopicRecordName),
+        _ => None,
+    }
+}
+
+/// Takes this module's keys out of `config`; `None` when there are none.
+pub(super) fn split_config(
+    config: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut ours = BTreeMap::new();
+    let mut rest = BTreeMap::new();
+    for (key, value) in config {
+        let bare = key.strip_prefix("confluent.").unwrap_or(key);
+        if KEYS.contains(&bare) {
+            ours.insert(bare.to_owned(), value.clone());
+        } else {
+            rest.insert(key.clone(), value.clone());
+        }
+    }
+    (ours, rest)
+}
+
+impl TopicSchemaSettings {
+    /// Applies `changes` (already split by [`split_config`]).
+    pub(super) fn apply(&mut self, changes: &BTreeMap<String, String>) -> Result<()> {
+        for (key, value) in changes {
+            let bad = |problem: &str| Error::InvalidConfig {
+                key: key.clone(),
+                problem: problem.into(),
+            };
+            let flag = || match value.trim() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(bad("must be true or false")),
+            };
+            let named = || {
+                strategy(value.trim()).map(|_| value.trim().to_owned()).ok_or_else(|| {
+                    bad("must be TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy")
+                })
+            };
+            match key.as_str() {
+                "key.schema.validation" => self.key_validation = flag()?,
+                "value.schema.validation" => self.value_validation = flag()?,
+                "key.subject.name.strategy" => self.key_strategy = named()?,
+                "value.subject.name.strategy" => self.value_strategy = named()?,
+                _ => return Err(bad("unknown config key")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings as config strings (for topic descriptions).
+    #[must_use]
+    pub fn as_config(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        out.insert(
+            "key.schema.validation".into(),
+            self.key_validation.to_string(),
+        );
+        out.insert(
+            "value.schema.validation".into(),
+            self.value_validation.to_string(),
+        );
+        for (key, value) in [
+            ("key.subject.name.strategy", &self.key_strategy),
+            ("value.subject.name.strategy", &self.value_strategy),
+        ] {
+            let value = if value.is_empty() {
+                "TopicNameStrategy"
+            } else {
+                value
+            };
+            out.insert(key.into(), value.to_owned());
+        }
+        out
+    }
+
+    fn is_default(&self) -> bool {
+        !self.key_validation && !self.value_validation
+    }
+}
+
+/// A record a data-contract rule sent to its dead-letter topic.
+pub(super) struct DeadLetter {
+    pub(super) index: usize,
+    pub(super) topic: TopicName,
+    pub(super) record: Record,
+    pub(super) violation: Violation,
+}
+
+impl Broker {
+    /// `topic`'s settings, if it validates anything.
+    pub(super) fn topic_schema(&self, topic: &str) -> Option<TopicSchemaSettings> {
+        let table = self.inner.definitions.table.lock();
+        table
+            .topic_schemas
+            .get(topic)
+            .filter(|s| !s.is_default())
+            .cloned()
+    }
+
+    /// Stores `changes` to `topic`'s settings (after the topic itself accepted its own).
+    pub(super) async fn alter_topic_schema(
+        &self,
+        topic: &TopicName,
+        changes: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.inner.definitions.writer().await;
+        let mut settings = self
+            .inner
+            .definitions
+            .table
+            .lock()
+            .topic_schemas
+            .get(topic.as_str())
+            .cloned()
+            .unwrap_or_else(|| TopicSchemaSettings {
+                topic: topic.to_string(),
+                ..TopicSchemaSettings::default()
+            });
+        settings.apply(changes)?;
+        let stored = (!settings.is_default()).then_some(settings);
+        self.inner
+            .definitions
+            .put_topic_schema(topic.as_str(), stored)
+            .await
+    }
+
+    /// Forgets a deleted topic's settings.
+    pub(super) async fn forget_topic_schema(&self, topic: &TopicName) -> Result<()> {
+        let known = self
+            .inner
+            .definitions
+            .table
+            .lock()
+            .topic_schemas
+            .contains_key(topic.as_str());
+        if known {
+            let _writer = self.inner.definitions.writer().await;
+            self.inner
+                .definitions
+                .put_topic_schema(topic.as_str(), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks `records` against the schemas `topic` requires, rewriting Avro JSON into wire
+    /// format. Records a rule sends to a dead-letter topic are returned, with `__rule.*`
+    /// headers; the first other violation refuses the whole request.
+    pub(super) fn check_schemas(
+        &self,
+        topic: &TopicName,
+        records: &mut [&mut Record],
+    ) -> Result<Vec<DeadLetter>> {
+        let Some(settings) = self.topic_schema(topic.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let registry = &self.inner.schemas;
+        let sides = [
+            (settings.key_validation, true, &settings.key_strategy),
+            (settings.value_validation, false, &settings.value_strategy),
+        ];
+        let mut dead = Vec::new();
+        for (enabled, is_key, strategy_name) in sides {
+            if !enabled {
+                continue;
+            }
+            let validator = registry.validator(
+                topic.as_str(),
+                is_key,
+                strategy(strategy_name).unwrap_or_default(),
+            );
+            for (index, record) in records.iter_mut().enumerate() {
+                if dead.iter().any(|d: &DeadLetter| d.index == index) {
+                    continue;
+                }
+                let (bytes, flag) = if is_key {
+                    (&mut record.key, ATTR_KEY_JSON)
+                } else {
+                    (&mut record.value, ATTR_VALUE_JSON)
+                };
+                // Tombstones and absent keys carry nothing to check.
+                let Some(payload) = bytes.as_ref() else {
+                    continue;
+                };
+                match validator.check(payload, record.attributes & flag != 0) {
+                    Ok(checked) => {
+                        if let Some(replacement) = checked.replacement {
+                            *bytes = Some(Bytes::from(replacement));
+                            record.attributes &= !flag;
+                        }
+                    }
+                    Err(violation) => {
+                        let field = if is_key { "key" } else { "value" };
+                        match dead_letter_topic(&violation) {
+                            Some(dlq) => dead.push(DeadLetter {
+                                index,
+                                topic: TopicName::new(dlq)?,
+                                record: with_rule_headers(record, &violation, topic),
+                                violation,
+                            }),
+                            None => {
+                                return Err(Error::InvalidRecord {
+                                    index,
+                                    field,
+                                    violation,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dead.sort_by_key(|d| d.index);
+        Ok(dead)
+    }
+
+    /// A dry run of produce's checks on `records`: the indexes a rule would dead-letter, or
+    /// the refusal a produce would get. Appends nothing.
+    ///
+    /// # Errors
+    /// Unknown or internal topic; [`Error::InvalidRecord`].
+    pub fn validate(
+        &self,
+        topic: &str,
+        mut records: Vec<super::ProduceRecord>,
+    ) -> Result<Vec<usize>> {
+        let name = TopicName::new(topic)?;
+        if name.is_internal() {
+            return Err(Error::InternalTopic(name));
+        }
+        self.inner.storage.topic(&name)?;
+        let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();
+        Ok(self
+            .check_schemas(&name, &mut refs)?
+            .into_iter()
+            .map(|d| d.index)
+            .collect())
+    }
+
+    /// Values (and keys) in Avro wire format decoded to JSON text, for consumers asking for
+    /// `decode=true`; other records are left as they are.
+    pub fn decode_records(&self, records: &mut [crate::event::StoredRecord]) {
+        let registry = &self.inner.schemas;
+        for stored in records {
+            let record = &mut stored.record;
+            for (is_key, flag) in [(true, ATTR_KEY_JSON), (false, ATTR_VALUE_JSON)] {
+                let bytes = if is_key {
+                    &mut record.key
+                } else {
+                    &mut record.value
+                };
+                if record.attributes & flag != 0 {
+                    continue;
+                }
+                if let Some(json) = bytes.as_ref().and_then(|b| registry.decode_avro(b)) {
+                    *bytes = Some(Bytes::from(json));
+                    record.attributes |= flag;
+                }
+            }
+        }
+    }
+}
+
+fn dead_letter_topic(violation: &Violation) -> Option<&str> {
+    violation.rule.as_ref().and_then(|(_, dlq)| dlq.as_deref())
+}
+
+/// The record with Confluent's rule-failure headers (`__rule.name`, …).
+fn with_rule_headers(record: &Record, violation: &Violation, topic: &TopicName) -> Record {
+    let mut record = record.clone();
+    let rule = violation
+        .rule
+        .as_ref()
+        .map_or("", |(name, _)| name.as_str());
+    for (name, value) in [
+        ("__rule.name", rule),
+        ("__rule.mode", "WRITE"),
+        ("__rule.subject", violation.subject.as_str()),
+        ("__rule.topic", topic.as_str()),
+        ("__rule.exception", violation.message.as_str()),
+    ] {
+        record.headers.push(Header {
+            name: name.to_owned(),
+            value: Bytes::from(value.to_owned()),
+        });
+    }
+    record
+}

@@ -1,0 +1,301 @@
+//! Checking records against the registry: a key or value is either natural JSON (checked
+//! against the subject's latest schema; Avro is encoded to Confluent's wire format) or
+//! already in wire format (its id must belong to the subject and the whole payload must
+//! decode). Then the schema's CEL rules run on the JSON form. Owns no storage: the broker
+//! decides which topics ask for this and what happens to refused records.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::avro::{binary, encode};
+use super::parsed::Parsed;
+use super::registry::Registry;
+use super::rules::{OnFailure, Refusal, Rules};
+use super::types::VersionSpec;
+use super::wire;
+use crate::event::SchemaId;
+
+/// How a topic names the subject of its keys or values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// `<topic>-key` / `<topic>-value` (Confluent's default).
+    #[default]
+    TopicName,
+    /// The record's full name (the schema id must come with the record).
+    RecordName,
+    /// `<topic>-<record full name>`.
+    TopicRecordName,
+}
+
+/// Why a record was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The subject checked against (empty when it could not be determined).
+    pub subject: String,
+    /// The schema used, when one was.
+    pub schema_id: Option<SchemaId>,
+    /// JSON pointer or Avro path of the problem (`/` or `.` for the whole value).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// The data-contract rule that refused it, and its dead-letter topic if it names one.
+    pub rule: Option<(String, Option<String>)>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.rule {
+            Some((rule, _)) => write!(
+                f,
+                "rule '{rule}' of subject '{}' refused it: {}",
+                self.subject, self.message
+            ),
+            None => write!(
+                f,
+                "{}: {} (subject '{}')",
+                self.path, self.message, self.subject
+            ),
+        }
+    }
+}
+
+/// What to store instead, when checking changed the bytes (Avro JSON → wire format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// Replacement bytes; `None` keeps the record's own.
+    pub replacement: Option<Vec<u8>>,
+}
+
+/// A subject's latest schema resolved once, to check a batch of records against.
+pub struct Validator<'r> {
+    registry: &'r Registry,
+    strategy: Strategy,
+    topic_subject: String,
+    topic: String,
+    latest: Option<(SchemaId, Arc<Parsed>, Arc<Rules>)>,
+}
+
+fn violation(
+    subject: &str,
+    id: Option<SchemaId>,
+    path: &str,
+    message: impl Into<String>,
+) -> Violation {
+    Violation {
+        subject: subject.to_owned(),
+        schema_id: id,
+        path: path.to_owned(),
+        message: message.into(),
+        rule: None,
+    }
+}
+
+impl Registry {
+    /// A validator for the keys (`is_key`) or values of `topic` under `strategy`.
+    #[must_use]
+    pub fn validator(&self, topic: &str, is_key: bool, strategy: Strategy) -> Validator<'_> {
+        let topic_subject = format!("{topic}-{}", if is_key { "key" } else { "value" });
+        let latest = match strategy {
+            Strategy::TopicName => self.latest_compiled(&topic_subject),
+            Strategy::RecordName | Strategy::TopicRecordName => None,
+        };
+        Validator {
+            registry: self,
+            strategy,
+            topic_subject,
+            topic: topic.to_owned(),
+            latest,
+        }
+    }
+
+    fn latest_compiled(&self, subject: &str) -> Option<(SchemaId, Arc<Parsed>, Arc<Rules>)> {
+        let view = self.version(subject, VersionSpec::Latest, false).ok()?;
+        let parsed = self.parsed_by_id(view.id).ok()?;
+        let rules = self.rules_by_id(view.id).ok()?;
+        Some((view.id, parsed, rules))
+    }
+
+    /// Decodes an Avro value in wire format to JSON text; `None` when `bytes` are not framed,
+    /// name an unknown or non-Avro schema, or do not decode.
+    #[must_use]
+    pub fn decode_avro(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let (id, payload) = wire::split(bytes)?;
+        let parsed = self.parsed_by_id(id).ok()?;
+        let Parsed::Avro(avro) = &*parsed else {
+            return None;
+        };
+        let json = binary::decode(&avro.schema, &avro.names, payload).ok()?;
+        serde_json::to_vec(&json).ok()
+    }
+}
+
+/// The full name a schema's records carry (Avro named type, JSON Schema `title`).
+fn record_name(parsed: &Parsed) -> Option<String> {
+    match parsed {
+        Parsed::Avro(a) => match &a.schema {
+            apache_avro::Schema::Record(r) => Some(r.name.fullname(None)),
+            apache_avro::Schema::Enum(e) => Some(e.name.fullname(None)),
+            apache_avro::Schema::Fixed(f) => Some(f.name.fullname(None)),
+            _ => None,
+        },
+        Parsed::Json(j) => j
+            .value
+            .get("title")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }
+}
+
+impl Validator<'_> {
+    /// The subject checked under the topic-name strategy.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.topic_subject
+    }
+
+    /// Checks one key or value: `is_json` says the bytes are JSON text the client sent.
+    ///
+    /// # Errors
+    /// The [`Violation`].
+    pub fn check(&self, bytes: &[u8], is_json: bool) -> Result<Checked, Violation> {
+        if !is_json {
+            if let Some((id, payload)) = wire::split(bytes) {
+                return self.check_framed(id, payload);
+            }
+        }
+        let Some((id, parsed, rules)) = &self.latest else {
+            let message = match self.strategy {
+                Strategy::TopicName => format!(
+                    "subject '{}' has no schema: register one before producing to this topic",
+                    self.topic_subject
+                ),
+                _ => "the subject name strategy takes the subject from the schema, so the \
+                      record must be in Confluent wire format (magic byte 0, schema id)"
+                    .to_owned(),
+            };
+            return Err(violation(&self.topic_subject, None, "/", message));
+        };
+        let subject = &self.topic_subject;
+        let json: Value = serde_json::from_slice(bytes).map_err(|e| {
+            violation(
+                subject,
+                Some(*id),
+                "/",
+                format!("neither JSON nor Confluent wire format: {e}"),
+            )
+        })?;
+        let replacement = match &**parsed {
+            Parsed::Avro(avro) => {
+                let mut out = Vec::with_capacity(bytes.len() + wire::HEADER_LEN);
+                wire::write_header(*id, &mut out);
+                encode::encode(&avro.schema, &avro.names, &json, &mut out)
+                    .map_err(|e| violation(subject, Some(*id), &e.path, e.message))?;
+                Some(out)
+            }
+            Parsed::Json(schema) => {
+                schema
+                    .check(&json)
+                    .map_err(|v| violation(subject, Some(*id), &v.path, v.message))?;
+                None
+            }
+        };
+        apply_rules(rules, &json, subject, *id)?;
+        Ok(Checked { replacement })
+    }
+
+    fn check_framed(&self, id: SchemaId, payload: &[u8]) -> Result<Checked, Violation> {
+        let parsed = self.registry.parsed_by_id(id).map_err(|_| {
+            violation(
+                &self.topic_subject,
+                Some(id),
+                "/",
+                format!("schema id {id} is not registered"),
+            )
+        })?;
+        let subject = match self.strategy {
+            Strategy::TopicName => self.topic_subject.clone(),
+            Strategy::RecordName | Strategy::TopicRecordName => {
+                let name = record_name(&parsed).ok_or_else(|| {
+                    violation(
+                        "",
+                        Some(id),
+                        "/",
+                        format!("schema {id} has no record name for the subject"),
+                    )
+                })?;
+                if self.strategy == Strategy::RecordName {
+                    name
+                } else {
+                    format!("{}-{name}", self.topic)
+                }
+            }
+        };
+        let registered = self
+            .registry
+            .uses_of(id, true)
+            .is_ok_and(|uses| uses.iter().any(|(s, _)| *s == subject));
+        if !registered {
+            return Err(violation(
+                &subject,
+                Some(id),
+                "/",
+                format!("schema id {id} is not registered under subject '{subject}'"),
+            ));
+        }
+        let rules = self
+            .registry
+            .rules_by_id(id)
+            .map_err(|e| violation(&subject, Some(id), "/", e.to_string()))?;
+        let json = match &*parsed {
+            Parsed::Avro(avro) => {
+                if rules.is_empty() {
+                    binary::validate(&avro.schema, &avro.names, payload)
+                        .map_err(|e| violation(&subject, Some(id), &e.path, e.message))?;
+                    return Ok(Checked { replacement: None });
+                }
+                binary::decode(&avro.schema, &avro.names, payload)
+                    .map_err(|e| violation(&subject, Some(id), &e.path, e.message))?
+            }
+            Parsed::Json(schema) => {
+                let json: Value = serde_json::from_slice(payload).map_err(|e| {
+                    violation(
+                        &subject,
+                        Some(id),
+                        "/",
+                        format!("the payload is not JSON: {e}"),
+                    )
+                })?;
+                schema
+                    .check(&json)
+                    .map_err(|v| violation(&subject, Some(id), &v.path, v.message))?;
+                json
+            }
+        };
+        apply_rules(&rules, &json, &subject, id)?;
+        Ok(Checked { replacement: None })
+    }
+}
+
+fn apply_rules(rules: &Rules, json: &Value, subject: &str, id: SchemaId) -> Result<(), Violation> {
+    match rules.check(json) {
+        None => Ok(()),
+        Some(Refusal {
+            rule,
+            message,
+            on_failure,
+        }) => {
+            let dead_letter = match on_failure {
+                OnFailure::DeadLetter(topic) => Some(topic),
+                OnFailure::Error | OnFailure::None => None,
+            };
+            Err(Violation {
+                subject: subject.to_owned(),
+                schema_id: Some(id),
+                path: "/".into(),
+                message,
+                rule: Some((rule, dead_letter)),
+            })
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Validation on produce against a real gateway: topics that require schemas refuse records
+//! that break them (nothing of the request appended), Avro JSON is stored in Confluent's wire
+//! format and decoded back on request, wire-format records are checked in full, and CEL
+//! data-contract rules refuse records or send them to their dead-letter topic.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hyper::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Client, TestGateway};
+
+async fn validated_topic(c: &Client, name: &str) {
+    let r = c
+        .post(
+            "/v1/topics",
+            &json!({"name": name, "partitions": 1, "config": {"value.schema.validation": "true"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    assert_eq!(
+        r.json["schema_validation"]["value.schema.validation"],
+        "true"
+    );
+}
+
+async fn register(c: &Client, subject: &str, body: Value) -> u64 {
+    let r = c
+        .post(&format!("/subjects/{subject}/versions"), &body)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    r.json["id"].as_u64().unwrap()
+}
+
+async fn produce(c: &Client, topic: &str, records: Value) -> crate::support::client::Reply {
+    c.post(
+        &format!("/v1/topics/{topic}/records"),
+        &json!({"records": records}),
+    )
+    .await
+}
+
+fn avro_payment() -> String {
+    json!({"type": "record", "name": "Payment", "namespace": "acme", "fields": [
+        {"name": "id", "type": "string"},
+        {"name": "amount", "type": "double"},
+        {"name": "currency", "type": {"type": "enum", "name": "Currency", "symbols": ["EUR", "USD"]}},
+        {"name": "note", "type": ["null", "string"], "default": null}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn json_schema_topics_refuse_invalid_records_and_append_nothing() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    validated_topic(c, "orders").await;
+    // No schema yet: refused with a reason.
+    let r = produce(c, "orders", json!([{"value": {"amount": 1}}])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no schema"),
+        "{:?}",
+        r.json
+    );
+
+    let schema = json!({"type": "object", "required": ["amount"], "additionalProperties": false,
+        "properties": {"amount": {"type": "number", "exclusiveMinimum": 0}, "sku": {"type": "string"}}});
+    register(
+        c,
+        "orders-value",
+        json!({"schema": schema.to_string(), "schemaType": "JSON"}),
+    )
+    .await;
+    assert_eq!(
+        produce(c, "orders", json!([{"value": {"amount": 2, "sku": "a"}}]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let r = produce(
+        c,
+        "orders",
+        json!([{"value": {"amount": 3}}, {"value": {"amount": -1}}, {"value": {"amount": 1}}]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    assert_eq!(r.json["error_code"], 42230);
+    let message = r.json["message"].as_str().unwrap();
+    assert!(message.starts_with("record 1 (value)"), "{message}");
+    assert!(
+        message.contains("/amount") && message.contains("orders-value"),
+        "{message}"
+    );
+    let r = produce(
+        c,
+        "orders",
+        json!([{"value": {"amount": 1, "extra": true}}]),
+    )
+    .await;
+    assert!(
+        r.json["message"].as_str().unwrap().contains("extra"),
+        "{:?}",
+        r.json
+    );
+    // Not JSON at all.
+    let r = produce(
+        c,
+        "orders",
+        json!([{"value_base64": BASE64.encode(b"\x01\x02")}]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    assert_eq!(
+        c.end_offsets("orders").await,
+        vec![1],
+        "refused requests appended nothing"
+    );
+
+    // The dry run checks without appending.
+    let r = c
+        .post(
+            "/v1/topics/orders/validate",
+            &json!({"records": [{"value": {"amount": 5}}]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["valid"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{:?}",
+        r.json
+    );
+    let r = c
+        .post(
+            "/v1/topics/orders/validate",
+            &json!({"records": [{"value": {"amount": 0}}]}),
+        )
+        .await;
+    assert_eq!(r.json["error_code"], 42230);
+    assert_eq!(c.end_offsets("orders").await, vec![1]);
+
+    // Settings survive a restart.
+    let dir = gw.stop().await;
+    let gw = TestGateway::start_in(dir, Default::default()).await;
+    let r = produce(&gw.client, "orders", json!([{"value": {"amount": -5}}])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Turning validation off lets anything through again.
+    let r = gw
+        .client
+        .send(
+            hyper::Method::PATCH,
+            "/v1/topics/orders",
+            serde_json::to_vec(&json!({"config": {"value.schema.validation": "false"}})).unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(
+        produce(&gw.client, "orders", json!([{"value": "anything"}]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn avro_values_are_stored_in_wire_format_and_checked_in_full() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    validated_topic(c, "payments").await;
+    let id = register(c, "payments-value", json!({"schema": avro_payment()})).await;
+    let r = produce(
+        c,
+        "payments",
+        json!([
+            {"value": {"id": "p1", "amount": 12.5, "currency": "EUR"}},
+            {"value": {"id": "p2", "amount": 3, "currency": "USD", "note": {"string": "tip"}}}
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+
+    let raw = c.fetch("payments", 0, "offset=0").await.json;
+    let stored = BASE64
+        .decode(raw["records"][0]["value_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(stored[0], 0, "magic byte");
+    assert_eq!(
+        u32::from_be_bytes(stored[1..5].try_into().unwrap()) as u64,
+        id
+    );
+    let decoded = c.fetch("payments", 0, "offset=0&decode=true").await.json;
+    assert_eq!(
+        decoded["records"][0]["value"],
+        json!({"id": "p1", "amount": 12.5, "currency": "EUR", "note": null})
+    );
+    assert_eq!(decoded["records"][1]["value"]["note"], "tip");
+
+    // A wire-format record produced as bytes is checked to its last byte.
+    let ok = produce(
+        c,
+        "payments",
+        json!([{"value_base64": BASE64.encode(&stored)}]),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.json);
+    let truncated = &stored[..stored.len() - 1];
+    let mut trailing = stored.clone();
+    trailing.push(0);
+    let mut other_id = stored.clone();
+    other_id[4] = 99;
+    for (bad, needle) in [
+        (truncated.to_vec(), "payload"),
+        (trailing, "left over"),
+        (other_id, "not registered"),
+    ] {
+        let r = produce(
+            c,
+            "payments",
+            json!([{"value_base64": BASE64.encode(&bad)}]),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+        let message = r.json["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    // JSON that does not fit the Avro schema names the field.
+    for (value, needle) in [
+        (json!({"id": "p", "amount": 1, "currency": "JPY"}), "JPY"),
+        (json!({"id": "p", "currency": "EUR"}), "amount"),
+        (json!({"id": 7, "amount": 1, "currency": "EUR"}), ".id"),
+    ] {
+        let r = produce(c, "payments", json!([{"value": value}])).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+        assert!(
+            r.json["message"].as_str().unwrap().contains(needle),
+            "{needle}: {:?}",
+            r.json
+        );
+    }
+    assert_eq!(c.end_offsets("payments").await, vec![3]);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn data_contract_rules_refuse_or_dead_letter_records() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    validated_topic(c, "payments").await;
+    let rule = |on_failure: &str| {
+        json!({"domainRules": [{"name": "valid-amount", "kind": "CONDITION", "type": "CEL",
+        "mode": "WRITE", "expr": "message.amount > 0 && message.currency in ['EUR', 'USD']",
+        "onFailure": on_failure, "params": {"dlq.topic": "payments-dlq"}}]})
+    };
+    // A rule that does not compile is refused at registration.
+    let bad = json!({"schema": avro_payment(), "ruleSet": {"domainRules": [{"name": "broken", "type": "CEL", "expr": "message.amount > && 1"}]}});
+    let r = c.post("/subjects/payments-value/versions", &bad).await;
+    assert_eq!(
+        (r.status, r.json["error_code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!(42210)),
+        "{:?}",
+        r.json
+    );
+
+    register(
+        c,
+        "payments-value",
+        json!({"schema": avro_payment(), "ruleSet": rule("ERROR")}),
+    )
+    .await;
+    let r = produce(
+        c,
+        "payments",
+        json!([{"value": {"id": "p1", "amount": -2.0, "currency": "EUR"}}]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    assert!(
+        r.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule 'valid-amount'"),
+        "{:?}",
+        r.json
+    );
+    assert_eq!(c.end_offsets("payments").await, vec![0]);
+
+    // The same schema with a DLQ rule: a new version (the rule set is part of its identity).
+    put_none(c, "payments-value").await;
+    register(
+        c,
+        "payments-value",
+        json!({"schema": avro_payment(), "ruleSet": rule("DLQ")}),
+    )
+    .await;
+    let r = produce(
+        c,
+        "payments",
+        json!([
+            {"value": {"id": "ok", "amount": 5.0, "currency": "USD"}},
+            {"value": {"id": "bad", "amount": 0.0, "currency": "EUR"}}
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(r.json["offsets"][0], json!({"partition": 0, "offset": 0}));
+    assert_eq!(
+        r.json["offsets"][1],
+        json!({"partition": 0, "offset": 0, "dead_lettered": true})
+    );
+    assert_eq!(c.end_offsets("payments").await, vec![1]);
+    let dead = c
+        .fetch("payments-dlq", 0, "offset=0&decode=true")
+        .await
+        .json;
+    let record = &dead["records"][0];
+    assert_eq!(record["value"]["id"], "bad");
+    assert_eq!(record["headers"]["__rule.name"], "valid-amount");
+    assert_eq!(record["headers"]["__rule.topic"], "payments");
+    assert_eq!(record["headers"]["__rule.subject"], "payments-value");
+    gw.stop().await;
+}
+
+async fn put_none(c: &Client, subject: &str) {
+    let r = c
+        .send(
+            hyper::Method::PUT,
+            &format!("/config/{subject}"),
+            serde_json::to_vec(&json!({"compatibility": "NONE"})).unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
