@@ -452,12 +452,20 @@ mod tests {
         let connect = CONNECT_ROUTES
             .iter()
             .flat_map(|(p, r)| [((*p).to_owned(), *r), (format!("/v1{p}"), *r)]);
+        let registry = super::schema_registry::ROUTES
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), Route::Registry(*r)));
         for (pattern, route) in ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), *r))
             .chain(connect)
+            .chain(registry)
         {
             let path = pattern
+                .replace("{subject}", "s")
+                .replace("{version}", "1")
+                .replace("{id}", "1")
+                .replace("{namespace}", "-")
                 .replace("{topic}", "t")
                 .replace("{partition}", "0")
                 .replace("{group}", "g")
@@ -471,6 +479,14 @@ mod tests {
         assert_eq!(route, Route::PartitionRecords);
         assert_eq!((params.get("topic"), params.get("partition")), ("a.b", "3"));
         assert!(find("/v1/topics/a/b/c").is_none());
+        // A subject with a slash arrives encoded and is decoded after matching.
+        let (_, params) = find("/subjects/a%2Fb/versions/latest").unwrap_or_else(|| {
+            panic!("an encoded subject must match");
+        });
+        assert_eq!(
+            (params.get("subject"), params.get("version")),
+            ("a/b", "latest")
+        );
         assert!(find("/v2/topics").is_none());
     }
 

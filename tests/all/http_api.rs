@@ -318,6 +318,12 @@ async fn health_metrics_and_openapi() {
         "/v1/topics/{topic}/records",
         "/v1/topics/{topic}/partitions/{partition}/records",
         "/v1/groups/{group}/offsets",
+        "/v1/topics/{topic}/validate",
+        "/subjects/{subject}/versions",
+        "/schemas/ids/{id}",
+        "/compatibility/subjects/{subject}/versions/{version}",
+        "/config/{subject}",
+        "/mode",
         "/metrics",
     ] {
         assert!(

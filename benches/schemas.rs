@@ -1,0 +1,215 @@
+//! What validation on produce costs: the same produce load (in-process, through
+//! `Broker::produce`, the path every front end takes) to a topic without validation, with a
+//! JSON Schema, with Avro (JSON encoded to Confluent wire format), with Avro plus a CEL
+//! data-contract rule, and with records already in wire format (checked in full). Rounds
+//! alternate so disk mood affects every case alike; ratios are to the unvalidated topic.
+//!
+//! `cargo bench --bench schemas` (`TIDEGATE_BENCH_RECORDS`, default 200,000 per case and
+//! round; `TIDEGATE_BENCH_ROUNDS`, default 3; `--fsync never`, system temp dir). Stops by
+//! itself.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::json;
+use tidegate::broker::{Broker, ProduceRecord, SchemaKind, SchemaRequest};
+use tidegate::config::{Config, ServeArgs};
+use tidegate::event::{ATTR_VALUE_JSON, Record};
+use tidegate::gateway::Gateway;
+
+const BATCH: usize = 500;
+
+struct Case {
+    label: &'static str,
+    /// Schema kind and text for `<topic>-value`, with an optional rule set.
+    schema: Option<(SchemaKind, String, Option<serde_json::Value>)>,
+    /// Produce pre-encoded wire-format bytes instead of JSON.
+    wire: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let records = env("TIDEGATE_BENCH_RECORDS", 200_000) / BATCH * BATCH;
+    let rounds = env("TIDEGATE_BENCH_ROUNDS", 3);
+    let avro = json!({"type": "record", "name": "Payment", "fields": [
+        {"name": "id", "type": "string"}, {"name": "amount", "type": "double"},
+        {"name": "currency", "type": {"type": "enum", "name": "Currency", "symbols": ["EUR", "USD"]}},
+        {"name": "note", "type": ["null", "string"], "default": null}]})
+    .to_string();
+    let json_schema = json!({"type": "object", "required": ["id", "amount", "currency"],
+        "additionalProperties": false, "properties": {"id": {"type": "string"},
+        "amount": {"type": "number", "exclusiveMinimum": 0},
+        "currency": {"enum": ["EUR", "USD"]}, "note": {"type": ["null", "string"]}}})
+    .to_string();
+    let rule = json!({"domainRules": [{"name": "valid-amount", "kind": "CONDITION", "type": "CEL",
+        "mode": "WRITE", "expr": "message.amount > 0 && message.currency in ['EUR', 'USD']"}]});
+    let cases = [
+        Case {
+            label: "no validation",
+            schema: None,
+            wire: false,
+        },
+        Case {
+            label: "JSON Schema",
+            schema: Some((SchemaKind::Json, json_schema, None)),
+            wire: false,
+        },
+        Case {
+            label: "Avro (JSON → wire)",
+            schema: Some((SchemaKind::Avro, avro.clone(), None)),
+            wire: false,
+        },
+        Case {
+            label: "Avro + CEL rule",
+            schema: Some((SchemaKind::Avro, avro.clone(), Some(rule))),
+            wire: false,
+        },
+        Case {
+            label: "Avro wire format in",
+            schema: Some((SchemaKind::Avro, avro, None)),
+            wire: true,
+        },
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+            fsync: Some("never".into()),
+            ..ServeArgs::default()
+        };
+        let gateway = Gateway::start(Config::load(&args)?).await?;
+        let broker = gateway.broker().clone();
+        let mut best = vec![f64::INFINITY; cases.len()];
+        for round in 0..rounds {
+            for (i, case) in cases.iter().enumerate() {
+                let secs = run(&broker, case, &format!("t{i}-{round}"), records).await?;
+                best[i] = best[i].min(secs);
+            }
+        }
+        println!("produce of {records} payment records (~70 B JSON) in batches of {BATCH}, in-process, fsync=never, best of {rounds}");
+        println!("{:<22} {:>12} {:>8}", "case", "records/s", "ratio");
+        for (case, secs) in cases.iter().zip(&best) {
+            let rate = records as f64 / secs;
+            println!("{:<22} {rate:>12.0} {:>8.2}", case.label, best[0] / secs);
+        }
+        gateway.shutdown().await?;
+        anyhow::Ok(())
+    })
+}
+
+fn payment(i: usize) -> Bytes {
+    let currency = if i % 2 == 0 { "EUR" } else { "USD" };
+    Bytes::from(format!(
+        r#"{{"id":"p-{i:08}","amount":{}.5,"currency":"{currency}","note":null}}"#,
+        i % 1000 + 1
+    ))
+}
+
+/// Creates the case's topic and subject, then times producing `records`.
+async fn run(broker: &Broker, case: &Case, topic: &str, records: usize) -> anyhow::Result<f64> {
+    let mut config = BTreeMap::new();
+    if let Some((kind, schema, rule_set)) = &case.schema {
+        config.insert("value.schema.validation".to_owned(), "true".to_owned());
+        let request = SchemaRequest {
+            schema: schema.clone(),
+            kind: *kind,
+            rule_set: rule_set.clone(),
+            ..SchemaRequest::default()
+        };
+        broker
+            .schemas()
+            .register(&format!("{topic}-value"), request)
+            .await?;
+    }
+    broker.create_topic(topic, 1, &config).await?;
+    let mut wire_values = Vec::new();
+    if case.wire {
+        // Encode once through the validated path, then produce those bytes.
+        let staging = format!("{topic}-staging");
+        let mut staging_config = config.clone();
+        staging_config.insert("value.schema.validation".into(), "true".into());
+        broker
+            .schemas()
+            .register(
+                &format!("{staging}-value"),
+                SchemaRequest {
+                    schema: case
+                        .schema
+                        .as_ref()
+                        .map(|s| s.1.clone())
+                        .unwrap_or_default(),
+                    ..SchemaRequest::default()
+                },
+            )
+            .await?;
+        broker.create_topic(&staging, 1, &staging_config).await?;
+        let batch = (0..BATCH).map(|i| json_record(payment(i))).collect();
+        broker.produce(&staging, batch, None).await?;
+        let read = broker
+            .fetch(
+                &staging,
+                0,
+                tidegate::broker::OffsetSpec::Earliest,
+                BATCH,
+                64 << 20,
+                std::time::Duration::ZERO,
+            )
+            .await?;
+        wire_values = read
+            .records
+            .into_iter()
+            .filter_map(|r| r.record.value)
+            .collect();
+        anyhow::ensure!(
+            wire_values.len() == BATCH,
+            "staging produced {}",
+            wire_values.len()
+        );
+    }
+    let batches: Vec<Vec<ProduceRecord>> = (0..records / BATCH)
+        .map(|b| {
+            (0..BATCH)
+                .map(|i| {
+                    if case.wire {
+                        ProduceRecord {
+                            record: Record {
+                                value: Some(wire_values[i].clone()),
+                                ..Record::default()
+                            },
+                            partition: None,
+                        }
+                    } else {
+                        json_record(payment(b * BATCH + i))
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in batches {
+        broker.produce(topic, batch, None).await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn json_record(value: Bytes) -> ProduceRecord {
+    ProduceRecord {
+        record: Record {
+            value: Some(value),
+            attributes: ATTR_VALUE_JSON,
+            ..Record::default()
+        },
+        partition: None,
+    }
+}
