@@ -59,6 +59,9 @@ pub struct SubscriptionSpec {
     pub group: Option<GroupSpec>,
     /// Run this uploaded transform plugin over every record that passed `filter`.
     pub transform: Option<PluginFilter>,
+    /// Deliver Avro keys and values in Confluent wire format as JSON (before `filter`, so
+    /// predicates see the fields).
+    pub decode: bool,
 }
 
 /// One delivered record and its partition.
@@ -100,6 +103,7 @@ pub struct Subscription {
     /// The partition the next poll starts with, so one busy partition cannot starve others.
     turn: usize,
     filter: Filter,
+    decode: bool,
     /// The group this subscriber is a member of, if any.
     group: Option<group::GroupCursor>,
     /// The per-subscriber plugin, if any.
@@ -183,6 +187,7 @@ impl Broker {
             positions,
             turn: 0,
             filter: spec.filter,
+            decode: spec.decode,
             group,
             reshape,
             tail,

@@ -336,3 +336,48 @@ async fn put_none(c: &Client, subject: &str) {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn live_subscribers_may_ask_for_decoded_avro() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    validated_topic(c, "payments").await;
+    register(c, "payments-value", json!({"schema": avro_payment()})).await;
+    let r = produce(
+        c,
+        "payments",
+        json!([
+            {"value": {"id": "p1", "amount": 12.5, "currency": "EUR"}},
+            {"value": {"id": "p2", "amount": 99.0, "currency": "USD"}}
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    // Decoded before the filter, so a predicate can name a field of the Avro record.
+    let path = "/v1/topics/payments/events?from=earliest&decode=true&filter=/amount%20%3E%2050";
+    let mut s = crate::support::sse::open(gw.addr(), path, &[])
+        .await
+        .unwrap();
+    assert_eq!(s.next().await.unwrap().event.as_deref(), Some("subscribed"));
+    let events = s.records(1).await;
+    assert_eq!(
+        events[0].json()["value"],
+        json!({"id": "p2", "amount": 99.0, "currency": "USD", "note": null})
+    );
+    let mut raw =
+        crate::support::sse::open(gw.addr(), "/v1/topics/payments/events?from=earliest", &[])
+            .await
+            .unwrap();
+    assert_eq!(
+        raw.next().await.unwrap().event.as_deref(),
+        Some("subscribed")
+    );
+    let events = raw.records(1).await;
+    assert!(
+        events[0].json()["value_base64"].is_string(),
+        "{:?}",
+        events[0].json()
+    );
+    drop((s, raw));
+    gw.stop().await;
+}

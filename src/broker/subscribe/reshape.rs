@@ -98,6 +98,19 @@ impl Subscription {
     /// What leaves the server of `read`: the filter, then the plugin (whose outputs are new
     /// records, so they share no encoding).
     pub(super) async fn refine(&mut self, read: Vec<Delivery>) -> Result<Vec<Delivery>> {
+        let mut read = read;
+        if self.decode {
+            // Decoded records are this subscriber's own: no shared encoding.
+            read = read
+                .into_iter()
+                .map(|d| {
+                    let mut record = d.record;
+                    self.broker
+                        .decode_records(std::slice::from_mut(&mut record));
+                    Delivery::new(d.partition, record, false)
+                })
+                .collect();
+        }
         let filter = &self.filter;
         let kept = read
             .into_iter()

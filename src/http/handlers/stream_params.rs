@@ -48,6 +48,14 @@ pub fn parse_spec(
                 });
             }
             "config" => config = Some(parse_config(value)?),
+            "decode" => {
+                spec.decode = value.is_empty()
+                    || value.parse::<bool>().map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "decode must be true or false, got '{value}'"
+                        ))
+                    })?;
+            }
             "from" => spec.start = parse_from(value)?,
             "partitions" => spec.partitions = Some(parse_partitions(value)?),
             "offsets" => spec.positions = parse_positions("offsets", value)?,
