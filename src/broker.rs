@@ -19,6 +19,7 @@ mod groups;
 mod idempotency;
 mod internal;
 mod membership;
+mod partial;
 mod plugins;
 mod produce;
 mod schemas;
@@ -67,6 +68,7 @@ pub use error::{Error, Result};
 pub use fetch::OffsetSpec;
 pub use filter::{Filter, FilterError, Op as FilterOp, Predicate};
 pub use groups::{GroupOffset, GroupOffsetCommit};
+pub use partial::RecordStatus;
 pub use produce::{ProduceRecord, ProducedOffset};
 pub use storage::{
     CleanupPolicy, Engine, FetchResult, MaintenanceReport, PartitionOffsets, Storage, StorageError,

@@ -63,7 +63,11 @@ impl Broker {
             })?;
         let (schema_keys, config) = split_config(config);
         // Checked before the topic exists, so a bad schema key creates nothing.
-        TopicSchemaSettings::default().apply(&schema_keys)?;
+        TopicSchemaSettings {
+            topic: name.to_string(),
+            ..TopicSchemaSettings::default()
+        }
+        .apply(&schema_keys)?;
         let mut topic_config = self.inner.storage.default_topic_config();
         apply_config(&mut topic_config, &config)?;
         self.inner
@@ -131,7 +135,11 @@ impl Broker {
     ) -> Result<TopicDescription> {
         let name = TopicName::new(name)?;
         let (schema_keys, changes) = split_config(changes);
-        TopicSchemaSettings::default().apply(&schema_keys)?;
+        TopicSchemaSettings {
+            topic: name.to_string(),
+            ..TopicSchemaSettings::default()
+        }
+        .apply(&schema_keys)?;
         let mut config = self.inner.storage.topic(&name)?.config;
         apply_config(&mut config, &changes)?;
         self.inner.storage.alter_topic_config(&name, config).await?;

@@ -15,7 +15,8 @@ use crate::schema::{Strategy, Violation};
 
 /// The topic config keys this module owns (Confluent Server's names also accepted with their
 /// `confluent.` prefix).
-pub const KEYS: [&str; 4] = [
+pub const KEYS: [&str; 5] = [
+    "schema.dead.letter.topic",
     "key.schema.validation",
     "value.schema.validation",
     "key.subject.name.strategy",
@@ -39,6 +40,9 @@ pub struct TopicSchemaSettings {
     /// Subject name strategy of values.
     #[serde(default)]
     pub value_strategy: String,
+    /// Where `?partial=true` produce keeps refused records (empty: nowhere).
+    #[serde(default)]
+    pub dead_letter_topic: String,
 }
 
 fn strategy(name: &str) -> Option<Strategy> {
@@ -90,6 +94,16 @@ impl TopicSchemaSettings {
                 "value.schema.validation" => self.value_validation = flag()?,
                 "key.subject.name.strategy" => self.key_strategy = named()?,
                 "value.subject.name.strategy" => self.value_strategy = named()?,
+                "schema.dead.letter.topic" => {
+                    let name = value.trim();
+                    if !name.is_empty() {
+                        let valid = TopicName::new(name).map_err(|e| bad(&e.to_string()))?;
+                        if valid.is_internal() || name == self.topic {
+                            return Err(bad("must be another, non-internal topic"));
+                        }
+                    }
+                    self.dead_letter_topic = name.to_owned();
+                }
                 _ => return Err(bad("unknown config key")),
             }
         }
@@ -119,11 +133,34 @@ impl TopicSchemaSettings {
             };
             out.insert(key.into(), value.to_owned());
         }
+        if !self.dead_letter_topic.is_empty() {
+            out.insert(
+                "schema.dead.letter.topic".into(),
+                self.dead_letter_topic.clone(),
+            );
+        }
         out
     }
 
     fn is_default(&self) -> bool {
         !self.key_validation && !self.value_validation
+    }
+}
+
+/// A record refused by its topic's schema or a rule.
+pub(super) struct Refused {
+    pub(super) index: usize,
+    pub(super) field: &'static str,
+    pub(super) violation: Violation,
+}
+
+impl Refused {
+    pub(super) fn into_error(self) -> Error {
+        Error::InvalidRecord {
+            index: self.index,
+            field: self.field,
+            violation: self.violation,
+        }
     }
 }
 
@@ -195,23 +232,22 @@ impl Broker {
         Ok(())
     }
 
-    /// Checks `records` against the schemas `topic` requires, rewriting Avro JSON into wire
-    /// format. Records a rule sends to a dead-letter topic are returned, with `__rule.*`
-    /// headers; the first other violation refuses the whole request.
-    pub(super) fn check_schemas(
+    /// Checks every record against the schemas `topic` requires, rewriting Avro JSON into
+    /// wire format; returns each refused record's first violation, in index order.
+    pub(super) fn check_each(
         &self,
         topic: &TopicName,
         records: &mut [&mut Record],
-    ) -> Result<Vec<DeadLetter>> {
+    ) -> Vec<Refused> {
         let Some(settings) = self.topic_schema(topic.as_str()) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let registry = &self.inner.schemas;
         let sides = [
             (settings.key_validation, true, &settings.key_strategy),
             (settings.value_validation, false, &settings.value_strategy),
         ];
-        let mut dead = Vec::new();
+        let mut refused: Vec<Refused> = Vec::new();
         for (enabled, is_key, strategy_name) in sides {
             if !enabled {
                 continue;
@@ -222,7 +258,7 @@ impl Broker {
                 strategy(strategy_name).unwrap_or_default(),
             );
             for (index, record) in records.iter_mut().enumerate() {
-                if dead.iter().any(|d: &DeadLetter| d.index == index) {
+                if refused.iter().any(|r| r.index == index) {
                     continue;
                 }
                 let (bytes, flag) = if is_key {
@@ -241,28 +277,40 @@ impl Broker {
                             record.attributes &= !flag;
                         }
                     }
-                    Err(violation) => {
-                        let field = if is_key { "key" } else { "value" };
-                        match dead_letter_topic(&violation) {
-                            Some(dlq) => dead.push(DeadLetter {
-                                index,
-                                topic: TopicName::new(dlq)?,
-                                record: with_rule_headers(record, &violation, topic),
-                                violation,
-                            }),
-                            None => {
-                                return Err(Error::InvalidRecord {
-                                    index,
-                                    field,
-                                    violation,
-                                });
-                            }
-                        }
-                    }
+                    Err(violation) => refused.push(Refused {
+                        index,
+                        field: if is_key { "key" } else { "value" },
+                        violation,
+                    }),
                 }
             }
         }
-        dead.sort_by_key(|d| d.index);
+        refused.sort_by_key(|r| r.index);
+        refused
+    }
+
+    /// All-or-nothing checking: records a rule sends to its dead-letter topic are returned
+    /// (with `__rule.*` headers); any other refusal refuses the whole request.
+    pub(super) fn check_schemas(
+        &self,
+        topic: &TopicName,
+        records: &mut [&mut Record],
+    ) -> Result<Vec<DeadLetter>> {
+        let mut dead = Vec::new();
+        for refused in self.check_each(topic, records) {
+            let Some(dlq) = dead_letter_topic(&refused.violation) else {
+                return Err(refused.into_error());
+            };
+            let Some(record) = records.get(refused.index) else {
+                continue;
+            };
+            dead.push(DeadLetter {
+                index: refused.index,
+                topic: TopicName::new(dlq)?,
+                record: with_rule_headers(record, &refused.violation, topic),
+                violation: refused.violation,
+            });
+        }
         Ok(dead)
     }
 
@@ -313,12 +361,16 @@ impl Broker {
     }
 }
 
-fn dead_letter_topic(violation: &Violation) -> Option<&str> {
+pub(super) fn dead_letter_topic(violation: &Violation) -> Option<&str> {
     violation.rule.as_ref().and_then(|(_, dlq)| dlq.as_deref())
 }
 
 /// The record with Confluent's rule-failure headers (`__rule.name`, …).
-fn with_rule_headers(record: &Record, violation: &Violation, topic: &TopicName) -> Record {
+pub(super) fn with_rule_headers(
+    record: &Record,
+    violation: &Violation,
+    topic: &TopicName,
+) -> Record {
     let mut record = record.clone();
     let rule = violation
         .rule

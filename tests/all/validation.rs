@@ -381,3 +381,93 @@ async fn live_subscribers_may_ask_for_decoded_avro() {
     drop((s, raw));
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn partial_produce_appends_the_valid_and_keeps_the_refused_in_a_dead_letter_topic() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    validated_topic(c, "orders").await;
+    let schema = json!({"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number", "minimum": 1}}});
+    register(
+        c,
+        "orders-value",
+        json!({"schema": schema.to_string(), "schemaType": "JSON"}),
+    )
+    .await;
+    let records = json!({"records": [{"value": {"amount": 2}}, {"value": {"amount": 0}}, {"value": {"amount": 3}}]});
+
+    // Without a dead-letter topic: reported, not kept.
+    let r = c
+        .post("/v1/topics/orders/records?partial=true", &records)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(r.json["offsets"][0], json!({"partition": 0, "offset": 0}));
+    assert_eq!(r.json["offsets"][1]["error_code"], 42230);
+    assert!(
+        r.json["offsets"][1]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("record 1 (value)"),
+        "{:?}",
+        r.json
+    );
+    assert!(r.json["offsets"][1].get("dead_letter").is_none());
+    assert_eq!(r.json["offsets"][2], json!({"partition": 0, "offset": 1}));
+    assert_eq!(c.end_offsets("orders").await, vec![2]);
+
+    // With one, the refused record is kept there with the reason in headers.
+    let patch = json!({"config": {"schema.dead.letter.topic": "orders-rejected"}});
+    let r = c
+        .send(
+            hyper::Method::PATCH,
+            "/v1/topics/orders",
+            serde_json::to_vec(&patch).unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(
+        r.json["schema_validation"]["schema.dead.letter.topic"],
+        "orders-rejected"
+    );
+    let r = c
+        .post("/v1/topics/orders/records?partial=true", &records)
+        .await;
+    assert_eq!(
+        r.json["offsets"][1]["dead_letter"],
+        json!({"topic": "orders-rejected", "partition": 0, "offset": 0}),
+        "{:?}",
+        r.json
+    );
+    let kept = c.fetch("orders-rejected", 0, "offset=0").await.json;
+    let record = &kept["records"][0];
+    assert_eq!(record["value"], json!({"amount": 0}));
+    assert_eq!(record["headers"]["tidegate.error.topic"], "orders");
+    assert_eq!(record["headers"]["tidegate.error.subject"], "orders-value");
+    assert_eq!(record["headers"]["tidegate.error.path"], "/amount");
+    assert_eq!(record["headers"]["tidegate.error.index"], "1");
+    assert!(
+        record["headers"]["tidegate.error.reason"]
+            .as_str()
+            .unwrap()
+            .contains("minimum"),
+        "{record}"
+    );
+    // All or nothing stays the default, and the topic cannot be its own dead-letter topic.
+    assert_eq!(
+        c.post("/v1/topics/orders/records", &records).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(c.end_offsets("orders").await, vec![4]);
+    let own = json!({"config": {"schema.dead.letter.topic": "orders"}});
+    let r = c
+        .send(
+            hyper::Method::PATCH,
+            "/v1/topics/orders",
+            serde_json::to_vec(&own).unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
+    gw.stop().await;
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use bytes::Bytes;
 
-use crate::broker::{OffsetSpec, ProduceRecord, ProducedOffset};
+use crate::broker::{OffsetSpec, ProduceRecord, ProducedOffset, RecordStatus};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::router::{HandlerResult, json, query, read_body, respond};
@@ -29,6 +29,19 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// `POST /v1/topics/{topic}/records` → `{"offsets": [...]}` in request order.
 pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let idempotency_key = idempotency_key(&req)?;
+    let partial = match query(&req).into_iter().find(|(k, _)| k == "partial") {
+        Some((name, value)) => parse_flag(&name, &value)?,
+        None => false,
+    };
+    if partial {
+        if idempotency_key.is_some() {
+            return Err(ApiError::bad_request(
+                "partial=true cannot be combined with an Idempotency-Key",
+            ));
+        }
+        let body = read_body(state, req).await?;
+        return produce_partial(state, topic, &body).await;
+    }
     let body = read_body(state, req).await?;
     let offsets = produce_body(state, topic, &body, idempotency_key.as_deref()).await?;
     json(StatusCode::OK, &json!({ "offsets": offsets }))
@@ -55,6 +68,39 @@ pub async fn produce_body(
         .await?;
     state.metrics.produced(topic, count, bytes as u64);
     Ok(offsets)
+}
+
+/// `?partial=true`: per-record statuses, refused records as `{"error_code": 42230,
+/// "message", "dead_letter"?: {"topic", "partition", "offset"}}`.
+async fn produce_partial(state: &AppState, topic: &str, body: &Bytes) -> HandlerResult {
+    let records = decode_records(state, body)?;
+    let sizes: Vec<usize> = records.iter().map(|r| r.record.payload_len()).collect();
+    let statuses = state.broker.produce_partial(topic, records).await?;
+    let mut appended = (0u64, 0usize);
+    let offsets: Vec<serde_json::Value> = statuses
+        .into_iter()
+        .zip(sizes)
+        .map(|(status, size)| match status {
+            RecordStatus::Appended(at) => {
+                appended.0 += 1;
+                appended.1 += size;
+                json!(at)
+            }
+            RecordStatus::Refused {
+                message,
+                dead_letter,
+            } => {
+                let mut refused = json!({"error_code": 42230, "message": message});
+                if let Some((topic, at)) = dead_letter {
+                    refused["dead_letter"] =
+                        json!({"topic": topic, "partition": at.partition, "offset": at.offset});
+                }
+                refused
+            }
+        })
+        .collect();
+    state.metrics.produced(topic, appended.0, appended.1 as u64);
+    json(StatusCode::OK, &json!({ "offsets": offsets }))
 }
 
 /// A produce body's records, with the request limits applied.
