@@ -4,6 +4,7 @@
 //! and never touches the log below the broker. Error-to-status mapping lives in one place,
 //! [`error`].
 
+mod cloudevents;
 mod error;
 mod handlers;
 mod metrics;

@@ -4,6 +4,7 @@
 mod architecture;
 mod bad_input;
 mod cli;
+mod cloudevents;
 mod confluent_clients;
 mod connectors;
 mod crash;

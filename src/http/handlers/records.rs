@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::broker::{OffsetSpec, ProduceRecord, ProducedOffset, RecordStatus};
 use crate::http::AppState;
+use crate::http::cloudevents;
 use crate::http::error::ApiError;
 use crate::http::router::{HandlerResult, json, query, read_body, respond};
 use crate::http::wire::{ProduceDecodeError, decode_produce, encode_records};
@@ -26,24 +27,32 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-/// `POST /v1/topics/{topic}/records` → `{"offsets": [...]}` in request order.
+/// `POST /v1/topics/{topic}/records` → `{"offsets": [...]}` in request order. The body is
+/// `{"records": […]}`, or CloudEvents (structured, batch or binary mode).
 pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let idempotency_key = idempotency_key(&req)?;
     let partial = match query(&req).into_iter().find(|(k, _)| k == "partial") {
         Some((name, value)) => parse_flag(&name, &value)?,
         None => false,
     };
-    if partial {
-        if idempotency_key.is_some() {
-            return Err(ApiError::bad_request(
-                "partial=true cannot be combined with an Idempotency-Key",
-            ));
-        }
-        let body = read_body(state, req).await?;
-        return produce_partial(state, topic, &body).await;
+    if partial && idempotency_key.is_some() {
+        return Err(ApiError::bad_request(
+            "partial=true cannot be combined with an Idempotency-Key",
+        ));
     }
+    let events = cloudevents::mode(req.headers());
+    let headers = events.map(|_| req.headers().clone());
     let body = read_body(state, req).await?;
-    let offsets = produce_body(state, topic, &body, idempotency_key.as_deref()).await?;
+    let records = match (events, &headers) {
+        (Some(mode), Some(headers)) => {
+            cloudevents::records(mode, headers, &body).map_err(ApiError::bad_request)?
+        }
+        _ => decode_records(state, &body)?,
+    };
+    if partial {
+        return produce_partial(state, topic, records).await;
+    }
+    let offsets = produce_records(state, topic, records, idempotency_key.as_deref()).await?;
     json(StatusCode::OK, &json!({ "offsets": offsets }))
 }
 
@@ -60,6 +69,15 @@ pub async fn produce_body(
     idempotency_key: Option<&str>,
 ) -> Result<Vec<ProducedOffset>, ApiError> {
     let records = decode_records(state, body)?;
+    produce_records(state, topic, records, idempotency_key).await
+}
+
+async fn produce_records(
+    state: &AppState,
+    topic: &str,
+    records: Vec<ProduceRecord>,
+    idempotency_key: Option<&str>,
+) -> Result<Vec<ProducedOffset>, ApiError> {
     let count = records.len() as u64;
     let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
     let offsets = state
@@ -72,8 +90,11 @@ pub async fn produce_body(
 
 /// `?partial=true`: per-record statuses, refused records as `{"error_code": 42230,
 /// "message", "dead_letter"?: {"topic", "partition", "offset"}}`.
-async fn produce_partial(state: &AppState, topic: &str, body: &Bytes) -> HandlerResult {
-    let records = decode_records(state, body)?;
+async fn produce_partial(
+    state: &AppState,
+    topic: &str,
+    records: Vec<ProduceRecord>,
+) -> HandlerResult {
     let sizes: Vec<usize> = records.iter().map(|r| r.record.payload_len()).collect();
     let statuses = state.broker.produce_partial(topic, records).await?;
     let mut appended = (0u64, 0usize);
