@@ -4,6 +4,9 @@
 //! data-contract rule, and with records already in wire format (checked in full). Rounds
 //! alternate so disk mood affects every case alike; ratios are to the unvalidated topic.
 //!
+//! The same cases are then run over HTTP (`POST /v1/topics/{t}/records`, one loopback
+//! connection, the same batches as JSON bodies), the load a client sees.
+//!
 //! `cargo bench --bench schemas` (`TIDEGATE_BENCH_RECORDS`, default 200,000 per case and
 //! round; `TIDEGATE_BENCH_ROUNDS`, default 3; `--fsync never`, system temp dir). Stops by
 //! itself.
@@ -91,17 +94,30 @@ fn main() -> anyhow::Result<()> {
         let gateway = Gateway::start(Config::load(&args)?).await?;
         let broker = gateway.broker().clone();
         let mut best = vec![f64::INFINITY; cases.len()];
+        let mut best_http = vec![f64::INFINITY; cases.len()];
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<http_body_util::Full<Bytes>>();
+        let base = format!("http://{}", gateway.addr());
         for round in 0..rounds {
             for (i, case) in cases.iter().enumerate() {
                 let secs = run(&broker, case, &format!("t{i}-{round}"), records).await?;
                 best[i] = best[i].min(secs);
+                if !case.wire {
+                    let secs = run_http(&broker, &client, &base, case, &format!("h{i}-{round}"), records).await?;
+                    best_http[i] = best_http[i].min(secs);
+                }
             }
         }
-        println!("produce of {records} payment records (~70 B JSON) in batches of {BATCH}, in-process, fsync=never, best of {rounds}");
-        println!("{:<22} {:>12} {:>8}", "case", "records/s", "ratio");
-        for (case, secs) in cases.iter().zip(&best) {
-            let rate = records as f64 / secs;
-            println!("{:<22} {rate:>12.0} {:>8.2}", case.label, best[0] / secs);
+        println!("produce of {records} payment records (~70 B JSON) in batches of {BATCH}, fsync=never, best of {rounds}");
+        println!("{:<22} {:>14} {:>7} {:>14} {:>7}", "case", "in-process/s", "ratio", "HTTP/s", "ratio");
+        for (i, case) in cases.iter().enumerate() {
+            let rate = records as f64 / best[i];
+            let http = if best_http[i].is_finite() {
+                format!("{:>14.0} {:>7.2}", records as f64 / best_http[i], best_http[0] / best_http[i])
+            } else {
+                format!("{:>14} {:>7}", "-", "-")
+            };
+            println!("{:<22} {rate:>14.0} {:>7.2} {http}", case.label, best[0] / best[i]);
         }
         gateway.shutdown().await?;
         anyhow::Ok(())
@@ -118,21 +134,7 @@ fn payment(i: usize) -> Bytes {
 
 /// Creates the case's topic and subject, then times producing `records`.
 async fn run(broker: &Broker, case: &Case, topic: &str, records: usize) -> anyhow::Result<f64> {
-    let mut config = BTreeMap::new();
-    if let Some((kind, schema, rule_set)) = &case.schema {
-        config.insert("value.schema.validation".to_owned(), "true".to_owned());
-        let request = SchemaRequest {
-            schema: schema.clone(),
-            kind: *kind,
-            rule_set: rule_set.clone(),
-            ..SchemaRequest::default()
-        };
-        broker
-            .schemas()
-            .register(&format!("{topic}-value"), request)
-            .await?;
-    }
-    broker.create_topic(topic, 1, &config).await?;
+    let config = prepare(broker, case, topic).await?;
     let mut wire_values = Vec::new();
     if case.wire {
         // Encode once through the validated path, then produce those bytes.
@@ -201,6 +203,76 @@ async fn run(broker: &Broker, case: &Case, topic: &str, records: usize) -> anyho
         broker.produce(topic, batch, None).await?;
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+/// Creates the case's topic and subject, then times producing `records` over HTTP.
+async fn run_http(
+    broker: &Broker,
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<Bytes>,
+    >,
+    base: &str,
+    case: &Case,
+    topic: &str,
+    records: usize,
+) -> anyhow::Result<f64> {
+    prepare(broker, case, topic).await?;
+    let bodies: Vec<Bytes> = (0..records / BATCH)
+        .map(|b| {
+            let mut body = String::from(r#"{"records":["#);
+            for i in 0..BATCH {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(r#"{"value":"#);
+                body.push_str(std::str::from_utf8(&payment(b * BATCH + i)).unwrap_or("null"));
+                body.push('}');
+            }
+            body.push_str("]}");
+            Bytes::from(body)
+        })
+        .collect();
+    let uri = format!("{base}/v1/topics/{topic}/records");
+    let started = Instant::now();
+    for body in bodies {
+        let request = hyper::Request::post(&uri)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(body))?;
+        let response = client.request(request).await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "produce answered {}",
+            response.status()
+        );
+        http_body_util::BodyExt::collect(response.into_body()).await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Registers the case's schema under `<topic>-value` and creates `topic` requiring it;
+/// returns the topic's config.
+async fn prepare(
+    broker: &Broker,
+    case: &Case,
+    topic: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut config = BTreeMap::new();
+    if let Some((kind, schema, rule_set)) = &case.schema {
+        config.insert("value.schema.validation".to_owned(), "true".to_owned());
+        let request = SchemaRequest {
+            schema: schema.clone(),
+            kind: *kind,
+            rule_set: rule_set.clone(),
+            ..SchemaRequest::default()
+        };
+        broker
+            .schemas()
+            .register(&format!("{topic}-value"), request)
+            .await?;
+    }
+    broker.create_topic(topic, 1, &config).await?;
+    Ok(config)
 }
 
 fn json_record(value: Bytes) -> ProduceRecord {

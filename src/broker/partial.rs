@@ -38,20 +38,7 @@ impl Broker {
         topic: &str,
         mut records: Vec<ProduceRecord>,
     ) -> Result<Vec<RecordStatus>> {
-        let name = TopicName::new(topic)?;
-        if name.is_internal() {
-            return Err(Error::InternalTopic(name));
-        }
-        if records.is_empty() {
-            return Err(Error::EmptyProduce);
-        }
-        let limit = self.inner.config.max_records_per_request;
-        if records.len() > limit {
-            return Err(Error::TooManyRecords {
-                count: records.len(),
-                limit,
-            });
-        }
+        let name = self.check_request(topic, records.len())?;
         self.inner.storage.topic(&name)?;
         let refused = {
             let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();

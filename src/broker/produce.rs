@@ -87,20 +87,7 @@ impl Broker {
         records: Vec<ProduceRecord>,
         idempotency_key: Option<&str>,
     ) -> Result<Vec<ProducedOffset>> {
-        let name = TopicName::new(topic)?;
-        if name.is_internal() {
-            return Err(Error::InternalTopic(name));
-        }
-        if records.is_empty() {
-            return Err(Error::EmptyProduce);
-        }
-        let limit = self.inner.config.max_records_per_request;
-        if records.len() > limit {
-            return Err(Error::TooManyRecords {
-                count: records.len(),
-                limit,
-            });
-        }
+        let name = self.check_request(topic, records.len())?;
         let mut records = records;
         let dead = {
             let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();
@@ -118,6 +105,23 @@ impl Broker {
         };
         let slot = self.inner.idempotency.lock(&name, key).await;
         self.produce_idempotent(&name, records, &slot).await
+    }
+
+    /// What every produce request must be, whatever its records hold: a non-internal topic
+    /// name, 1 to `max_records_per_request` records.
+    pub(super) fn check_request(&self, topic: &str, count: usize) -> Result<TopicName> {
+        let name = TopicName::new(topic)?;
+        if name.is_internal() {
+            return Err(Error::InternalTopic(name));
+        }
+        if count == 0 {
+            return Err(Error::EmptyProduce);
+        }
+        let limit = self.inner.config.max_records_per_request;
+        if count > limit {
+            return Err(Error::TooManyRecords { count, limit });
+        }
+        Ok(name)
     }
 
     /// Appends the records a rule sent to dead-letter topics there, the rest to `name`, and

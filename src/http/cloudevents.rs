@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::broker::ProduceRecord;
 use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record};
+use crate::http::router::media_type;
 
 /// How a produce request carries events, read from its headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,15 +29,12 @@ pub enum Mode {
 /// The request's CloudEvents mode; `None` for a native `{"records": …}` body.
 #[must_use]
 pub fn mode(headers: &HeaderMap) -> Option<Mode> {
-    let content_type = headers
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = media_type(
+        headers
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
     match content_type.as_str() {
         "application/cloudevents+json" => Some(Mode::Structured),
         "application/cloudevents-batch+json" => Some(Mode::Batch),
@@ -82,12 +80,7 @@ fn attribute_text(value: &Value) -> String {
 
 fn is_json_type(content_type: Option<&str>) -> bool {
     content_type.is_none_or(|t| {
-        let essence = t
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let essence = media_type(t);
         essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
     })
 }

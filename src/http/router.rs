@@ -435,6 +435,16 @@ pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Ap
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
+/// A media type's essence, lowercased: `Application/JSON; charset=utf-8` → `application/json`.
+pub fn media_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// The query parameters of a request, decoded.
 pub fn query(req: &Request<Incoming>) -> Vec<(String, String)> {
     req.uri()

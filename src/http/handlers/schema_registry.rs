@@ -17,7 +17,7 @@ use crate::broker::{
 };
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::router::{HandlerResult, parse_json, query, read_body, respond};
+use crate::http::router::{HandlerResult, media_type, parse_json, query, read_body, respond};
 use views::{ConfigBody, ModeBody, SchemaBody, SchemaEntity, SchemaString};
 
 const CONTENT_TYPE_V1: &str = "application/vnd.schemaregistry.v1+json";
@@ -147,14 +147,7 @@ fn negotiate(req: &Request<Incoming>) -> Result<(), ApiError> {
     ];
     if matches!(*req.method(), Method::POST | Method::PUT) {
         if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-            let essence = ct
-                .to_str()
-                .unwrap_or("")
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let essence = media_type(ct.to_str().unwrap_or(""));
             if !BODY_TYPES.contains(&essence.as_str()) {
                 return Err(ApiError::with_code(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,

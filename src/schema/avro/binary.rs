@@ -450,23 +450,7 @@ mod tests {
     use super::super::encode::encode;
     use super::*;
 
-    const PAYMENT: &str = r#"{"type":"record","name":"Payment","namespace":"com.acme","fields":[
-        {"name":"b","type":"boolean"}, {"name":"i","type":"int"}, {"name":"l","type":"long"},
-        {"name":"f","type":"float"}, {"name":"d","type":"double"}, {"name":"s","type":"string"},
-        {"name":"by","type":"bytes"}, {"name":"n","type":"null"},
-        {"name":"addr","type":{"type":"record","name":"Address","fields":[
-            {"name":"city","type":"string"}, {"name":"zip","type":["null","int"],"default":null}]}},
-        {"name":"currency","type":{"type":"enum","name":"Currency","symbols":["EUR","USD"]}},
-        {"name":"hash","type":{"type":"fixed","name":"Hash","size":4}},
-        {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
-            {"name":"sku","type":"string"},{"name":"amount","type":"long"}]}}},
-        {"name":"tags","type":{"type":"map","values":"string"}},
-        {"name":"note","type":["null","string","Address"]},
-        {"name":"day","type":{"type":"int","logicalType":"date"}},
-        {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
-        {"name":"id","type":{"type":"string","logicalType":"uuid"}},
-        {"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}}
-    ]}"#;
+    use crate::schema::avro::fixtures::PAYMENT;
 
     fn parse(text: &str) -> (Schema, Names) {
         let schema = Schema::parse_str(text).unwrap();
