@@ -125,7 +125,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn payment(i: usize) -> Bytes {
-    let currency = if i % 2 == 0 { "EUR" } else { "USD" };
+    let currency = ["EUR", "USD"][i % 2];
     Bytes::from(format!(
         r#"{{"id":"p-{i:08}","amount":{}.5,"currency":"{currency}","note":null}}"#,
         i % 1000 + 1

@@ -141,8 +141,8 @@ pub enum Error {
         index: usize,
         /// `key` or `value`.
         field: &'static str,
-        /// What is wrong.
-        violation: crate::schema::Violation,
+        /// What is wrong (boxed: it is large, and errors travel in every `Result`).
+        violation: Box<crate::schema::Violation>,
     },
     /// A schema registry request was refused.
     #[error(transparent)]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::storage::Storage;
 use super::topic_schemas::{dead_letter_topic, with_rule_headers};
-use super::{Broker, Error, ProduceRecord, ProducedOffset, Result};
+use super::{Broker, ProduceRecord, ProducedOffset, Result};
 use crate::event::{Header, Record, TopicName};
 
 /// One record's outcome.

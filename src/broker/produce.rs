@@ -408,7 +408,7 @@ impl Broker {
                 return Err(Error::InvalidRecord {
                     index: first.index,
                     field: "value",
-                    violation: first.violation,
+                    violation: Box::new(first.violation),
                 });
             }
             return Ok(self.inner.storage.append(&topic, partition, &owned).await?);

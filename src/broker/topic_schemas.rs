@@ -159,7 +159,7 @@ impl Refused {
         Error::InvalidRecord {
             index: self.index,
             field: self.field,
-            violation: self.violation,
+            violation: Box::new(self.violation),
         }
     }
 }
@@ -362,7 +362,10 @@ impl Broker {
 }
 
 pub(super) fn dead_letter_topic(violation: &Violation) -> Option<&str> {
-    violation.rule.as_ref().and_then(|(_, dlq)| dlq.as_deref())
+    violation
+        .rule
+        .as_deref()
+        .and_then(|(_, dlq)| dlq.as_deref())
 }
 
 /// The record with Confluent's rule-failure headers (`__rule.name`, …).
@@ -374,7 +377,7 @@ pub(super) fn with_rule_headers(
     let mut record = record.clone();
     let rule = violation
         .rule
-        .as_ref()
+        .as_deref()
         .map_or("", |(name, _)| name.as_str());
     for (name, value) in [
         ("__rule.name", rule),

@@ -40,12 +40,13 @@ pub struct Violation {
     /// What is wrong.
     pub message: String,
     /// The data-contract rule that refused it, and its dead-letter topic if it names one.
-    pub rule: Option<(String, Option<String>)>,
+    /// Boxed: rare, and it would double the size of every `Result` carrying a violation.
+    pub rule: Option<Box<(String, Option<String>)>>,
 }
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.rule {
+        match self.rule.as_deref() {
             Some((rule, _)) => write!(
                 f,
                 "rule '{rule}' of subject '{}' refused it: {}",
@@ -294,7 +295,7 @@ fn apply_rules(rules: &Rules, json: &Value, subject: &str, id: SchemaId) -> Resu
                 schema_id: Some(id),
                 path: "/".into(),
                 message,
-                rule: Some((rule, dead_letter)),
+                rule: Some(Box::new((rule, dead_letter))),
             })
         }
     }
