@@ -7,6 +7,7 @@ pub mod groups;
 pub mod ops;
 pub mod plugins;
 pub mod records;
+pub mod rest_v2;
 pub mod schema_registry;
 pub mod stream_params;
 pub mod topics;

@@ -13,8 +13,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::handlers::{
-    connectors, events, groups, ops, plugins, records, schema_registry, topics, transforms,
-    websocket,
+    connectors, events, groups, ops, plugins, records, rest_v2, schema_registry, topics,
+    transforms, websocket,
 };
 use super::{AppState, error::ApiError};
 use crate::broker::TargetState;
@@ -105,6 +105,8 @@ enum Route {
     Root,
     /// Confluent's Schema Registry API (its own dispatch).
     Registry(schema_registry::Route),
+    /// Confluent's REST Proxy v2 (its own dispatch).
+    RestV2(rest_v2::Route),
 }
 
 /// Kafka Connect's paths, served both at the root (where Connect tooling looks) and under
@@ -180,11 +182,15 @@ fn routes() -> &'static matchit::Router<Route> {
         let registry = schema_registry::ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), Route::Registry(*r)));
+        let proxy = rest_v2::ROUTES
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), Route::RestV2(*r)));
         let all = ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), *r))
             .chain(connect)
-            .chain(registry);
+            .chain(registry)
+            .chain(proxy);
         for (pattern, route) in all {
             if let Err(e) = router.insert(pattern.clone(), route) {
                 // A conflicting pattern is a bug in the tables above; the unit test catches it.
@@ -242,6 +248,9 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
             id: params.get("id"),
         };
         return schema_registry::dispatch(state, route, path, req).await;
+    }
+    if let Route::RestV2(route) = route {
+        return rest_v2::dispatch(state, route, t, p, req).await;
     }
     match (route, &method) {
         (Route::Healthz, &Method::GET) => ("healthz", Ok(ops::healthz())),
@@ -464,7 +473,12 @@ mod tests {
             .flat_map(|(p, r)| [((*p).to_owned(), *r), (format!("/v1{p}"), *r)]);
         let registry = super::schema_registry::ROUTES
             .iter()
-            .map(|(p, r)| ((*p).to_owned(), Route::Registry(*r)));
+            .map(|(p, r)| ((*p).to_owned(), Route::Registry(*r)))
+            .chain(
+                super::rest_v2::ROUTES
+                    .iter()
+                    .map(|(p, r)| ((*p).to_owned(), Route::RestV2(*r))),
+            );
         for (pattern, route) in ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), *r))

@@ -117,6 +117,29 @@ impl Registry {
         Some((view.id, parsed, rules))
     }
 
+    /// `json` serialized with schema `id` in Confluent's wire format: Avro binary (the JSON may
+    /// use Avro's JSON encoding), or the JSON text after a JSON Schema check. Rules are not
+    /// run here: they run where the record is produced.
+    ///
+    /// # Errors
+    /// An unknown id, or why the value does not fit.
+    pub fn serialize(&self, id: SchemaId, json: &Value) -> Result<Vec<u8>, String> {
+        let parsed = self.parsed_by_id(id).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(64);
+        wire::write_header(id, &mut out);
+        match &*parsed {
+            Parsed::Avro(avro) => {
+                encode::encode(&avro.schema, &avro.names, json, &mut out)
+                    .map_err(|e| e.to_string())?;
+            }
+            Parsed::Json(schema) => {
+                schema.check(json).map_err(|v| v.to_string())?;
+                out.extend_from_slice(json.to_string().as_bytes());
+            }
+        }
+        Ok(out)
+    }
+
     /// Decodes an Avro value in wire format to JSON text; `None` when `bytes` are not framed,
     /// name an unknown or non-Avro schema, or do not decode.
     #[must_use]

@@ -2,7 +2,8 @@
 
 Run by tests/all/confluent_clients.rs as `python schema_registry.py <base-url>`: registers,
 looks up, tests compatibility, sets config, then round-trips a record through the
-AvroSerializer, Tidegate's native produce/fetch API and the AvroDeserializer. Any failed
+AvroSerializer, Tidegate's native produce/fetch API and the AvroDeserializer, and decodes a
+record produced through the REST Proxy v2 API with the same deserializer. Any failed
 assertion exits non-zero.
 """
 import base64
@@ -74,7 +75,24 @@ stored = base64.b64decode(fetched["records"][0]["value_base64"])
 assert stored == wire, (stored.hex(), wire.hex())
 assert de(stored, ctx) == {"id": "p1", "amount": 12.5, "note": "tip"}
 
+# Confluent's REST Proxy v2: Avro in its JSON encoding (tagged union), schema given as text;
+# Confluent's deserializer must read what the proxy stored.
+native("POST", "/v1/topics", {"name": "payments-v2", "partitions": 1})
+body = {"value_schema": V2, "records": [{"value": {"id": "p2", "amount": 3.5, "note": {"string": "v2"}}}]}
+req = urllib.request.Request(url + "/topics/payments-v2", data=json.dumps(body).encode(), method="POST",
+                             headers={"content-type": "application/vnd.kafka.avro.v2+json",
+                                      "accept": "application/vnd.kafka.v2+json"})
+with urllib.request.urlopen(req) as resp:
+    assert resp.headers["content-type"] == "application/vnd.kafka.v2+json", resp.headers
+    produced = json.loads(resp.read())
+assert produced["value_schema_id"] == sid + 1, produced
+assert produced["offsets"] == [{"partition": 0, "offset": 0, "error_code": None, "error": None}], produced
+fetched = native("GET", "/v1/topics/payments-v2/partitions/0/records?offset=0")
+stored = base64.b64decode(fetched["records"][0]["value_base64"])
+v2_ctx = SerializationContext("payments-v2", MessageField.VALUE)
+assert de(stored, v2_ctx) == {"id": "p2", "amount": 3.5, "note": "v2"}
+
 versions = sr.delete_subject("payments-value")
 assert versions == [1, 2], versions
-assert sr.get_subjects() == []
+assert sr.get_subjects() == ["payments-v2-value"], sr.get_subjects()
 print("ok", sid, wire.hex())
