@@ -236,6 +236,19 @@ fn push_json(value: &Value, out: &mut String) {
 /// Schemas shared by the codec's tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use apache_avro::Schema;
+
+    use super::Names;
+
+    /// A schema and its names, for tests; panics on invalid text.
+    pub fn parse(text: &str) -> (Schema, Names) {
+        let schema = Schema::parse_str(text).unwrap();
+        let names = Names::new([&schema]);
+        (schema, names)
+    }
+
     /// A record using every kind of Avro type.
     pub const PAYMENT: &str = r#"{"type":"record","name":"Payment","namespace":"com.acme","fields":[
         {"name":"b","type":"boolean"},

@@ -452,11 +452,7 @@ mod tests {
 
     use crate::schema::avro::fixtures::PAYMENT;
 
-    fn parse(text: &str) -> (Schema, Names) {
-        let schema = Schema::parse_str(text).unwrap();
-        let names = Names::new([&schema]);
-        (schema, names)
-    }
+    use crate::schema::avro::fixtures::parse;
 
     fn latin1(bytes: &[u8]) -> Value {
         Value::String(bytes.iter().map(|&b| char::from(b)).collect())

@@ -497,11 +497,7 @@ mod tests {
 
     use super::*;
 
-    fn parse(text: &str) -> (Schema, Names) {
-        let schema = Schema::parse_str(text).unwrap();
-        let names = Names::new([&schema]);
-        (schema, names)
-    }
+    use crate::schema::avro::fixtures::parse;
 
     fn problems(reader: &str, writer: &str) -> Vec<Incompatibility> {
         let (r, r_names) = parse(reader);
