@@ -471,3 +471,50 @@ async fn partial_produce_appends_the_valid_and_keeps_the_refused_in_a_dead_lette
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.json);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transform_output_to_a_validated_topic_is_checked() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    c.create_topic("raw", 1).await;
+    validated_topic(c, "clean").await;
+    let schema = json!({"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number"}}});
+    register(
+        c,
+        "clean-value",
+        json!({"schema": schema.to_string(), "schemaType": "JSON"}),
+    )
+    .await;
+    let r = c
+        .post(
+            "/v1/transforms",
+            &json!({"name": "copy", "plugin": "builtin:identity", "input": "raw", "outputs": ["clean"],
+                    "batch": {"max_records": 1, "max_wait_ms": 0}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json);
+    c.produce("raw", json!([{"value": {"amount": 1}}])).await;
+    crate::transforms::wait_for_records(c, "clean", 1, std::time::Duration::from_secs(60)).await;
+
+    // An output the topic's schema refuses stops the transform with the reason; nothing of
+    // that batch lands.
+    c.produce("raw", json!([{"value": {"amount": "one"}}]))
+        .await;
+    let mut last = Value::Null;
+    for _ in 0..3_000 {
+        last = c.get("/v1/transforms/copy").await.json;
+        if last["state"] == "FAILED" {
+            break;
+        }
+        // The status has no long poll: a bounded retry (about a minute in all).
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last["state"], "FAILED", "{last}");
+    let error = last["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("is invalid") && error.contains("/amount"),
+        "{last}"
+    );
+    assert_eq!(c.end_offsets("clean").await, vec![1]);
+    gw.stop().await;
+}
