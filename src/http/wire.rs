@@ -246,7 +246,7 @@ fn decode_base64(text: &str, index: usize, field: &str) -> Result<Bytes, String>
 
 /// The compact JSON text of `raw`: a zero-copy slice of `body` when it has no insignificant
 /// whitespace, else a minified copy.
-fn compact(body: &Bytes, raw: &RawValue) -> Bytes {
+pub fn compact(body: &Bytes, raw: &RawValue) -> Bytes {
     let text = raw.get().as_bytes();
     let mut in_string = false;
     let mut escaped = false;

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::broker::{
@@ -21,6 +22,7 @@ use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Record};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::router::{HandlerResult, media_type, read_body, respond};
+use crate::http::wire::compact;
 
 const V2: &str = "application/vnd.kafka.v2+json";
 
@@ -195,7 +197,7 @@ fn offsets(state: &AppState, topic: &str, partition: &str) -> HandlerResult {
 }
 
 #[derive(Deserialize)]
-struct ProduceBody {
+struct ProduceBody<'a> {
     #[serde(default)]
     key_schema: Option<String>,
     #[serde(default)]
@@ -205,15 +207,18 @@ struct ProduceBody {
     #[serde(default)]
     value_schema_id: Option<u32>,
     #[serde(default)]
-    records: Vec<RecordBody>,
+    #[serde(borrow)]
+    records: Vec<RecordBody<'a>>,
 }
 
+/// Keys and values stay raw JSON text: the json format stores them as sent (no parse into a
+/// tree and back), the others parse them once for their schema.
 #[derive(Deserialize)]
-struct RecordBody {
-    #[serde(default)]
-    key: Option<Value>,
-    #[serde(default)]
-    value: Option<Value>,
+struct RecordBody<'a> {
+    #[serde(borrow, default)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
     #[serde(default)]
     partition: Option<u32>,
 }
@@ -287,10 +292,16 @@ async fn schema_for(
 fn encode(
     state: &AppState,
     format: Format,
-    data: Value,
+    body: &Bytes,
+    raw: &RawValue,
     id: Option<SchemaId>,
     missing: u32,
 ) -> Result<(Bytes, bool), ApiError> {
+    if format == Format::Json {
+        return Ok((compact(body, raw), true));
+    }
+    let data: Value = serde_json::from_str(raw.get())
+        .map_err(|e| error(StatusCode::BAD_REQUEST, 400, format!("invalid JSON: {e}")))?;
     match format {
         Format::Binary => {
             let Value::String(text) = data else {
@@ -309,7 +320,7 @@ fn encode(
             })?;
             Ok((Bytes::from(bytes), false))
         }
-        Format::Json => Ok((Bytes::from(data.to_string()), true)),
+        Format::Json => Ok((compact(body, raw), true)),
         Format::Avro | Format::JsonSchema => {
             let Some(id) = id else {
                 let side = if missing == 42201 { "key" } else { "value" };
@@ -383,20 +394,20 @@ async fn produce(
     let mut records = Vec::with_capacity(request.records.len());
     for r in request.records {
         let mut attributes = 0;
-        let key = match r.key.filter(|k| !k.is_null()) {
+        let key = match r.key.filter(|k| k.get() != "null") {
             None => None,
             Some(k) => {
-                let (bytes, json) = encode(state, format, k, key_id, 42201)?;
+                let (bytes, json) = encode(state, format, &body, k, key_id, 42201)?;
                 if json {
                     attributes |= ATTR_KEY_JSON;
                 }
                 Some(bytes)
             }
         };
-        let value = match r.value.filter(|v| !v.is_null()) {
+        let value = match r.value.filter(|v| v.get() != "null") {
             None => None,
             Some(v) => {
-                let (bytes, json) = encode(state, format, v, value_id, 42202)?;
+                let (bytes, json) = encode(state, format, &body, v, value_id, 42202)?;
                 if json {
                     attributes |= ATTR_VALUE_JSON;
                 }
