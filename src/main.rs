@@ -58,6 +58,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The plugin compiler child runs under an address-space cap: no async runtime, whose worker
+    // threads (stacks, allocator heaps) would take part of the cap before compiling starts.
+    if let Command::PluginCompile { max_memory_bytes } = cli.command {
+        return match plugin_compile(max_memory_bytes) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,7 +85,7 @@ fn main() -> ExitCode {
             Command::Topic(cmd) => client::topic(&cli.server, cmd).await,
             Command::Plugin(cmd) => client::plugin(&cli.server, cmd).await,
             Command::Connector(cmd) => client::connector(&cli.server, cmd).await,
-            Command::PluginCompile { max_memory_bytes } => plugin_compile(max_memory_bytes),
+            Command::PluginCompile { .. } => Ok(()),
             Command::Produce(args) => client::produce(&cli.server, args).await,
             Command::Consume(args) => client::consume(&cli.server, args).await,
         }
