@@ -40,10 +40,7 @@ impl Broker {
     ) -> Result<Vec<RecordStatus>> {
         let name = self.check_request(topic, records.len())?;
         self.inner.storage.topic(&name)?;
-        let refused = {
-            let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();
-            self.check_each(&name, &mut refs)
-        };
+        let refused = self.check_each(&name, &mut records);
         let topic_dlq = self
             .topic_schema(name.as_str())
             .map(|s| s.dead_letter_topic)
@@ -101,7 +98,10 @@ impl Broker {
             });
         }
         if !kept.is_empty() {
-            let offsets = self.produce(topic, kept, None).await?;
+            // Already checked (and Avro already encoded) above: append without checking again.
+            let plan = self.plan(&name, kept, None).await?;
+            let bases = self.append_groups(&name, &plan, &BTreeMap::new()).await?;
+            let offsets = plan.offsets(&bases);
             for (index, at) in kept_indexes.into_iter().zip(offsets) {
                 statuses[index] = Some(RecordStatus::Appended(at));
             }

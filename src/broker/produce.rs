@@ -40,7 +40,7 @@ pub struct ProducedOffset {
 }
 
 /// A validated request: one batch per partition, with the request index of each record.
-struct Plan {
+pub(super) struct Plan {
     groups: BTreeMap<u32, (Vec<usize>, Vec<Record>)>,
     len: usize,
     /// The round-robin cursor unkeyed records were spread from.
@@ -49,7 +49,7 @@ struct Plan {
 
 impl Plan {
     /// Offsets in request order, from each partition's base offset.
-    fn offsets(&self, bases: &BTreeMap<u32, u64>) -> Vec<ProducedOffset> {
+    pub(super) fn offsets(&self, bases: &BTreeMap<u32, u64>) -> Vec<ProducedOffset> {
         let mut offsets = vec![
             ProducedOffset {
                 partition: 0,
@@ -89,10 +89,7 @@ impl Broker {
     ) -> Result<Vec<ProducedOffset>> {
         let name = self.check_request(topic, records.len())?;
         let mut records = records;
-        let dead = {
-            let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();
-            self.check_schemas(&name, &mut refs)?
-        };
+        let dead = self.check_schemas(&name, &mut records)?;
         if !dead.is_empty() {
             return self
                 .produce_with_dead_letters(&name, records, dead, idempotency_key)
@@ -287,7 +284,7 @@ impl Broker {
     }
 
     /// Appends every group not in `landed`, concurrently; returns every group's base offset.
-    async fn append_groups(
+    pub(super) async fn append_groups(
         &self,
         name: &TopicName,
         plan: &Plan,
@@ -312,7 +309,7 @@ impl Broker {
 
     /// Validates every record and groups them per partition, before anything is appended.
     /// Unkeyed records are spread round-robin from `cursor` (a fresh one when `None`).
-    async fn plan(
+    pub(super) async fn plan(
         &self,
         name: &TopicName,
         mut records: Vec<ProduceRecord>,
@@ -400,8 +397,7 @@ impl Broker {
         let checked = checked_json_flags(records);
         if self.topic_schema(topic.as_str()).is_some() {
             let mut owned = checked.unwrap_or_else(|| records.to_vec());
-            let mut refs: Vec<&mut Record> = owned.iter_mut().collect();
-            let dead = self.check_schemas(&topic, &mut refs)?;
+            let dead = self.check_schemas(&topic, &mut owned)?;
             // Partition-exact appends cannot drop records from their batch: a rule's
             // dead-letter routing is for produce requests; here it refuses the batch.
             if let Some(first) = dead.into_iter().next() {

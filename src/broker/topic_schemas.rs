@@ -147,6 +147,31 @@ impl TopicSchemaSettings {
     }
 }
 
+/// What the checks work on: records as produce requests carry them, or bare records (the
+/// pipeline's appends), without building a list of references per request.
+pub(super) trait Checked {
+    fn record(&self) -> &Record;
+    fn record_mut(&mut self) -> &mut Record;
+}
+
+impl Checked for Record {
+    fn record(&self) -> &Record {
+        self
+    }
+    fn record_mut(&mut self) -> &mut Record {
+        self
+    }
+}
+
+impl Checked for super::ProduceRecord {
+    fn record(&self) -> &Record {
+        &self.record
+    }
+    fn record_mut(&mut self) -> &mut Record {
+        &mut self.record
+    }
+}
+
 /// A record refused by its topic's schema or a rule.
 pub(super) struct Refused {
     pub(super) index: usize,
@@ -237,7 +262,7 @@ impl Broker {
     pub(super) fn check_each(
         &self,
         topic: &TopicName,
-        records: &mut [&mut Record],
+        records: &mut [impl Checked],
     ) -> Vec<Refused> {
         let Some(settings) = self.topic_schema(topic.as_str()) else {
             return Vec::new();
@@ -252,7 +277,7 @@ impl Broker {
             if !enabled {
                 continue;
             }
-            let validator = registry.validator(
+            let mut validator = registry.validator(
                 topic.as_str(),
                 is_key,
                 strategy(strategy_name).unwrap_or_default(),
@@ -261,6 +286,7 @@ impl Broker {
                 if refused.iter().any(|r| r.index == index) {
                     continue;
                 }
+                let record = record.record_mut();
                 let (bytes, flag) = if is_key {
                     (&mut record.key, ATTR_KEY_JSON)
                 } else {
@@ -294,7 +320,7 @@ impl Broker {
     pub(super) fn check_schemas(
         &self,
         topic: &TopicName,
-        records: &mut [&mut Record],
+        records: &mut [impl Checked],
     ) -> Result<Vec<DeadLetter>> {
         let mut dead = Vec::new();
         for refused in self.check_each(topic, records) {
@@ -307,7 +333,7 @@ impl Broker {
             dead.push(DeadLetter {
                 index: refused.index,
                 topic: TopicName::new(dlq)?,
-                record: with_rule_headers(record, &refused.violation, topic),
+                record: with_rule_headers(record.record(), &refused.violation, topic),
                 violation: refused.violation,
             });
         }
@@ -329,9 +355,8 @@ impl Broker {
             return Err(Error::InternalTopic(name));
         }
         self.inner.storage.topic(&name)?;
-        let mut refs: Vec<&mut Record> = records.iter_mut().map(|p| &mut p.record).collect();
         Ok(self
-            .check_schemas(&name, &mut refs)?
+            .check_schemas(&name, &mut records)?
             .into_iter()
             .map(|d| d.index)
             .collect())

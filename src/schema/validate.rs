@@ -12,7 +12,6 @@ use super::avro::{binary, encode};
 use super::parsed::Parsed;
 use super::registry::Registry;
 use super::rules::{OnFailure, Refusal, Rules};
-use super::types::VersionSpec;
 use super::wire;
 use crate::event::SchemaId;
 
@@ -75,6 +74,9 @@ pub struct Validator<'r> {
     topic_subject: String,
     topic: String,
     latest: Option<(SchemaId, Arc<Parsed>, Arc<Rules>)>,
+    /// The last wire-format id resolved and found under its subject: a batch's framed
+    /// records usually share one, so the lookups run once per batch.
+    framed: Option<(SchemaId, String, Arc<Parsed>, Arc<Rules>)>,
 }
 
 fn violation(
@@ -107,14 +109,15 @@ impl Registry {
             topic_subject,
             topic: topic.to_owned(),
             latest,
+            framed: None,
         }
     }
 
     fn latest_compiled(&self, subject: &str) -> Option<(SchemaId, Arc<Parsed>, Arc<Rules>)> {
-        let view = self.version(subject, VersionSpec::Latest, false).ok()?;
-        let parsed = self.parsed_by_id(view.id).ok()?;
-        let rules = self.rules_by_id(view.id).ok()?;
-        Some((view.id, parsed, rules))
+        let id = self.latest_id(subject)?;
+        let parsed = self.parsed_by_id(id).ok()?;
+        let rules = self.rules_by_id(id).ok()?;
+        Some((id, parsed, rules))
     }
 
     /// `json` serialized with schema `id` in Confluent's wire format: Avro binary (the JSON may
@@ -182,7 +185,7 @@ impl Validator<'_> {
     ///
     /// # Errors
     /// The [`Violation`].
-    pub fn check(&self, bytes: &[u8], is_json: bool) -> Result<Checked, Violation> {
+    pub fn check(&mut self, bytes: &[u8], is_json: bool) -> Result<Checked, Violation> {
         if !is_json {
             if let Some((id, payload)) = wire::split(bytes) {
                 return self.check_framed(id, payload);
@@ -228,7 +231,60 @@ impl Validator<'_> {
         Ok(Checked { replacement })
     }
 
-    fn check_framed(&self, id: SchemaId, payload: &[u8]) -> Result<Checked, Violation> {
+    fn check_framed(&mut self, id: SchemaId, payload: &[u8]) -> Result<Checked, Violation> {
+        if self
+            .framed
+            .as_ref()
+            .is_none_or(|(cached, ..)| *cached != id)
+        {
+            let (subject, parsed, rules) = self.resolve_framed(id)?;
+            self.framed = Some((id, subject, parsed, rules));
+        }
+        let (subject, parsed, rules) = match &self.framed {
+            Some((_, subject, parsed, rules)) => (subject, parsed, rules),
+            None => {
+                return Err(violation(
+                    &self.topic_subject,
+                    Some(id),
+                    "/",
+                    "schema lookup failed",
+                ));
+            }
+        };
+        let json = match &**parsed {
+            Parsed::Avro(avro) => {
+                if rules.is_empty() {
+                    binary::validate(&avro.schema, &avro.names, payload)
+                        .map_err(|e| violation(subject, Some(id), &e.path, e.message))?;
+                    return Ok(Checked { replacement: None });
+                }
+                binary::decode(&avro.schema, &avro.names, payload)
+                    .map_err(|e| violation(subject, Some(id), &e.path, e.message))?
+            }
+            Parsed::Json(schema) => {
+                let json: Value = serde_json::from_slice(payload).map_err(|e| {
+                    violation(
+                        subject,
+                        Some(id),
+                        "/",
+                        format!("the payload is not JSON: {e}"),
+                    )
+                })?;
+                schema
+                    .check(&json)
+                    .map_err(|v| violation(subject, Some(id), &v.path, v.message))?;
+                json
+            }
+        };
+        apply_rules(rules, &json, subject, id)?;
+        Ok(Checked { replacement: None })
+    }
+}
+
+impl Validator<'_> {
+    /// The subject, schema and rules of a framed record's id, refusing an id its subject
+    /// does not hold.
+    fn resolve_framed(&self, id: SchemaId) -> Result<(String, Arc<Parsed>, Arc<Rules>), Violation> {
         let parsed = self.registry.parsed_by_id(id).map_err(|_| {
             violation(
                 &self.topic_subject,
@@ -255,11 +311,7 @@ impl Validator<'_> {
                 }
             }
         };
-        let registered = self
-            .registry
-            .uses_of(id, true)
-            .is_ok_and(|uses| uses.iter().any(|(s, _)| *s == subject));
-        if !registered {
+        if !self.registry.subject_has(&subject, id) {
             return Err(violation(
                 &subject,
                 Some(id),
@@ -271,33 +323,7 @@ impl Validator<'_> {
             .registry
             .rules_by_id(id)
             .map_err(|e| violation(&subject, Some(id), "/", e.to_string()))?;
-        let json = match &*parsed {
-            Parsed::Avro(avro) => {
-                if rules.is_empty() {
-                    binary::validate(&avro.schema, &avro.names, payload)
-                        .map_err(|e| violation(&subject, Some(id), &e.path, e.message))?;
-                    return Ok(Checked { replacement: None });
-                }
-                binary::decode(&avro.schema, &avro.names, payload)
-                    .map_err(|e| violation(&subject, Some(id), &e.path, e.message))?
-            }
-            Parsed::Json(schema) => {
-                let json: Value = serde_json::from_slice(payload).map_err(|e| {
-                    violation(
-                        &subject,
-                        Some(id),
-                        "/",
-                        format!("the payload is not JSON: {e}"),
-                    )
-                })?;
-                schema
-                    .check(&json)
-                    .map_err(|v| violation(&subject, Some(id), &v.path, v.message))?;
-                json
-            }
-        };
-        apply_rules(&rules, &json, &subject, id)?;
-        Ok(Checked { replacement: None })
+        Ok((subject, parsed, rules))
     }
 }
 

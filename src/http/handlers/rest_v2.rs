@@ -297,20 +297,17 @@ fn encode(
     id: Option<SchemaId>,
     missing: u32,
 ) -> Result<(Bytes, bool), ApiError> {
-    if format == Format::Json {
-        return Ok((compact(body, raw), true));
-    }
-    let data: Value = serde_json::from_str(raw.get())
-        .map_err(|e| error(StatusCode::BAD_REQUEST, 400, format!("invalid JSON: {e}")))?;
     match format {
+        // Stored as sent, like native produce: no parse into a tree and back.
+        Format::Json => Ok((compact(body, raw), true)),
         Format::Binary => {
-            let Value::String(text) = data else {
-                return Err(error(
+            let text: String = serde_json::from_str(raw.get()).map_err(|_| {
+                error(
                     StatusCode::BAD_REQUEST,
                     400,
-                    format!("data={data} is not a base64 string."),
-                ));
-            };
+                    format!("data={} is not a base64 string.", raw.get()),
+                )
+            })?;
             let bytes = BASE64.decode(text.as_bytes()).map_err(|_| {
                 error(
                     StatusCode::BAD_REQUEST,
@@ -320,7 +317,6 @@ fn encode(
             })?;
             Ok((Bytes::from(bytes), false))
         }
-        Format::Json => Ok((compact(body, raw), true)),
         Format::Avro | Format::JsonSchema => {
             let Some(id) = id else {
                 let side = if missing == 42201 { "key" } else { "value" };
@@ -330,6 +326,8 @@ fn encode(
                     format!("Request includes {side}s but does not include {side} schema"),
                 ));
             };
+            let data: Value = serde_json::from_str(raw.get())
+                .map_err(|e| error(StatusCode::BAD_REQUEST, 400, format!("invalid JSON: {e}")))?;
             let bytes = state.broker.schemas().serialize(id, &data).map_err(|e| {
                 error(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -144,6 +144,28 @@ impl Registry {
         Ok(view(subject, version, entry, record))
     }
 
+    /// The id of `subject`'s newest live version, without building its view.
+    #[must_use]
+    pub fn latest_id(&self, subject: &str) -> Option<SchemaId> {
+        let state = self.state.read();
+        state
+            .versions(subject)?
+            .values()
+            .rev()
+            .find(|e| !e.deleted)
+            .map(|e| e.id)
+    }
+
+    /// Whether `subject` has a version (live or soft-deleted) holding `id`; looks at that
+    /// subject only.
+    #[must_use]
+    pub fn subject_has(&self, subject: &str, id: SchemaId) -> bool {
+        let state = self.state.read();
+        state
+            .versions(subject)
+            .is_some_and(|versions| versions.values().any(|e| e.id == id))
+    }
+
     /// Ids of the schemas that reference a version.
     ///
     /// # Errors
