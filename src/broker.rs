@@ -10,6 +10,7 @@
 mod admin;
 mod connector_state;
 mod connectors;
+mod consumer_instances;
 mod definitions;
 mod error;
 mod fanout;
@@ -61,6 +62,11 @@ pub use connectors::{
     ConnectorSettings, ConnectorStateInfo, ConnectorStatus, OffsetEntry, TargetState, Tolerance,
     settings_of,
 };
+pub use consumer_instances::{
+    DEFAULT_INSTANCE_TIMEOUT_MS, DEFAULT_REQUEST_WAIT as DEFAULT_INSTANCE_WAIT, Instance,
+    InstanceConfig, InstanceRecord, Interest, OffsetReset, Seek, TOPIC as INSTANCES_TOPIC,
+    TopicPartition,
+};
 pub use definitions::{
     BatchPolicy, OnError, PluginDefinition, TransformDefinition, TransformEntry,
 };
@@ -102,6 +108,8 @@ pub struct BrokerConfig {
     /// Root under which connectors are granted directories (`tidegate.dir`); `None` grants
     /// none.
     pub connector_files: Option<std::path::PathBuf>,
+    /// How long a consumer instance lives without requests, in milliseconds.
+    pub consumer_instance_timeout_ms: i64,
 }
 
 impl Default for BrokerConfig {
@@ -114,6 +122,7 @@ impl Default for BrokerConfig {
             max_records_per_request: DEFAULT_MAX_RECORDS_PER_REQUEST,
             worker_id: "tidegate".into(),
             connector_files: None,
+            consumer_instance_timeout_ms: consumer_instances::DEFAULT_INSTANCE_TIMEOUT_MS,
         }
     }
 }
@@ -137,6 +146,8 @@ struct Inner {
     schemas: crate::schema::Registry,
     /// The shared tail readers of live subscriptions, per topic.
     hubs: fanout::Hubs,
+    /// Consumer instances (REST Proxy v2), persisted in `__consumer_instances`.
+    instances: consumer_instances::Store,
     /// Live consumer-group members of subscriptions.
     members: Arc<membership::Coordinator>,
     /// Subscriptions leaving a group that still commit their positions (close waits for them).
@@ -148,7 +159,8 @@ struct Inner {
 impl Broker {
     /// Builds the broker over an opened storage engine and plugin host, creating and
     /// replaying the internal topics (`__consumer_offsets`, `__idempotency`,
-    /// `__tidegate_config`, `__transform_state`, `__connect_offsets`, `__schemas`).
+    /// `__tidegate_config`, `__transform_state`, `__connect_offsets`, `__schemas`,
+    /// `__consumer_instances`).
     ///
     /// # Errors
     /// Storage errors while creating or replaying the internal topics.
@@ -166,6 +178,7 @@ impl Broker {
         let transform_state = transform_state::StateStore::open(&storage).await?;
         let connector_state = connector_state::ConnectorState::open(&storage).await?;
         let schemas = schemas::open(&storage).await?;
+        let instances = consumer_instances::Store::open(&storage).await?;
         let inner = Inner {
             storage,
             config,
@@ -176,6 +189,7 @@ impl Broker {
             transform_state,
             connector_state,
             schemas,
+            instances,
             hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),
@@ -205,6 +219,7 @@ impl Broker {
     pub async fn maintain(&self, now_ms: i64) -> Result<MaintenanceReport> {
         let report = self.inner.storage.maintain(now_ms).await?;
         self.expire_groups(now_ms).await?;
+        self.expire_instances(now_ms).await?;
         Ok(report)
     }
 

@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Most distinct keys one compaction pass holds in memory (about 40 bytes each).
     #[arg(long, env = "TIDEGATE_COMPACTION_MAP_ENTRIES")]
     pub compaction_map_entries: Option<usize>,
+    /// How long a REST Proxy consumer instance lives without requests, in ms.
+    #[arg(long, env = "TIDEGATE_CONSUMER_INSTANCE_TIMEOUT_MS")]
+    pub consumer_instance_timeout_ms: Option<u64>,
 }
 
 /// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
@@ -113,6 +116,7 @@ impl ServeArgs {
             fetch_budget_bytes,
             plugin_compile_max_memory_bytes,
             compaction_map_entries,
+            consumer_instance_timeout_ms,
         )
     }
 }
@@ -167,6 +171,8 @@ pub struct Config {
     pub plugin_compile_max_memory_bytes: u64,
     /// Offset-map bound of one compaction pass, in keys.
     pub compaction_map_entries: usize,
+    /// Idle lifetime of a REST Proxy consumer instance, in ms.
+    pub consumer_instance_timeout_ms: u64,
 }
 
 /// Which storage engine to run, from `--storage URL`.
@@ -286,6 +292,13 @@ impl Config {
             1 << 20,
             1024,
         );
+        let consumer_instance_timeout_ms = bounded(
+            p,
+            "consumer_instance_timeout_ms",
+            s.consumer_instance_timeout_ms,
+            300_000,
+            100,
+        );
         let ephemeral = s.ephemeral.unwrap_or(false);
         let data_dir = match s.data_dir {
             Some(dir) => dir,
@@ -324,6 +337,7 @@ impl Config {
             fetch_budget_bytes,
             plugin_compile_max_memory_bytes: compile_memory,
             compaction_map_entries,
+            consumer_instance_timeout_ms,
         })
     }
 }

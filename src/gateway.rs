@@ -73,6 +73,8 @@ impl Gateway {
             default_partitions: config.default_partitions,
             max_records_per_request: config.max_records_per_request,
             connector_files: Some(config.data_dir.join("connector-files")),
+            consumer_instance_timeout_ms: i64::try_from(config.consumer_instance_timeout_ms)
+                .unwrap_or(i64::MAX),
             ..BrokerConfig::default()
         };
         let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));

@@ -147,6 +147,29 @@ pub enum Error {
     /// A schema registry request was refused.
     #[error(transparent)]
     Schema(#[from] crate::schema::Error),
+    /// No REST Proxy consumer instance by that name in that group (or it expired).
+    #[error("Consumer instance not found.")]
+    UnknownInstance {
+        /// The group.
+        group: String,
+        /// The instance name.
+        name: String,
+    },
+    /// A consumer instance by that name exists in the group.
+    #[error("Consumer with specified consumer ID already exists in the specified consumer group.")]
+    InstanceExists {
+        /// The group.
+        group: String,
+        /// The instance name.
+        name: String,
+    },
+    /// A consumer instance request that does not fit its state (subscribe after assign,
+    /// records with neither, seek of a partition it does not hold).
+    #[error("Illegal state: {0}")]
+    InstanceState(String),
+    /// A consumer instance's configuration is not acceptable.
+    #[error("Invalid consumer configuration: {0}")]
+    InvalidInstanceConfig(String),
     /// Stored internal state could not be decoded (a bug or a damaged internal topic).
     #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
     InternalState {

@@ -231,6 +231,31 @@ impl Subscription {
         &self.positions
     }
 
+    /// Moves a followed partition's position (a client's seek): the next poll reads from
+    /// `to`, clamped to what is stored.
+    ///
+    /// # Errors
+    /// [`Error::InstanceState`] when this subscription does not follow `partition` now;
+    /// storage errors resolving a time.
+    pub async fn seek(&mut self, partition: u32, to: StartAt) -> Result<()> {
+        if !self.positions.contains_key(&partition) {
+            return Err(Error::InstanceState(format!(
+                "no current assignment for partition {}-{partition}",
+                self.topic
+            )));
+        }
+        let at = self
+            .broker
+            .start_position(&self.topic, partition, None, to)
+            .await?;
+        self.positions.insert(partition, at);
+        // Shared batches continue from the old position; read storage until the tail again.
+        if self.joined_tail() {
+            self.tail = tail::Tail::Joinable;
+        }
+        Ok(())
+    }
+
     /// Records between the positions and the ends of the followed partitions (for metrics;
     /// a deleted topic counts 0).
     pub fn lag(&self) -> u64 {

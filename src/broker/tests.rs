@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod conformance;
+mod consumer_instances;
 mod idempotency;
 mod json_flags;
 mod transform_state;

@@ -8,6 +8,7 @@ pub mod ops;
 pub mod plugins;
 pub mod records;
 pub mod rest_v2;
+pub mod rest_v2_consumers;
 pub mod schema_registry;
 pub mod stream_params;
 pub mod topics;

@@ -13,8 +13,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::handlers::{
-    connectors, events, groups, ops, plugins, records, rest_v2, schema_registry, topics,
-    transforms, websocket,
+    connectors, events, groups, ops, plugins, records, rest_v2, rest_v2_consumers, schema_registry,
+    topics, transforms, websocket,
 };
 use super::{AppState, error::ApiError};
 use crate::broker::TargetState;
@@ -107,6 +107,8 @@ enum Route {
     Registry(schema_registry::Route),
     /// Confluent's REST Proxy v2 (its own dispatch).
     RestV2(rest_v2::Route),
+    /// REST Proxy v2 consumer instances (their own dispatch).
+    RestV2Consumers(rest_v2_consumers::Route),
 }
 
 /// Kafka Connect's paths, served both at the root (where Connect tooling looks) and under
@@ -185,12 +187,16 @@ fn routes() -> &'static matchit::Router<Route> {
         let proxy = rest_v2::ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), Route::RestV2(*r)));
+        let consumers = rest_v2_consumers::ROUTES
+            .iter()
+            .map(|(p, r)| ((*p).to_owned(), Route::RestV2Consumers(*r)));
         let all = ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), *r))
             .chain(connect)
             .chain(registry)
-            .chain(proxy);
+            .chain(proxy)
+            .chain(consumers);
         for (pattern, route) in all {
             if let Err(e) = router.insert(pattern.clone(), route) {
                 // A conflicting pattern is a bug in the tables above; the unit test catches it.
@@ -251,6 +257,10 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
     }
     if let Route::RestV2(route) = route {
         return rest_v2::dispatch(state, route, t, p, req).await;
+    }
+    if let Route::RestV2Consumers(route) = route {
+        let instance = params.get("instance");
+        return rest_v2_consumers::dispatch(state, route, g, instance, req).await;
     }
     match (route, &method) {
         (Route::Healthz, &Method::GET) => ("healthz", Ok(ops::healthz())),
@@ -478,6 +488,11 @@ mod tests {
                 super::rest_v2::ROUTES
                     .iter()
                     .map(|(p, r)| ((*p).to_owned(), Route::RestV2(*r))),
+            )
+            .chain(
+                super::rest_v2_consumers::ROUTES
+                    .iter()
+                    .map(|(p, r)| ((*p).to_owned(), Route::RestV2Consumers(*r))),
             );
         for (pattern, route) in ROUTES
             .iter()
@@ -494,6 +509,7 @@ mod tests {
                 .replace("{partition}", "0")
                 .replace("{group}", "g")
                 .replace("{name}", "n")
+                .replace("{instance}", "i")
                 .replace("{task}", "0");
             assert_eq!(find(&path).map(|(r, _)| r), Some(route), "{pattern}");
         }

@@ -157,6 +157,17 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The JSON text of a JSON Schema value in wire format; `None` when `bytes` are not
+    /// framed or name an unknown or non-JSON schema.
+    #[must_use]
+    pub fn json_payload<'a>(&self, bytes: &'a [u8]) -> Option<&'a [u8]> {
+        let (id, payload) = wire::split(bytes)?;
+        let parsed = self.parsed_by_id(id).ok()?;
+        matches!(&*parsed, Parsed::Json(_)).then_some(payload)
+    }
+}
+
 /// The full name a schema's records carry (Avro named type, JSON Schema `title`).
 fn record_name(parsed: &Parsed) -> Option<String> {
     match parsed {

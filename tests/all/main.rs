@@ -15,6 +15,7 @@ mod hostile;
 mod http_api;
 mod live_filters;
 mod live_groups;
+mod rest_consumers;
 mod rest_proxy;
 mod schema_registry;
 mod shutdown;

@@ -265,7 +265,7 @@ pub async fn validate(state: &AppState, topic: &str, req: Request<Incoming>) -> 
 
 /// Reserves twice `max_bytes` (records read plus their encoding) of the global in-flight fetch
 /// budget, waiting up to the fetch's own timeout (at least 1 s); 503 when none frees up.
-async fn reserve_fetch_budget(
+pub(crate) async fn reserve_fetch_budget(
     state: &AppState,
     max_bytes: usize,
     wait: Duration,
