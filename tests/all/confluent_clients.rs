@@ -1,6 +1,7 @@
 //! Third-party clients nobody here wrote, against a real gateway: Confluent's Python client
 //! (`confluent-kafka`, from PyPI) drives the Schema Registry API and round-trips an Avro
-//! record through the log. The venv lives in `target/client-venv`, installed from
+//! record through the log, and runs the REST Proxy v2 consumer flow with its Avro serializer
+//! and deserializer at both ends. The venv lives in `target/client-venv`, installed from
 //! `tests/clients/requirements.txt` on first use and again when that file changes.
 
 use std::path::{Path, PathBuf};
@@ -89,5 +90,21 @@ async fn confluents_python_client_drives_the_schema_registry() {
     // The wire bytes the serializer made are what the log kept: magic 0, id 2, payload.
     let hex = out.split_whitespace().nth(2).unwrap();
     assert!(hex.starts_with("0000000002"), "{hex}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_rest_proxy_consumer_flow_round_trips_confluents_avro_serializer() {
+    let gw = TestGateway::start().await;
+    let out = run_script(&gw, "rest_consumer.py").await;
+    // Both instances of the group got records: the two partitions were split between them.
+    let counts: Vec<usize> = out
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(out.starts_with("ok "), "{out}");
+    assert_eq!(counts.iter().sum::<usize>(), 6, "{out}");
+    assert!(counts.iter().all(|n| *n > 0), "{out}");
     gw.stop().await;
 }

@@ -324,6 +324,7 @@ async fn health_metrics_and_openapi() {
         "/compatibility/subjects/{subject}/versions/{version}",
         "/config/{subject}",
         "/mode",
+        "/consumers/{group}/instances/{instance}/records",
         "/metrics",
     ] {
         assert!(
