@@ -9,6 +9,7 @@ pub mod plugins;
 pub mod records;
 pub mod rest_v2;
 pub mod rest_v2_consumers;
+pub mod rest_v3;
 pub mod schema_registry;
 pub mod stream_params;
 pub mod topics;

@@ -13,8 +13,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::handlers::{
-    connectors, events, groups, ops, plugins, records, rest_v2, rest_v2_consumers, schema_registry,
-    topics, transforms, websocket,
+    connectors, events, groups, ops, plugins, records, rest_v2, rest_v2_consumers, rest_v3,
+    schema_registry, topics, transforms, websocket,
 };
 use super::{AppState, error::ApiError};
 use crate::broker::TargetState;
@@ -109,6 +109,8 @@ enum Route {
     RestV2(rest_v2::Route),
     /// REST Proxy v2 consumer instances (their own dispatch).
     RestV2Consumers(rest_v2_consumers::Route),
+    /// REST Proxy v3 (its own dispatch).
+    RestV3(rest_v3::Route),
 }
 
 /// Kafka Connect's paths, served both at the root (where Connect tooling looks) and under
@@ -196,7 +198,8 @@ fn routes() -> &'static matchit::Router<Route> {
             .chain(connect)
             .chain(registry)
             .chain(proxy)
-            .chain(consumers);
+            .chain(consumers)
+            .chain(rest_v3::routes().map(|(p, r)| (p, Route::RestV3(r))));
         for (pattern, route) in all {
             if let Err(e) = router.insert(pattern.clone(), route) {
                 // A conflicting pattern is a bug in the tables above; the unit test catches it.
@@ -257,6 +260,14 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
     }
     if let Route::RestV2(route) = route {
         return rest_v2::dispatch(state, route, t, p, req).await;
+    }
+    if let Route::RestV3(route) = route {
+        let path = rest_v3::Path {
+            cluster: params.get("cluster"),
+            topic: t,
+            partition: p,
+        };
+        return rest_v3::dispatch(state, route, path, req).await;
     }
     if let Route::RestV2Consumers(route) = route {
         let instance = params.get("instance");
@@ -493,7 +504,8 @@ mod tests {
                 super::rest_v2_consumers::ROUTES
                     .iter()
                     .map(|(p, r)| ((*p).to_owned(), Route::RestV2Consumers(*r))),
-            );
+            )
+            .chain(super::rest_v3::routes().map(|(p, r)| (p, Route::RestV3(r))));
         for (pattern, route) in ROUTES
             .iter()
             .map(|(p, r)| ((*p).to_owned(), *r))
@@ -510,6 +522,7 @@ mod tests {
                 .replace("{group}", "g")
                 .replace("{name}", "n")
                 .replace("{instance}", "i")
+                .replace("{cluster}", "c")
                 .replace("{task}", "0");
             assert_eq!(find(&path).map(|(r, _)| r), Some(route), "{pattern}");
         }

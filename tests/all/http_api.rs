@@ -325,6 +325,7 @@ async fn health_metrics_and_openapi() {
         "/config/{subject}",
         "/mode",
         "/consumers/{group}/instances/{instance}/records",
+        "/v3/clusters/{cluster}/topics/{topic}/records",
         "/metrics",
     ] {
         assert!(

@@ -17,6 +17,7 @@ mod live_filters;
 mod live_groups;
 mod rest_consumers;
 mod rest_proxy;
+mod rest_proxy_v3;
 mod schema_registry;
 mod shutdown;
 mod slow_clients;
