@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+
+use super::cel_message::{fields_of_message, message_value};
 use serde_json::Value;
 
 /// What happens to a record a rule refuses.
@@ -42,6 +44,8 @@ impl std::fmt::Debug for Rule {
 #[derive(Debug, Default)]
 pub struct Rules {
     rules: Vec<Rule>,
+    /// The fields of `message` the rules select; `None`: all of them.
+    fields: Option<std::collections::BTreeSet<String>>,
 }
 
 /// A rule that refused a record.
@@ -140,7 +144,18 @@ pub fn compile(rule_set: Option<&Value>) -> Result<Rules, String> {
             on_failure,
         });
     }
-    Ok(Rules { rules })
+    // One conversion serves every rule: the union of what they read.
+    let mut fields = Some(std::collections::BTreeSet::new());
+    for rule in &rules {
+        fields = match (fields, fields_of_message(&rule.program.expression().expr)) {
+            (Some(mut all), Some(more)) => {
+                all.extend(more);
+                Some(all)
+            }
+            _ => None,
+        };
+    }
+    Ok(Rules { rules, fields })
 }
 
 impl Rules {
@@ -158,16 +173,9 @@ impl Rules {
         if self.rules.is_empty() {
             return None;
         }
-        let value = match cel::to_value(message) {
-            Ok(v) => v,
-            Err(e) => {
-                return self.rules.first().map(|r| Refusal {
-                    rule: r.name.clone(),
-                    message: format!("the record cannot be given to CEL: {e}"),
-                    on_failure: r.on_failure.clone(),
-                });
-            }
-        };
+        // Only the fields the conditions name are given to CEL (all of them when a condition
+        // uses `message` whole): converting a record costs more than evaluating a rule.
+        let value = message_value(message, self.fields.as_ref());
         let root = root_context();
         for rule in &self.rules {
             let mut context = root.new_inner_scope();
