@@ -77,6 +77,15 @@ pub struct ServeArgs {
     /// How long a REST Proxy consumer instance lives without requests, in ms.
     #[arg(long, env = "TIDEGATE_CONSUMER_INSTANCE_TIMEOUT_MS")]
     pub consumer_instance_timeout_ms: Option<u64>,
+    /// Serve TLS with this certificate chain (PEM); needs `--tls-key`.
+    #[arg(long, env = "TIDEGATE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, env = "TIDEGATE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Ask clients for certificates that chain to these CAs (PEM): mutual TLS.
+    #[arg(long, env = "TIDEGATE_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
@@ -117,6 +126,9 @@ impl ServeArgs {
             plugin_compile_max_memory_bytes,
             compaction_map_entries,
             consumer_instance_timeout_ms,
+            tls_cert,
+            tls_key,
+            tls_client_ca,
         )
     }
 }
@@ -173,6 +185,8 @@ pub struct Config {
     pub compaction_map_entries: usize,
     /// Idle lifetime of a REST Proxy consumer instance, in ms.
     pub consumer_instance_timeout_ms: u64,
+    /// TLS on the listener, when configured.
+    pub tls: Option<crate::http::tls::TlsFiles>,
 }
 
 /// Which storage engine to run, from `--storage URL`.
@@ -299,6 +313,21 @@ impl Config {
             300_000,
             100,
         );
+        let tls = match (s.tls_cert, s.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::http::tls::TlsFiles {
+                cert,
+                key,
+                client_ca: s.tls_client_ca,
+            }),
+            (None, None) if s.tls_client_ca.is_none() => None,
+            _ => {
+                problems.push(
+                    "tls: --tls-cert and --tls-key go together (and --tls-client-ca needs both)"
+                        .to_owned(),
+                );
+                None
+            }
+        };
         let ephemeral = s.ephemeral.unwrap_or(false);
         let data_dir = match s.data_dir {
             Some(dir) => dir,
@@ -338,6 +367,7 @@ impl Config {
             plugin_compile_max_memory_bytes: compile_memory,
             compaction_map_entries,
             consumer_instance_timeout_ms,
+            tls,
         })
     }
 }

@@ -40,6 +40,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS certificate, key or client CA could not be loaded.
+    #[error("tls: {0}")]
+    Tls(#[from] crate::http::tls::TlsError),
 }
 
 /// A running gateway.
@@ -68,6 +71,11 @@ impl Gateway {
 
     /// [`Gateway::start`] over an engine opened by the caller (tests: a simulated disk).
     pub(crate) async fn start_on(config: Config, engine: Engine) -> Result<Self, Error> {
+        // Bad certificate files fail the start before anything else is opened.
+        let tls = match config.tls.clone() {
+            Some(files) => Some(std::sync::Arc::new(http::tls::Tls::load(files)?)),
+            None => None,
+        };
         let broker_config = BrokerConfig {
             auto_create_topics: config.auto_create_topics,
             default_partitions: config.default_partitions,
@@ -99,8 +107,13 @@ impl Gateway {
             max_connections: config.max_connections,
             max_records_per_request: config.max_records_per_request,
             fetch_budget_bytes: config.fetch_budget_bytes,
+            tls: tls.clone(),
             ..HttpConfig::default()
         };
+        if let Some(tls) = tls {
+            // Ends with the gateway; reloads certificates on SIGHUP and on file changes.
+            tokio::spawn(tls.watch(cancel.child_token()));
+        }
         let server = tokio::spawn(http::serve(
             listener,
             broker.clone(),
@@ -113,7 +126,8 @@ impl Gateway {
             cancel.child_token(),
         ));
         let pipeline = tokio::spawn(pipeline::run(broker.clone(), cancel.child_token()));
-        tracing::info!(%addr, storage = ?config.storage, fsync = ?config.fsync, "Tidegate serving.");
+        tracing::info!(%addr, storage = ?config.storage, fsync = ?config.fsync,
+            tls = config.tls.is_some(), "Tidegate serving.");
         Ok(Self {
             addr,
             broker,

@@ -5,19 +5,19 @@
 //! [`error`].
 
 mod cloudevents;
+mod connection;
 mod error;
 mod handlers;
 mod metrics;
 mod openapi;
 mod router;
+pub mod tls;
 mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +45,8 @@ pub struct HttpConfig {
     /// How long a client may take to send a request's headers; hyper starts the clock when it
     /// waits for a request, so it also closes keep-alive connections idle that long.
     pub header_read_timeout: Duration,
+    /// TLS on the listener; `None` serves plain HTTP/1.1.
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +59,7 @@ impl Default for HttpConfig {
             header_read_timeout: Duration::from_secs(10),
             max_records_per_request: crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST,
             fetch_budget_bytes: 256 << 20,
+            tls: None,
         }
     }
 }
@@ -129,27 +132,9 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = router::Service::new(Arc::clone(&state), peer);
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(state.config.header_read_timeout)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        let stop = shutdown.clone();
+        let (state, stop) = (Arc::clone(&state), shutdown.clone());
         connections.spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            // At shutdown: finish the request in flight, then close (keep-alive ends).
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                () = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
-            }
+            connection::serve(stream, peer, state, stop).await;
             drop(permit);
         });
     }

@@ -30,7 +30,9 @@ fn collect(expr: &Expr, fields: &mut BTreeSet<String>) -> bool {
         },
         Expr::Ident(name) => name != "message",
         Expr::Call(call) => {
-            call.target.as_ref().is_none_or(|t| collect(&t.expr, fields))
+            call.target
+                .as_ref()
+                .is_none_or(|t| collect(&t.expr, fields))
                 && call.args.iter().all(|a| collect(&a.expr, fields))
         }
         Expr::Comprehension(c) => [
@@ -44,11 +46,15 @@ fn collect(expr: &Expr, fields: &mut BTreeSet<String>) -> bool {
         .all(|e| collect(&e.expr, fields)),
         Expr::List(list) => list.elements.iter().all(|e| collect(&e.expr, fields)),
         Expr::Map(map) => map.entries.iter().all(|e| match &e.expr {
-            EntryExpr::MapEntry(m) => collect(&m.key.expr, fields) && collect(&m.value.expr, fields),
+            EntryExpr::MapEntry(m) => {
+                collect(&m.key.expr, fields) && collect(&m.value.expr, fields)
+            }
             EntryExpr::StructField(f) => collect(&f.value.expr, fields),
         }),
         Expr::Struct(s) => s.entries.iter().all(|e| match &e.expr {
-            EntryExpr::MapEntry(m) => collect(&m.key.expr, fields) && collect(&m.value.expr, fields),
+            EntryExpr::MapEntry(m) => {
+                collect(&m.key.expr, fields) && collect(&m.value.expr, fields)
+            }
             EntryExpr::StructField(f) => collect(&f.value.expr, fields),
         }),
         Expr::Literal(_) | Expr::Unspecified => true,
@@ -61,7 +67,10 @@ pub fn message_value(message: &Value, only: Option<&BTreeSet<String>>) -> cel::V
         (Value::Object(map), Some(only)) => {
             let picked: HashMap<Key, cel::Value> = only
                 .iter()
-                .filter_map(|f| map.get(f).map(|v| (Key::String(Arc::new(f.clone())), to_cel(v))))
+                .filter_map(|f| {
+                    map.get(f)
+                        .map(|v| (Key::String(Arc::new(f.clone())), to_cel(v)))
+                })
                 .collect();
             cel::Value::Map(Map {
                 map: Arc::new(picked),
@@ -79,8 +88,10 @@ fn to_cel(v: &Value) -> cel::Value {
         Value::Bool(b) => cel::Value::Bool(*b),
         Value::Number(n) => n.as_i64().map_or_else(
             || {
-                n.as_u64()
-                    .map_or_else(|| cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)), cel::Value::UInt)
+                n.as_u64().map_or_else(
+                    || cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+                    cel::Value::UInt,
+                )
             },
             cel::Value::Int,
         ),
@@ -111,7 +122,10 @@ mod tests {
             fields("message.amount > 0 && message.currency in ['EUR', 'USD']"),
             Some(vec!["amount".into(), "currency".into()])
         );
-        assert_eq!(fields("message.items.all(i, i.qty > 0)"), Some(vec!["items".into()]));
+        assert_eq!(
+            fields("message.items.all(i, i.qty > 0)"),
+            Some(vec!["items".into()])
+        );
         assert_eq!(fields("has(message.note)"), Some(vec!["note".into()]));
         assert_eq!(fields("size(message) > 2"), None);
         assert_eq!(fields("message['amount'] > 0"), None);
@@ -121,7 +135,10 @@ mod tests {
     fn conversion_matches_the_serde_route() {
         let record = serde_json::json!({"a": 1, "b": -2, "c": 1.5, "d": "x", "e": [true, null],
                                         "f": {"g": 18446744073709551615_u64}});
-        assert_eq!(message_value(&record, None), cel::to_value(&record).unwrap());
+        assert_eq!(
+            message_value(&record, None),
+            cel::to_value(&record).unwrap()
+        );
         let only: BTreeSet<String> = ["a".to_owned(), "zz".to_owned()].into();
         let picked = message_value(&record, Some(&only));
         assert_eq!(picked, cel::to_value(serde_json::json!({"a": 1})).unwrap());

@@ -24,6 +24,7 @@ mod slow_clients;
 mod stalled;
 mod storage_engines;
 mod support;
+mod tls;
 mod transforms;
 mod transforms_crash;
 mod validation;

@@ -1,0 +1,85 @@
+//! One accepted connection, served to its end: plain HTTP/1.1 (with upgrades, for
+//! WebSocket), or TLS with HTTP/1.1 or HTTP/2 as ALPN chose.
+//!
+//! Owns the handshake deadline (a client that stalls mid-handshake is dropped after the
+//! header-read timeout, like one that stalls before its headers) and the graceful end at
+//! shutdown: the request in flight finishes, then the connection closes. It must not route.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use super::router::Service;
+
+/// Serves `stream` until it closes or `stop` ends it gracefully.
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    stop: CancellationToken,
+) {
+    let header_timeout = state.config.header_read_timeout;
+    let tls = state.config.tls.clone();
+    let service = Service::new(state, peer);
+    let Some(tls) = tls else {
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut conn = std::pin::pin!(conn);
+        // At shutdown: finish the request in flight, then close (keep-alive ends).
+        let ended = tokio::select! {
+            ended = conn.as_mut() => ended,
+            () = stop.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
+        }
+        return;
+    };
+    let handshake = tokio::select! {
+        () = stop.cancelled() => return,
+        done = tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)) => done,
+    };
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer, error = %e, "TLS handshake refused.");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %peer, "TLS handshake timed out.");
+            return;
+        }
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(peer = %peer, error = %e, "TLS connection ended with an error.");
+    }
+}
