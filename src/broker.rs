@@ -8,6 +8,7 @@
 //! offsets, fetch results, errors) are the broker's own, so any engine can sit underneath.
 
 mod admin;
+mod auth;
 mod connector_state;
 mod connectors;
 mod consumer_instances;
@@ -55,6 +56,7 @@ pub use crate::schema::{
 pub use schemas::TOPIC as SCHEMAS_TOPIC;
 
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
+pub use auth::{ApiKey, Principal, TOPIC as AUTH_TOPIC};
 pub use connector_state::{ConnectorCommitted, ConnectorOffsets, OFFSETS_TOPIC};
 pub use connectors::settings::HOST_KEYS as CONNECTOR_HOST_KEYS;
 pub use connectors::{
@@ -146,6 +148,8 @@ struct Inner {
     schemas: crate::schema::Registry,
     /// The shared tail readers of live subscriptions, per topic.
     hubs: fanout::Hubs,
+    /// API keys, persisted in `__tidegate_auth`.
+    keys: auth::Keys,
     /// Consumer instances (REST Proxy v2), persisted in `__consumer_instances`.
     instances: consumer_instances::Store,
     /// Live consumer-group members of subscriptions.
@@ -160,7 +164,7 @@ impl Broker {
     /// Builds the broker over an opened storage engine and plugin host, creating and
     /// replaying the internal topics (`__consumer_offsets`, `__idempotency`,
     /// `__tidegate_config`, `__transform_state`, `__connect_offsets`, `__schemas`,
-    /// `__consumer_instances`).
+    /// `__consumer_instances`, `__tidegate_auth`).
     ///
     /// # Errors
     /// Storage errors while creating or replaying the internal topics.
@@ -179,6 +183,7 @@ impl Broker {
         let connector_state = connector_state::ConnectorState::open(&storage).await?;
         let schemas = schemas::open(&storage).await?;
         let instances = consumer_instances::Store::open(&storage).await?;
+        let keys = auth::Keys::open(&storage).await?;
         let inner = Inner {
             storage,
             config,
@@ -190,6 +195,7 @@ impl Broker {
             connector_state,
             schemas,
             instances,
+            keys,
             hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),

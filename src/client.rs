@@ -123,6 +123,21 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The credential every request carries (`--token`, `TIDEGATE_TOKEN`).
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the API key (or admin token) sent as `Authorization: Bearer` on every request.
+pub fn set_token(token: Option<String>) {
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        let _ = TOKEN.set(token);
+    }
+}
+
+/// The token, for connections made outside [`Api`] (WebSocket).
+fn token() -> Option<&'static str> {
+    TOKEN.get().map(String::as_str)
+}
+
 #[derive(Clone)]
 struct Api {
     client: Client<HttpConnector, Full<Bytes>>,
@@ -186,6 +201,9 @@ impl Api {
             .method(method.clone())
             .uri(&url)
             .header(header::ACCEPT, "application/json");
+        if let Some(token) = token() {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
         let body = match body {
             Some((bytes, content_type)) => {
                 builder = builder.header(header::CONTENT_TYPE, content_type);
@@ -462,11 +480,13 @@ fn finish_stdout(out: &mut impl Write) -> Result<bool> {
     }
 }
 
+mod auth;
 mod connector;
 mod consume;
 mod plugin;
 mod produce;
 
+pub use auth::{AuthCommand, auth};
 pub use connector::{ConnectorCommand, connector};
 pub use consume::consume;
 

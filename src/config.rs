@@ -86,6 +86,12 @@ pub struct ServeArgs {
     /// Ask clients for certificates that chain to these CAs (PEM): mutual TLS.
     #[arg(long, env = "TIDEGATE_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Refuse requests without valid credentials (API key, Basic, admin token).
+    #[arg(long, env = "TIDEGATE_AUTH_REQUIRED", num_args = 0..=1, default_missing_value = "true")]
+    pub auth_required: Option<bool>,
+    /// A static token that authenticates the `admin` superuser (manages API keys).
+    #[arg(long, env = "TIDEGATE_AUTH_ADMIN_TOKEN", hide_env_values = true)]
+    pub auth_admin_token: Option<String>,
 }
 
 /// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
@@ -129,6 +135,8 @@ impl ServeArgs {
             tls_cert,
             tls_key,
             tls_client_ca,
+            auth_required,
+            auth_admin_token,
         )
     }
 }
@@ -187,6 +195,8 @@ pub struct Config {
     pub consumer_instance_timeout_ms: u64,
     /// TLS on the listener, when configured.
     pub tls: Option<crate::http::tls::TlsFiles>,
+    /// Authentication.
+    pub auth: crate::http::auth::AuthConfig,
 }
 
 /// Which storage engine to run, from `--storage URL`.
@@ -368,6 +378,10 @@ impl Config {
             compaction_map_entries,
             consumer_instance_timeout_ms,
             tls,
+            auth: crate::http::auth::AuthConfig {
+                required: s.auth_required.unwrap_or(false),
+                admin_token: s.auth_admin_token.filter(|t| !t.is_empty()),
+            },
         })
     }
 }

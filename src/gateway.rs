@@ -108,6 +108,7 @@ impl Gateway {
             max_records_per_request: config.max_records_per_request,
             fetch_budget_bytes: config.fetch_budget_bytes,
             tls: tls.clone(),
+            auth: config.auth.clone(),
             ..HttpConfig::default()
         };
         if let Some(tls) = tls {

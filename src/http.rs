@@ -4,6 +4,7 @@
 //! and never touches the log below the broker. Error-to-status mapping lives in one place,
 //! [`error`].
 
+pub mod auth;
 mod cloudevents;
 mod connection;
 mod error;
@@ -47,6 +48,8 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// TLS on the listener; `None` serves plain HTTP/1.1.
     pub tls: Option<Arc<tls::Tls>>,
+    /// Authentication.
+    pub auth: auth::AuthConfig,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +63,7 @@ impl Default for HttpConfig {
             max_records_per_request: crate::broker::DEFAULT_MAX_RECORDS_PER_REQUEST,
             fetch_budget_bytes: 256 << 20,
             tls: None,
+            auth: auth::AuthConfig::default(),
         }
     }
 }

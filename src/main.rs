@@ -25,6 +25,9 @@ struct Cli {
         default_value = "http://127.0.0.1:8080"
     )]
     server: String,
+    /// API key (or admin token) the client subcommands send as `Authorization: Bearer`.
+    #[arg(long, global = true, env = "TIDEGATE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +53,9 @@ enum Command {
         #[arg(long)]
         max_memory_bytes: u64,
     },
+    /// Manage authentication (API keys).
+    #[command(subcommand)]
+    Auth(client::AuthCommand),
     /// Produce one record per stdin line.
     Produce(client::ProduceArgs),
     /// Print records of a topic, one per line.
@@ -79,12 +85,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    client::set_token(cli.token.clone());
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(&args).await,
             Command::Topic(cmd) => client::topic(&cli.server, cmd).await,
             Command::Plugin(cmd) => client::plugin(&cli.server, cmd).await,
             Command::Connector(cmd) => client::connector(&cli.server, cmd).await,
+            Command::Auth(cmd) => client::auth(&cli.server, cmd).await,
             Command::PluginCompile { .. } => Ok(()),
             Command::Produce(args) => client::produce(&cli.server, args).await,
             Command::Consume(args) => client::consume(&cli.server, args).await,

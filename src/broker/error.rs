@@ -170,6 +170,12 @@ pub enum Error {
     /// A consumer instance's configuration is not acceptable.
     #[error("Invalid consumer configuration: {0}")]
     InvalidInstanceConfig(String),
+    /// An API key request was refused (bad principal or expiry).
+    #[error("{0}")]
+    Auth(String),
+    /// No API key with that id.
+    #[error("API key '{0}' not found")]
+    UnknownApiKey(String),
     /// Stored internal state could not be decoded (a bug or a damaged internal topic).
     #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
     InternalState {

@@ -34,6 +34,10 @@ pub(super) async fn consume_ws(server: &str, args: &ConsumeArgs) -> Result<()> {
     if let Some(p) = args.partition {
         url.push_str(&format!("&partitions={p}"));
     }
+    if let Some(token) = super::token() {
+        let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        url.push_str(&format!("&token={token}"));
+    }
     let mut socket = match tokio_tungstenite::connect_async(url.as_str()).await {
         Ok((socket, _)) => socket,
         Err(WsError::Http(resp)) => {

@@ -152,6 +152,8 @@ impl From<broker::Error> for ApiError {
             B::InstanceExists { .. } => Self::new(StatusCode::CONFLICT, 2, message),
             B::InstanceState(_) => Self::new(StatusCode::CONFLICT, 3, message),
             B::InvalidInstanceConfig(_) => Self::unprocessable(4, message),
+            B::Auth(_) => Self::unprocessable(40, message),
+            B::UnknownApiKey(_) => Self::new(StatusCode::NOT_FOUND, 20, message),
             B::InternalState { .. } => Self::internal(&message),
             B::Plugin(inner) => inner.into(),
             B::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, 4, message),

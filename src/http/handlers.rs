@@ -1,6 +1,7 @@
 //! Request handlers: each decodes its input, calls the broker, and encodes the answer.
 //! They hold no state and no storage logic.
 
+pub mod auth_keys;
 pub mod connectors;
 pub mod events;
 pub mod groups;

@@ -13,8 +13,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::handlers::{
-    connectors, events, groups, ops, plugins, records, rest_v2, rest_v2_consumers, rest_v3,
-    schema_registry, topics, transforms, websocket,
+    auth_keys, connectors, events, groups, ops, plugins, records, rest_v2, rest_v2_consumers,
+    rest_v3, schema_registry, topics, transforms, websocket,
 };
 use super::{AppState, error::ApiError};
 use crate::broker::TargetState;
@@ -103,6 +103,8 @@ enum Route {
     ConnectorPluginConfig,
     ConnectorPluginValidate,
     Root,
+    AuthKeys,
+    AuthKey,
     /// Confluent's Schema Registry API (its own dispatch).
     Registry(schema_registry::Route),
     /// Confluent's REST Proxy v2 (its own dispatch).
@@ -175,6 +177,8 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/transforms/{name}", Route::Transform),
     ("/v1/transforms/{name}/pause", Route::TransformPause),
     ("/v1/transforms/{name}/resume", Route::TransformResume),
+    ("/v1/auth/keys", Route::AuthKeys),
+    ("/v1/auth/keys/{name}", Route::AuthKey),
 ];
 
 fn routes() -> &'static matchit::Router<Route> {
@@ -246,6 +250,22 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
     let method = req.method().clone();
     let Some((route, params)) = find(&path) else {
         return ("unknown", Err(ApiError::no_route(&method, &path)));
+    };
+    let public = matches!(route, Route::Healthz | Route::Readyz);
+    let streaming = matches!(
+        route,
+        Route::TopicEvents | Route::TopicSubscribe | Route::Multiplexed
+    );
+    let principal = if public {
+        crate::broker::Principal {
+            name: "ANONYMOUS".into(),
+            superuser: false,
+        }
+    } else {
+        match super::auth::authenticate(state, &req, streaming).await {
+            Ok(p) => p,
+            Err(e) => return ("unauthenticated", Err(e)),
+        }
     };
     let (t, p) = (params.get("topic"), params.get("partition"));
     let (g, n) = (params.get("group"), params.get("name"));
@@ -377,6 +397,15 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
             connectors::reset_offsets(state, n).await,
         ),
         (Route::Root, &Method::GET) => ("root", connectors::root()),
+        (Route::AuthKeys, &Method::POST) => (
+            "create_api_key",
+            auth_keys::create(state, &principal, req).await,
+        ),
+        (Route::AuthKeys, &Method::GET) => ("list_api_keys", auth_keys::list(state, &principal)),
+        (Route::AuthKey, &Method::DELETE) => (
+            "revoke_api_key",
+            auth_keys::revoke(state, &principal, n).await,
+        ),
         (Route::ConnectorTopics, &Method::GET) => {
             ("connector_topics", connectors::topics(state, n))
         }
@@ -427,7 +456,16 @@ pub fn no_content() -> Response<Body> {
 }
 
 fn error_response(e: &ApiError) -> Response<Body> {
-    respond(e.status, "application/json", e.body())
+    let mut response = respond(e.status, "application/json", e.body());
+    if e.status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static(
+                r#"Bearer realm="tidegate", Basic realm="tidegate""#,
+            ),
+        );
+    }
+    response
 }
 
 /// Reads a whole request body, refusing more than the configured limit with 413.

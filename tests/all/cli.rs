@@ -200,3 +200,71 @@ async fn connector_commands_drive_the_connect_api() {
     let (ok, _, err) = run(vec!["connector", "status", "gen"]).await.unwrap();
     assert!(!ok && err.contains("not found"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_keys_from_the_cli() {
+    let args = tidegate::config::ServeArgs {
+        auth_required: Some(true),
+        auth_admin_token: Some("cli-admin".into()),
+        ..tidegate::config::ServeArgs::default()
+    };
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
+    let server = format!("http://{}", gw.addr());
+    let run = |args: Vec<String>| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            tidegate(&server, &args, "")
+        })
+    };
+    let owned = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let (ok, _, err) = run(owned(&["topic", "list"])).await.unwrap();
+    assert!(!ok && err.contains("401"), "{err}");
+    let (ok, key, err) = run(owned(&[
+        "--token",
+        "cli-admin",
+        "auth",
+        "key",
+        "create",
+        "--principal",
+        "carol",
+    ]))
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let key = key.trim().to_owned();
+    let (ok, _, err) = run(vec![
+        "--token".into(),
+        key.clone(),
+        "topic".into(),
+        "create".into(),
+        "c".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let (ok, listed, _) = run(owned(&["--token", "cli-admin", "auth", "key", "list"]))
+        .await
+        .unwrap();
+    assert!(
+        ok && listed.contains("carol") && !listed.contains(key.split('.').nth(1).unwrap()),
+        "{listed}"
+    );
+    let id = key.split('.').next().unwrap().to_owned();
+    let (ok, _, err) = run(vec![
+        "--token".into(),
+        "cli-admin".into(),
+        "auth".into(),
+        "key".into(),
+        "revoke".into(),
+        id,
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(vec!["--token".into(), key, "topic".into(), "list".into()])
+        .await
+        .unwrap();
+    assert!(!ok && err.contains("401"), "{err}");
+    gw.stop().await;
+}

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod architecture;
+mod auth;
 mod bad_input;
 mod cli;
 mod cloudevents;

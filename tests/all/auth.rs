@@ -1,0 +1,320 @@
+//! Authentication on every front end: with `--auth-required`, requests without credentials or
+//! with wrong ones get 401 (and `WWW-Authenticate`) and change nothing; API keys, created by
+//! the admin token and shown once, work as Bearer, as Basic and (for streams) as `?token=`,
+//! and stop working when revoked or expired; keys survive a restart.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use tidegate::config::ServeArgs;
+
+use crate::support::{Client, TestGateway, sse};
+
+const ADMIN: &str = "admin-secret-token";
+
+fn args() -> ServeArgs {
+    ServeArgs {
+        auth_required: Some(true),
+        auth_admin_token: Some(ADMIN.into()),
+        ..ServeArgs::default()
+    }
+}
+
+async fn start() -> TestGateway {
+    TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn as_user(
+    c: &Client,
+    method: Method,
+    path: &str,
+    body: &Value,
+    auth: Option<&str>,
+) -> crate::support::client::Reply {
+    let headers: Vec<(&str, &str)> = auth.map(|a| vec![("authorization", a)]).unwrap_or_default();
+    c.send(method, path, serde_json::to_vec(body).unwrap(), &headers)
+        .await
+}
+
+async fn end_offset(c: &Client, topic: &str) -> Value {
+    let admin = bearer(ADMIN);
+    let r = as_user(
+        c,
+        Method::GET,
+        &format!("/v1/topics/{topic}"),
+        &Value::Null,
+        Some(&admin),
+    )
+    .await;
+    r.json["partitions"][0]["end_offset"].clone()
+}
+
+#[tokio::test]
+async fn every_front_end_refuses_missing_and_wrong_credentials() {
+    let gw = start().await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    let r = as_user(
+        c,
+        Method::POST,
+        "/v1/topics",
+        &json!({"name": "t", "partitions": 1}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_eq!(
+        c.get("/healthz").await.status,
+        StatusCode::OK,
+        "health checks stay open"
+    );
+
+    let wrong_basic = format!("Basic {}", BASE64.encode("tg00:nope"));
+    let requests: Vec<(Method, &str, Value)> = vec![
+        (
+            Method::POST,
+            "/v1/topics/t/records",
+            json!({"records": [{"value": 1}]}),
+        ),
+        (
+            Method::GET,
+            "/v1/topics/t/partitions/0/records?offset=0",
+            Value::Null,
+        ),
+        (Method::GET, "/v1/topics", Value::Null),
+        (Method::GET, "/v1/groups", Value::Null),
+        (
+            Method::POST,
+            "/topics/t",
+            json!({"records": [{"value": "AQ=="}]}),
+        ),
+        (Method::POST, "/consumers/g", json!({})),
+        (
+            Method::POST,
+            "/v3/clusters/tidegate/topics/t/records",
+            json!({"value": {"type": "JSON", "data": 1}}),
+        ),
+        (
+            Method::POST,
+            "/subjects/t-value/versions",
+            json!({"schema": "\"string\""}),
+        ),
+        (Method::GET, "/subjects", Value::Null),
+        (Method::GET, "/connectors", Value::Null),
+        (Method::GET, "/v1/plugins", Value::Null),
+        (Method::GET, "/v1/transforms", Value::Null),
+        (Method::GET, "/v1/auth/keys", Value::Null),
+        (Method::GET, "/metrics", Value::Null),
+    ];
+    for (method, path, body) in &requests {
+        for auth in [
+            None,
+            Some("Bearer not-a-key"),
+            Some("Bearer tg00.0000"),
+            Some(wrong_basic.as_str()),
+        ] {
+            let r = as_user(c, method.clone(), path, body, auth).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {auth:?}: {}",
+                r.json
+            );
+            assert_eq!(r.json["error_code"], 40101);
+        }
+    }
+    let r = as_user(c, Method::GET, "/v1/topics", &Value::Null, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Streams: SSE and the WebSocket upgrade are refused before they start.
+    let sse = sse::open(gw.addr(), "/v1/topics/t/events?token=wrong", &[]).await;
+    assert_eq!(sse.err().map(|e| e.0), Some(StatusCode::UNAUTHORIZED));
+    let ws =
+        tokio_tungstenite::connect_async(format!("ws://{}/v1/topics/t/subscribe", gw.addr())).await;
+    match ws {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        }
+        other => panic!("the upgrade was not refused: {other:?}"),
+    }
+    assert_eq!(end_offset(c, "t").await, 0, "nothing was appended");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_work_as_bearer_basic_and_token_until_revoked() {
+    let gw = start().await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    as_user(
+        c,
+        Method::POST,
+        "/v1/topics",
+        &json!({"name": "t", "partitions": 1}),
+        Some(&admin),
+    )
+    .await;
+    let r = as_user(
+        c,
+        Method::POST,
+        "/v1/auth/keys",
+        &json!({"principal": "alice", "description": "ci"}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let key = r.json["key"].as_str().unwrap().to_owned();
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(&format!("{id}.")), "{key}");
+    let listed = as_user(c, Method::GET, "/v1/auth/keys", &Value::Null, Some(&admin))
+        .await
+        .json;
+    assert_eq!(listed["keys"][0]["principal"], "alice");
+    assert!(
+        !listed.to_string().contains(key.split('.').nth(1).unwrap()),
+        "secrets are never listed"
+    );
+
+    let alice = bearer(&key);
+    let produce = json!({"records": [{"value": 1}]});
+    for _ in 0..2 {
+        // The second request is served from the verified-key cache.
+        let r = as_user(
+            c,
+            Method::POST,
+            "/v1/topics/t/records",
+            &produce,
+            Some(&alice),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    }
+    let (key_id, secret) = key.split_once('.').unwrap();
+    let basic = format!("Basic {}", BASE64.encode(format!("{key_id}:{secret}")));
+    let r = as_user(c, Method::GET, "/subjects", &Value::Null, Some(&basic)).await;
+    assert_eq!(r.status, StatusCode::OK, "Basic with id:secret: {}", r.json);
+    let mut stream = sse::open(
+        gw.addr(),
+        &format!("/v1/topics/t/events?from=earliest&token={key}"),
+        &[],
+    )
+    .await
+    .map_err(|e| e.0)
+    .unwrap();
+    assert_eq!(
+        stream.next().await.unwrap().event.as_deref(),
+        Some("subscribed")
+    );
+    assert_eq!(stream.records(1).await.len(), 1);
+    // A principal that is not the admin may not manage keys.
+    let r = as_user(
+        c,
+        Method::POST,
+        "/v1/auth/keys",
+        &json!({"principal": "eve"}),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error_code"].clone()),
+        (StatusCode::FORBIDDEN, json!(40301))
+    );
+
+    let r = as_user(
+        c,
+        Method::DELETE,
+        &format!("/v1/auth/keys/{id}"),
+        &Value::Null,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = as_user(
+        c,
+        Method::POST,
+        "/v1/topics/t/records",
+        &produce,
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked key is refused at once"
+    );
+    assert_eq!(end_offset(c, "t").await, 2);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart_and_expire() {
+    let gw = start().await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    let r = as_user(
+        c,
+        Method::POST,
+        "/v1/auth/keys",
+        &json!({"principal": "bob"}),
+        Some(&admin),
+    )
+    .await;
+    let key = r.json["key"].as_str().unwrap().to_owned();
+    let r = as_user(
+        c,
+        Method::POST,
+        "/v1/auth/keys",
+        &json!({"principal": "tmp", "expires_in_ms": 400}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let short = r.json["key"].as_str().unwrap().to_owned();
+    let bad = as_user(
+        c,
+        Method::POST,
+        "/v1/auth/keys",
+        &json!({"principal": ""}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let dir = gw.stop().await;
+    let gw = TestGateway::start_in(dir, args()).await;
+    let c = &gw.client;
+    let r = as_user(
+        c,
+        Method::GET,
+        "/v1/topics",
+        &Value::Null,
+        Some(&bearer(&key)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    // The short-lived key stops working once its time is up (a bounded wait on the clock).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = as_user(
+            c,
+            Method::GET,
+            "/v1/topics",
+            &Value::Null,
+            Some(&bearer(&short)),
+        )
+        .await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key never expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    gw.stop().await;
+}
