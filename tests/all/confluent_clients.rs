@@ -63,10 +63,16 @@ fn python() -> PathBuf {
 /// Runs `tests/clients/{script}` against `gw` and returns its stdout; fails the test on a
 /// non-zero exit with the script's output.
 async fn run_script(gw: &TestGateway, script: &str) -> String {
+    run_script_with(gw, script, &[]).await
+}
+
+/// [`run_script`] with more arguments after the base URL.
+async fn run_script_with(gw: &TestGateway, script: &str, extra: &[&str]) -> String {
     let python = tokio::task::spawn_blocking(python).await.unwrap();
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(clients_dir().join(script))
         .arg(format!("http://{}", gw.addr()))
+        .args(extra)
         .kill_on_drop(true);
     let out = tokio::time::timeout(SCRIPT_TIMEOUT, cmd.output())
         .await
@@ -106,5 +112,24 @@ async fn the_rest_proxy_consumer_flow_round_trips_confluents_avro_serializer() {
     assert!(out.starts_with("ok "), "{out}");
     assert_eq!(counts.iter().sum::<usize>(), 6, "{out}");
     assert!(counts.iter().all(|n| *n > 0), "{out}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn confluents_client_authenticates_with_basic_auth_user_info() {
+    let args = tidegate::config::ServeArgs {
+        auth_required: Some(true),
+        auth_admin_token: Some("py-admin".into()),
+        ..tidegate::config::ServeArgs::default()
+    };
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
+    let body = serde_json::to_vec(&serde_json::json!({"principal": "python"})).unwrap();
+    let created = gw
+        .client
+        .send(hyper::Method::POST, "/v1/auth/keys", body, &[("authorization", "Bearer py-admin")])
+        .await;
+    let key = created.json["key"].as_str().unwrap().to_owned();
+    let out = run_script_with(&gw, "basic_auth.py", &[&key]).await;
+    assert!(out.starts_with("ok "), "{out}");
     gw.stop().await;
 }
