@@ -126,7 +126,12 @@ async fn confluents_client_authenticates_with_basic_auth_user_info() {
     let body = serde_json::to_vec(&serde_json::json!({"principal": "python"})).unwrap();
     let created = gw
         .client
-        .send(hyper::Method::POST, "/v1/auth/keys", body, &[("authorization", "Bearer py-admin")])
+        .send(
+            hyper::Method::POST,
+            "/v1/auth/keys",
+            body,
+            &[("authorization", "Bearer py-admin")],
+        )
         .await;
     let key = created.json["key"].as_str().unwrap().to_owned();
     let out = run_script_with(&gw, "basic_auth.py", &[&key]).await;
