@@ -7,6 +7,7 @@
 //! only through the [`Storage`] trait of [`storage`]; the types front ends see (topic config,
 //! offsets, fetch results, errors) are the broker's own, so any engine can sit underneath.
 
+mod acl;
 mod admin;
 mod auth;
 mod connector_state;
@@ -55,6 +56,7 @@ pub use crate::schema::{
 };
 pub use schemas::TOPIC as SCHEMAS_TOPIC;
 
+pub use acl::{Acl, Operation, PatternType, Permission, ResourceType};
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
 pub use auth::{ApiKey, Principal, TOPIC as AUTH_TOPIC};
 pub use connector_state::{ConnectorCommitted, ConnectorOffsets, OFFSETS_TOPIC};
@@ -133,6 +135,8 @@ impl Default for BrokerConfig {
 #[derive(Clone)]
 pub struct Broker {
     inner: Arc<Inner>,
+    /// Who this handle acts for; `None`: the gateway itself (no ACL check).
+    caller: Option<Arc<Principal>>,
 }
 
 struct Inner {
@@ -150,6 +154,8 @@ struct Inner {
     hubs: fanout::Hubs,
     /// API keys, persisted in `__tidegate_auth`.
     keys: auth::Keys,
+    /// ACLs, persisted in `__tidegate_auth` too.
+    acls: acl::Acls,
     /// Consumer instances (REST Proxy v2), persisted in `__consumer_instances`.
     instances: consumer_instances::Store,
     /// Live consumer-group members of subscriptions.
@@ -183,7 +189,8 @@ impl Broker {
         let connector_state = connector_state::ConnectorState::open(&storage).await?;
         let schemas = schemas::open(&storage).await?;
         let instances = consumer_instances::Store::open(&storage).await?;
-        let keys = auth::Keys::open(&storage).await?;
+        let acls = acl::Acls::default();
+        let keys = auth::Keys::open(&storage, &acls).await?;
         let inner = Inner {
             storage,
             config,
@@ -196,6 +203,7 @@ impl Broker {
             schemas,
             instances,
             keys,
+            acls,
             hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),
@@ -203,6 +211,7 @@ impl Broker {
         };
         Ok(Self {
             inner: Arc::new(inner),
+            caller: None,
         })
     }
 

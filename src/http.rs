@@ -68,9 +68,15 @@ impl Default for HttpConfig {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: the broker acting for the request's principal, and the
+/// server's shared parts (through `Deref`).
 pub(crate) struct AppState {
     pub(crate) broker: Broker,
+    shared: Arc<Shared>,
+}
+
+/// The parts of the state every request shares.
+pub(crate) struct Shared {
     pub(crate) config: HttpConfig,
     pub(crate) metrics: metrics::Metrics,
     /// Cancelled at shutdown, so long polls return early.
@@ -81,7 +87,25 @@ pub(crate) struct AppState {
     pub(crate) sessions: tokio_util::task::TaskTracker,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl AppState {
+    /// The same state with the broker acting for `principal` (its ACLs apply).
+    pub(crate) fn acting_as(&self, principal: crate::broker::Principal) -> Self {
+        Self {
+            broker: self.broker.acting_as(principal),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl Shared {
     /// Size of the fetch budget in permits (KiB).
     pub(crate) fn fetch_budget_permits(&self) -> usize {
         (self.config.fetch_budget_bytes >> 10).max(1)
@@ -103,12 +127,14 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(config.max_connections));
     let fetch_budget = Arc::new(Semaphore::new((config.fetch_budget_bytes >> 10).max(1)));
     let state = Arc::new(AppState {
-        fetch_budget,
         broker,
-        config,
-        metrics: metrics::Metrics::new(),
-        shutdown: shutdown.clone(),
-        sessions: tokio_util::task::TaskTracker::new(),
+        shared: Arc::new(Shared {
+            fetch_budget,
+            config,
+            metrics: metrics::Metrics::new(),
+            shutdown: shutdown.clone(),
+            sessions: tokio_util::task::TaskTracker::new(),
+        }),
     });
     // Every connection task lives in this set: none is detached, and whatever is still running
     // at the drain deadline is aborted, so `serve` returns only when all of them are gone.

@@ -53,6 +53,7 @@ impl Broker {
         partitions: i64,
         config: &BTreeMap<String, String>,
     ) -> Result<TopicDescription> {
+        self.authorize(super::ResourceType::Topic, name, super::Operation::Create)?;
         let name = TopicName::new(name)?;
         let count = u32::try_from(partitions)
             .ok()
@@ -100,6 +101,13 @@ impl Broker {
             .storage
             .topics()
             .into_iter()
+            .filter(|t| {
+                self.may(
+                    super::ResourceType::Topic,
+                    t.name.as_str(),
+                    super::Operation::Describe,
+                )
+            })
             .map(|t| self.describe(t))
             .collect()
     }
@@ -109,6 +117,7 @@ impl Broker {
     /// # Errors
     /// Invalid name or unknown topic.
     pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        self.authorize(super::ResourceType::Topic, name, super::Operation::Describe)?;
         let name = TopicName::new(name)?;
         Ok(self.describe(self.inner.storage.topic(&name)?))
     }
@@ -119,6 +128,7 @@ impl Broker {
     /// # Errors
     /// Invalid name or unknown topic.
     pub fn partition_offsets(&self, name: &str) -> Result<Vec<PartitionInfo>> {
+        self.authorize(super::ResourceType::Topic, name, super::Operation::Describe)?;
         let name = TopicName::new(name)?;
         let meta = self.inner.storage.topic(&name)?;
         self.partition_infos(&meta)
@@ -133,6 +143,7 @@ impl Broker {
         name: &str,
         changes: &BTreeMap<String, String>,
     ) -> Result<TopicDescription> {
+        self.authorize(super::ResourceType::Topic, name, super::Operation::Alter)?;
         let name = TopicName::new(name)?;
         let (schema_keys, changes) = split_config(changes);
         TopicSchemaSettings {
@@ -152,6 +163,7 @@ impl Broker {
     /// # Errors
     /// Invalid name, unknown or internal topic.
     pub async fn delete_topic(&self, name: &str) -> Result<()> {
+        self.authorize(super::ResourceType::Topic, name, super::Operation::Delete)?;
         let name = TopicName::new(name)?;
         if name.is_internal() {
             return Err(Error::InternalTopic(name));

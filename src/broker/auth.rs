@@ -35,6 +35,8 @@ pub const MAX_PRINCIPAL_LEN: usize = 255;
 pub struct Principal {
     /// Its name (`User:<name>` in ACL terms).
     pub name: String,
+    /// Its groups (`Group:<name>` in ACL terms).
+    pub groups: Vec<String>,
     /// May do everything, manage keys included (the admin token).
     pub superuser: bool,
 }
@@ -46,6 +48,9 @@ pub struct ApiKey {
     pub id: String,
     /// The principal it proves.
     pub principal: String,
+    /// The principal's groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Free text.
     #[serde(default)]
     pub description: String,
@@ -73,18 +78,23 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    pub(super) async fn open(storage: &Arc<Engine>) -> Result<Self> {
+    pub(super) async fn open(storage: &Arc<Engine>, acls: &super::acl::Acls) -> Result<Self> {
         let topic = InternalTopic::open(storage, TOPIC, |c| {
             c.cleanup_policy = CleanupPolicy::Compact;
         })
         .await?;
         let mut table = BTreeMap::new();
         topic
-            .replay(|key, value: Option<StoredKey>, _| {
+            .replay(|key, value: Option<serde_json::Value>, _| {
                 let text = String::from_utf8_lossy(&key);
+                if text.starts_with("acl/") {
+                    acls.replay(&text, value.and_then(|v| serde_json::from_value(v).ok()));
+                    return;
+                }
                 let Some(id) = text.strip_prefix("key/") else {
                     return;
                 };
+                let value: Option<StoredKey> = value.and_then(|v| serde_json::from_value(v).ok());
                 match value {
                     Some(stored) => {
                         table.insert(id.to_owned(), stored);
@@ -101,6 +111,12 @@ impl Keys {
             verified: Mutex::default(),
             write: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Appends records to `__tidegate_auth` (ACLs share the topic).
+    pub(super) async fn append(&self, records: &[Record]) -> Result<()> {
+        self.topic.append(records).await?;
+        Ok(())
     }
 
     async fn persist(&self, id: &str, value: Option<&StoredKey>) -> Result<()> {
@@ -134,9 +150,11 @@ impl Broker {
     pub async fn create_api_key(
         &self,
         principal: &str,
+        groups: Vec<String>,
         description: &str,
         expires_ms: Option<i64>,
     ) -> Result<(ApiKey, String)> {
+        self.authorize(super::ResourceType::Cluster, "*", super::Operation::Alter)?;
         if principal.is_empty()
             || principal.len() > MAX_PRINCIPAL_LEN
             || principal.chars().any(char::is_control)
@@ -169,6 +187,7 @@ impl Broker {
         let key = ApiKey {
             id: id.clone(),
             principal: principal.to_owned(),
+            groups,
             description: description.to_owned(),
             created_ms: now,
             expires_ms,
@@ -185,10 +204,17 @@ impl Broker {
     }
 
     /// Every key, without secrets.
-    #[must_use]
-    pub fn list_api_keys(&self) -> Vec<ApiKey> {
+    ///
+    /// # Errors
+    /// Denied (Describe on the cluster).
+    pub fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.authorize(
+            super::ResourceType::Cluster,
+            "*",
+            super::Operation::Describe,
+        )?;
         let table = self.inner.keys.table.lock();
-        table.values().map(|s| s.key.clone()).collect()
+        Ok(table.values().map(|s| s.key.clone()).collect())
     }
 
     /// Revokes a key: requests that present it are refused from now on.
@@ -196,6 +222,7 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownApiKey`]; storage errors.
     pub async fn revoke_api_key(&self, id: &str) -> Result<()> {
+        self.authorize(super::ResourceType::Cluster, "*", super::Operation::Alter)?;
         let keys = &self.inner.keys;
         let _writer = keys.write.lock().await;
         if !keys.table.lock().contains_key(id) {
@@ -220,6 +247,7 @@ impl Broker {
             let stored = table.get(&known).filter(|s| live(s))?;
             return Some(Principal {
                 name: stored.key.principal.clone(),
+                groups: stored.key.groups.clone(),
                 superuser: false,
             });
         }
@@ -241,7 +269,11 @@ impl Broker {
         if !ok {
             return None;
         }
-        let principal = keys.table.lock().get(id).map(|s| s.key.principal.clone())?;
+        let (principal, groups) = keys
+            .table
+            .lock()
+            .get(id)
+            .map(|s| (s.key.principal.clone(), s.key.groups.clone()))?;
         let mut verified = keys.verified.lock();
         if verified.len() >= MAX_CACHED {
             verified.clear();
@@ -249,6 +281,7 @@ impl Broker {
         verified.insert(fingerprint, id.to_owned());
         Some(Principal {
             name: principal,
+            groups,
             superuser: false,
         })
     }

@@ -311,6 +311,13 @@ impl Broker {
             .lock()
             .connectors
             .keys()
+            .filter(|c| {
+                self.may(
+                    super::ResourceType::Connector,
+                    c,
+                    super::Operation::Describe,
+                )
+            })
             .cloned()
             .collect()
     }
@@ -340,6 +347,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownConnector`].
     pub fn connector_info(&self, name: &str) -> Result<ConnectorInfo> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Describe,
+        )?;
         Ok(info(&self.connector_entry(name)?.definition))
     }
 
@@ -348,6 +360,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownConnector`].
     pub fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Describe,
+        )?;
         let entry = self.connector_entry(name)?;
         let def = &entry.definition;
         let status = &entry.status;
@@ -540,6 +557,19 @@ impl Broker {
         mut config: BTreeMap<String, String>,
         create_only: bool,
     ) -> Result<(ConnectorInfo, bool)> {
+        let exists = self
+            .inner
+            .definitions
+            .table
+            .lock()
+            .connectors
+            .contains_key(name);
+        let op = if exists {
+            super::Operation::Alter
+        } else {
+            super::Operation::Create
+        };
+        self.authorize(super::ResourceType::Connector, name, op)?;
         validate_name("connector name", name)?;
         if let Some(given) = config.get("name")
             && given != name
@@ -607,6 +637,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownConnector`]; storage errors.
     pub async fn set_connector_target(&self, name: &str, target: TargetState) -> Result<()> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Alter,
+        )?;
         let status = {
             let defs = &self.inner.definitions;
             let _writer = defs.writer().await;
@@ -635,6 +670,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownConnector`].
     pub fn restart_connector(&self, name: &str, only_failed: bool) -> Result<ConnectorStateInfo> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Alter,
+        )?;
         let entry = self.connector_entry(name)?;
         if !only_failed || entry.status.failure().is_some() {
             entry.status.fail_clear();
@@ -651,6 +691,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownConnector`]; storage errors.
     pub async fn delete_connector(&self, name: &str) -> Result<()> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Delete,
+        )?;
         let status = {
             let defs = &self.inner.definitions;
             let _writer = defs.writer().await;
@@ -727,6 +772,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownConnector`].
     pub fn connector_offsets(&self, name: &str) -> Result<Vec<OffsetEntry>> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Describe,
+        )?;
         let entry = self.connector_entry(name)?;
         let offsets = self.inner.connector_state.get(name).offsets;
         Ok(match entry.definition.kind {
@@ -760,6 +810,11 @@ impl Broker {
         changes: &[OffsetEntry],
         reset: bool,
     ) -> Result<()> {
+        self.authorize(
+            super::ResourceType::Connector,
+            name,
+            super::Operation::Alter,
+        )?;
         let entry = self.connector_entry(name)?;
         if entry.definition.target != TargetState::Stopped {
             return Err(Error::ConnectorNotStopped(name.to_owned()));

@@ -161,6 +161,7 @@ impl Broker {
         name: Option<&str>,
         config: InstanceConfig,
     ) -> Result<Instance> {
+        self.authorize(super::ResourceType::Group, group, super::Operation::Read)?;
         validate_group(group).map_err(|_| {
             Error::InvalidInstanceConfig(format!(
                 "group id must be 1 to {} bytes without control characters",
@@ -209,6 +210,7 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownInstance`] (also when it expired); storage errors.
     pub async fn instance(&self, group: &str, name: &str) -> Result<Instance> {
+        self.authorize(super::ResourceType::Group, group, super::Operation::Read)?;
         let store = &self.inner.instances;
         let key = (group.to_owned(), name.to_owned());
         let now = now_ms();

@@ -176,6 +176,18 @@ pub enum Error {
     /// No API key with that id.
     #[error("API key '{0}' not found")]
     UnknownApiKey(String),
+    /// The caller's ACLs do not allow this.
+    #[error("principal '{principal}' may not {operation:?} {resource:?} '{name}'")]
+    Denied {
+        /// Who asked.
+        principal: String,
+        /// What it wanted to do.
+        operation: super::acl::Operation,
+        /// On what kind of resource.
+        resource: super::acl::ResourceType,
+        /// Which one.
+        name: String,
+    },
     /// Stored internal state could not be decoded (a bug or a damaged internal topic).
     #[error("internal topic {topic} holds an undecodable record at offset {offset}: {problem}")]
     InternalState {

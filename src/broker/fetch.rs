@@ -33,6 +33,7 @@ impl Broker {
         max_bytes: usize,
         wait: Duration,
     ) -> Result<FetchResult> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Read)?;
         let name = TopicName::new(topic)?;
         let storage = &self.inner.storage;
         let offset = match offset {
@@ -71,6 +72,7 @@ impl Broker {
         offset: u64,
         wait: Duration,
     ) -> Result<bool> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Read)?;
         let name = TopicName::new(topic)?;
         Ok(self
             .inner
@@ -90,6 +92,7 @@ impl Broker {
         partition: u32,
         timestamp_ms: i64,
     ) -> Result<u64> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Read)?;
         let name = TopicName::new(topic)?;
         let storage = &self.inner.storage;
         match storage

@@ -179,6 +179,10 @@ impl Broker {
     /// # Errors
     /// Invalid group id, unknown topic or partition, an offset past the partition's end.
     pub async fn commit_offsets(&self, group: &str, commits: &[GroupOffsetCommit]) -> Result<()> {
+        self.authorize(super::ResourceType::Group, group, super::Operation::Read)?;
+        for c in commits {
+            self.authorize(super::ResourceType::Topic, &c.topic, super::Operation::Read)?;
+        }
         validate_group(group)?;
         let now = now_ms();
         let mut records = Vec::with_capacity(commits.len());
@@ -218,6 +222,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownGroup`] when the group never committed.
     pub fn group_offsets(&self, group: &str) -> Result<Vec<GroupOffset>> {
+        self.authorize(
+            super::ResourceType::Group,
+            group,
+            super::Operation::Describe,
+        )?;
         let table = self.inner.groups.table.lock();
         let entry = table
             .get(group)
@@ -255,7 +264,11 @@ impl Broker {
     /// Every group with committed offsets, sorted.
     #[must_use]
     pub fn list_groups(&self) -> Vec<String> {
-        self.inner.groups.table.lock().keys().cloned().collect()
+        let groups: Vec<String> = self.inner.groups.table.lock().keys().cloned().collect();
+        groups
+            .into_iter()
+            .filter(|g| self.may(super::ResourceType::Group, g, super::Operation::Describe))
+            .collect()
     }
 }
 

@@ -16,6 +16,7 @@ impl Broker {
     /// large, compile timeout); [`Error::PluginInUse`] when replacing a plugin transforms use
     /// with different bytes.
     pub async fn upload_plugin(&self, name: &str, wasm: Bytes) -> Result<PluginDefinition> {
+        self.authorize(super::ResourceType::Plugin, name, super::Operation::Create)?;
         validate_name("plugin name", name)?;
         let info = self.inner.plugins.compile(wasm).await?;
         let defs = &self.inner.definitions;
@@ -54,6 +55,13 @@ impl Broker {
             .lock()
             .plugins
             .values()
+            .filter(|p| {
+                self.may(
+                    super::ResourceType::Plugin,
+                    &p.name,
+                    super::Operation::Describe,
+                )
+            })
             .cloned()
             .collect()
     }
@@ -63,6 +71,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownPlugin`].
     pub fn get_plugin(&self, name: &str) -> Result<PluginDefinition> {
+        self.authorize(
+            super::ResourceType::Plugin,
+            name,
+            super::Operation::Describe,
+        )?;
         let table = self.inner.definitions.table.lock();
         table
             .plugins
@@ -77,6 +90,7 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownPlugin`], [`Error::PluginInUse`].
     pub async fn delete_plugin(&self, name: &str) -> Result<()> {
+        self.authorize(super::ResourceType::Plugin, name, super::Operation::Delete)?;
         let defs = &self.inner.definitions;
         let _writer = defs.writer().await;
         let plugin = self.get_plugin(name)?;

@@ -107,6 +107,7 @@ impl Broker {
     /// What every produce request must be, whatever its records hold: a non-internal topic
     /// name, 1 to `max_records_per_request` records.
     pub(super) fn check_request(&self, topic: &str, count: usize) -> Result<TopicName> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Write)?;
         let name = TopicName::new(topic)?;
         if name.is_internal() {
             return Err(Error::InternalTopic(name));
@@ -393,6 +394,7 @@ impl Broker {
     /// # Errors
     /// Unknown topic or partition; storage errors.
     pub async fn append_to(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Write)?;
         let topic = TopicName::new(topic)?;
         let checked = checked_json_flags(records);
         if self.topic_schema(topic.as_str()).is_some() {

@@ -139,6 +139,10 @@ impl Broker {
         spec: SubscriptionSpec,
         tail: tail::Tail,
     ) -> Result<Subscription> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Read)?;
+        if let Some(g) = &spec.group {
+            self.authorize(super::ResourceType::Group, &g.name, super::Operation::Read)?;
+        }
         let name = TopicName::new(topic)?;
         let storage = &self.inner.storage;
         let count = storage.topic(&name)?.partitions;

@@ -350,6 +350,7 @@ impl Broker {
         topic: &str,
         mut records: Vec<super::ProduceRecord>,
     ) -> Result<Vec<usize>> {
+        self.authorize(super::ResourceType::Topic, topic, super::Operation::Write)?;
         let name = TopicName::new(topic)?;
         if name.is_internal() {
             return Err(Error::InternalTopic(name));

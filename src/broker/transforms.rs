@@ -149,6 +149,7 @@ impl Broker {
     /// [`Error::TransformExists`], [`Error::UnknownPlugin`], unknown topics,
     /// [`Error::InvalidDefinition`], the plugin's refusal of its config.
     pub async fn create_transform(&self, req: TransformRequest) -> Result<TransformView> {
+        self.authorize_transform(&req)?;
         validate_name("transform name", &req.name)?;
         let bad = |field, problem: String| Error::InvalidDefinition { field, problem };
         if req.name.len() > crate::event::MAX_TOPIC_NAME_LEN - 4 {
@@ -237,6 +238,14 @@ impl Broker {
     pub fn list_transforms(&self) -> Vec<TransformView> {
         self.transform_entries()
             .iter()
+            .filter(|e| {
+                let name = &e.definition.name;
+                self.may(
+                    super::ResourceType::Transform,
+                    name,
+                    super::Operation::Describe,
+                )
+            })
             .map(|e| self.view(e))
             .collect()
     }
@@ -246,6 +255,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownTransform`].
     pub fn get_transform(&self, name: &str) -> Result<TransformView> {
+        self.authorize(
+            super::ResourceType::Transform,
+            name,
+            super::Operation::Describe,
+        )?;
         Ok(self.view(&self.transform_entry(name)?))
     }
 
@@ -286,6 +300,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownTransform`]; storage errors.
     pub async fn set_transform_paused(&self, name: &str, paused: bool) -> Result<TransformView> {
+        self.authorize(
+            super::ResourceType::Transform,
+            name,
+            super::Operation::Alter,
+        )?;
         let defs = &self.inner.definitions;
         let _writer = defs.writer().await;
         let entry = self.transform_entry(name)?;
@@ -301,6 +320,11 @@ impl Broker {
     /// # Errors
     /// [`Error::UnknownTransform`]; storage errors.
     pub async fn delete_transform(&self, name: &str) -> Result<()> {
+        self.authorize(
+            super::ResourceType::Transform,
+            name,
+            super::Operation::Delete,
+        )?;
         let defs = &self.inner.definitions;
         let _writer = defs.writer().await;
         self.transform_entry(name)?;

@@ -98,6 +98,7 @@ pub(crate) async fn authenticate(
     if !auth.required {
         return Ok(Principal {
             name: "ANONYMOUS".into(),
+            groups: Vec::new(),
             superuser: true,
         });
     }
@@ -109,6 +110,7 @@ pub(crate) async fn authenticate(
         if Sha256::digest(admin.as_bytes()) == Sha256::digest(token.as_bytes()) {
             return Ok(Principal {
                 name: "admin".into(),
+                groups: Vec::new(),
                 superuser: true,
             });
         }

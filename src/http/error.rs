@@ -154,6 +154,7 @@ impl From<broker::Error> for ApiError {
             B::InvalidInstanceConfig(_) => Self::unprocessable(4, message),
             B::Auth(_) => Self::unprocessable(40, message),
             B::UnknownApiKey(_) => Self::new(StatusCode::NOT_FOUND, 20, message),
+            B::Denied { .. } => Self::new(StatusCode::FORBIDDEN, 1, message),
             B::InternalState { .. } => Self::internal(&message),
             B::Plugin(inner) => inner.into(),
             B::UnknownPlugin(_) => Self::new(StatusCode::NOT_FOUND, 4, message),

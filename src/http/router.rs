@@ -105,6 +105,7 @@ enum Route {
     Root,
     AuthKeys,
     AuthKey,
+    Acls,
     /// Confluent's Schema Registry API (its own dispatch).
     Registry(schema_registry::Route),
     /// Confluent's REST Proxy v2 (its own dispatch).
@@ -179,6 +180,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/transforms/{name}/resume", Route::TransformResume),
     ("/v1/auth/keys", Route::AuthKeys),
     ("/v1/auth/keys/{name}", Route::AuthKey),
+    ("/v1/acls", Route::Acls),
 ];
 
 fn routes() -> &'static matchit::Router<Route> {
@@ -259,6 +261,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
     let principal = if public {
         crate::broker::Principal {
             name: "ANONYMOUS".into(),
+            groups: Vec::new(),
             superuser: false,
         }
     } else {
@@ -267,6 +270,8 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
             Err(e) => return ("unauthenticated", Err(e)),
         }
     };
+    // Everything this request does through the broker is checked against its ACLs.
+    let state = &Arc::new(state.acting_as(principal.clone()));
     let (t, p) = (params.get("topic"), params.get("partition"));
     let (g, n) = (params.get("group"), params.get("name"));
     let task = params.get("task");
@@ -397,15 +402,12 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
             connectors::reset_offsets(state, n).await,
         ),
         (Route::Root, &Method::GET) => ("root", connectors::root()),
-        (Route::AuthKeys, &Method::POST) => (
-            "create_api_key",
-            auth_keys::create(state, &principal, req).await,
-        ),
-        (Route::AuthKeys, &Method::GET) => ("list_api_keys", auth_keys::list(state, &principal)),
-        (Route::AuthKey, &Method::DELETE) => (
-            "revoke_api_key",
-            auth_keys::revoke(state, &principal, n).await,
-        ),
+        (Route::AuthKeys, &Method::POST) => ("create_api_key", auth_keys::create(state, req).await),
+        (Route::AuthKeys, &Method::GET) => ("list_api_keys", auth_keys::list(state)),
+        (Route::Acls, &Method::POST) => ("add_acl", auth_keys::add_acl(state, req).await),
+        (Route::Acls, &Method::GET) => ("list_acls", auth_keys::list_acls(state)),
+        (Route::Acls, &Method::DELETE) => ("remove_acl", auth_keys::remove_acl(state, req).await),
+        (Route::AuthKey, &Method::DELETE) => ("revoke_api_key", auth_keys::revoke(state, n).await),
         (Route::ConnectorTopics, &Method::GET) => {
             ("connector_topics", connectors::topics(state, n))
         }

@@ -179,6 +179,10 @@ async fn api_keys_work_as_bearer_basic_and_token_until_revoked() {
         "secrets are never listed"
     );
 
+    let everything = json!({"principal": "User:alice", "resource_type": "topic", "resource_name": "*",
+                            "operation": "all", "permission": "allow"});
+    let r = as_user(c, Method::POST, "/v1/acls", &everything, Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     let alice = bearer(&key);
     let produce = json!({"records": [{"value": 1}]});
     for _ in 0..2 {

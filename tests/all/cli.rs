@@ -233,6 +233,18 @@ async fn auth_keys_from_the_cli() {
     .unwrap();
     assert!(ok, "{err}");
     let key = key.trim().to_owned();
+    let grant = serde_json::json!({"principal": "User:carol", "resource_type": "topic",
+        "resource_name": "*", "operation": "all", "permission": "allow"});
+    let r = gw
+        .client
+        .send(
+            hyper::Method::POST,
+            "/v1/acls",
+            serde_json::to_vec(&grant).unwrap(),
+            &[("authorization", "Bearer cli-admin")],
+        )
+        .await;
+    assert_eq!(r.status, hyper::StatusCode::CREATED, "{}", r.json);
     let (ok, _, err) = run(vec![
         "--token".into(),
         key.clone(),

@@ -134,6 +134,18 @@ async fn confluents_client_authenticates_with_basic_auth_user_info() {
         )
         .await;
     let key = created.json["key"].as_str().unwrap().to_owned();
+    let grant = serde_json::json!({"principal": "User:python", "resource_type": "subject",
+        "resource_name": "auth-", "pattern_type": "prefixed", "operation": "write", "permission": "allow"});
+    let r = gw
+        .client
+        .send(
+            hyper::Method::POST,
+            "/v1/acls",
+            serde_json::to_vec(&grant).unwrap(),
+            &[("authorization", "Bearer py-admin")],
+        )
+        .await;
+    assert_eq!(r.status, hyper::StatusCode::CREATED, "{}", r.json);
     let out = run_script_with(&gw, "basic_auth.py", &[&key]).await;
     assert!(out.starts_with("ok "), "{out}");
     gw.stop().await;

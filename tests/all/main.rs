@@ -1,6 +1,7 @@
 //! One integration-test binary: real servers on loopback port 0, real files in temp dirs.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod acls;
 mod architecture;
 mod auth;
 mod bad_input;

@@ -1,31 +1,22 @@
-//! `POST /v1/auth/keys`, `GET /v1/auth/keys`, `DELETE /v1/auth/keys/{id}`: API keys, managed by
-//! a superuser (the admin token). A new key's text is in the creation answer and nowhere else.
+//! `POST /v1/auth/keys`, `GET /v1/auth/keys`, `DELETE /v1/auth/keys/{id}`: API keys; and
+//! `POST`/`GET`/`DELETE /v1/acls`: ACLs. Both managed by the admin token or a principal
+//! allowed to alter the cluster (the broker decides). A new key's text is in the creation answer and nowhere else.
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::broker::{ApiKey, Principal};
+use crate::broker::{Acl, ApiKey};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::router::{HandlerResult, json, no_content, read_body};
-
-fn superuser(principal: &Principal) -> Result<(), ApiError> {
-    if principal.superuser {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        1,
-        format!("principal '{}' may not manage API keys", principal.name),
-    ))
-}
 
 fn view(key: &ApiKey) -> Value {
     json!({
         "id": key.id,
         "principal": key.principal,
+        "groups": key.groups,
         "description": key.description,
         "created_ms": key.created_ms,
         "expires_ms": key.expires_ms,
@@ -37,18 +28,15 @@ fn view(key: &ApiKey) -> Value {
 struct CreateKey {
     principal: String,
     #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
     description: String,
     #[serde(default)]
     expires_in_ms: Option<i64>,
 }
 
 /// Creates a key → 201 with `key`, shown this once.
-pub async fn create(
-    state: &AppState,
-    principal: &Principal,
-    req: Request<Incoming>,
-) -> HandlerResult {
-    superuser(principal)?;
+pub async fn create(state: &AppState, req: Request<Incoming>) -> HandlerResult {
     let body = read_body(state, req).await?;
     let create: CreateKey = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
@@ -57,7 +45,12 @@ pub async fn create(
         .map(|ms| crate::broker::now_ms().saturating_add(ms));
     let (key, text) = state
         .broker
-        .create_api_key(&create.principal, &create.description, expires)
+        .create_api_key(
+            &create.principal,
+            create.groups,
+            &create.description,
+            expires,
+        )
         .await?;
     let mut answer = view(&key);
     answer["key"] = Value::String(text);
@@ -65,15 +58,39 @@ pub async fn create(
 }
 
 /// Every key, without secrets.
-pub fn list(state: &AppState, principal: &Principal) -> HandlerResult {
-    superuser(principal)?;
-    let keys: Vec<Value> = state.broker.list_api_keys().iter().map(view).collect();
+pub fn list(state: &AppState) -> HandlerResult {
+    let keys: Vec<Value> = state.broker.list_api_keys()?.iter().map(view).collect();
     json(StatusCode::OK, &json!({ "keys": keys }))
 }
 
 /// Revokes a key → 204.
-pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> HandlerResult {
-    superuser(principal)?;
+pub async fn revoke(state: &AppState, id: &str) -> HandlerResult {
     state.broker.revoke_api_key(id).await?;
     Ok(no_content())
+}
+
+/// `POST /v1/acls` with one ACL → 201.
+pub async fn add_acl(state: &AppState, req: Request<Incoming>) -> HandlerResult {
+    let body = read_body(state, req).await?;
+    let acl: Acl = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid ACL: {e}")))?;
+    state.broker.add_acl(acl.clone()).await?;
+    json(StatusCode::CREATED, &acl)
+}
+
+/// `GET /v1/acls` → `{"acls": [...]}`.
+pub fn list_acls(state: &AppState) -> HandlerResult {
+    json(
+        StatusCode::OK,
+        &json!({ "acls": state.broker.list_acls()? }),
+    )
+}
+
+/// `DELETE /v1/acls` with the ACL to remove → `{"removed": n}`.
+pub async fn remove_acl(state: &AppState, req: Request<Incoming>) -> HandlerResult {
+    let body = read_body(state, req).await?;
+    let acl: Acl = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid ACL: {e}")))?;
+    let removed = state.broker.remove_acl(&acl).await?;
+    json(StatusCode::OK, &json!({ "removed": removed }))
 }

@@ -9,6 +9,12 @@ use crate::http::router::{HandlerResult, json, no_content, read_body_limited};
 
 /// `PUT /v1/plugins/{name}` with `application/wasm` → 201 `{name, digest, world, size, created}`.
 pub async fn upload(state: &AppState, name: &str, req: Request<Incoming>) -> HandlerResult {
+    // Refused before a byte of a large upload is read (the broker checks again).
+    state.broker.authorize(
+        crate::broker::ResourceType::Plugin,
+        name,
+        crate::broker::Operation::Create,
+    )?;
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)

@@ -102,6 +102,9 @@ pub async fn dispatch(
         let uri = req.uri().path().to_owned();
         return (name, Err(ApiError::method_not_allowed(&method, &uri)));
     }
+    if let Err(e) = authorize(state, route, &method, path.subject) {
+        return (name, Err(e));
+    }
     if let Err(e) = negotiate(&req) {
         return (name, Err(e));
     }
@@ -434,4 +437,49 @@ fn config_view(config: &SchemaConfig, level_key: &str) -> serde_json::Value {
         view.insert("compatibilityPolicy".into(), json!(name));
     }
     serde_json::Value::Object(view)
+}
+
+/// The ACL a registry request needs: subjects are resources (Read to look up and read, Write
+/// to register, Alter for their config and mode, Delete); the global config and mode are the
+/// cluster's. Reads by schema id and the subject list need only authentication.
+fn authorize(
+    state: &AppState,
+    route: Route,
+    method: &Method,
+    subject: &str,
+) -> Result<(), ApiError> {
+    use crate::broker::{Operation as Op, ResourceType as R};
+    let read = method == Method::GET;
+    let (resource, name, op) = match route {
+        Route::Types
+        | Route::Subjects
+        | Route::SchemaById
+        | Route::SchemaByIdText
+        | Route::SchemaByIdSubjects
+        | Route::SchemaByIdVersions
+        | Route::Associations => return Ok(()),
+        Route::GlobalConfig | Route::GlobalMode => {
+            (R::Cluster, "*", if read { Op::Describe } else { Op::Alter })
+        }
+        Route::SubjectConfig | Route::SubjectMode => (
+            R::Subject,
+            subject,
+            if read { Op::Describe } else { Op::Alter },
+        ),
+        Route::Subject | Route::Version if method == Method::DELETE => {
+            (R::Subject, subject, Op::Delete)
+        }
+        Route::Versions if method == Method::POST => (R::Subject, subject, Op::Write),
+        Route::Subject
+        | Route::Versions
+        | Route::Version
+        | Route::VersionSchema
+        | Route::ReferencedBy
+        | Route::CompatibilityVersion
+        | Route::CompatibilityAll => (R::Subject, subject, Op::Read),
+    };
+    state
+        .broker
+        .authorize(resource, name, op)
+        .map_err(Into::into)
 }

@@ -1,0 +1,318 @@
+//! ACLs in Kafka's model, enforced by the broker for every front end: a valid principal
+//! without the ACL gets 403 and changes nothing; literal, prefixed, deny (wins) and group
+//! ACLs behave as documented; ACLs survive a restart and their removal takes effect at once.
+
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use tidegate::config::ServeArgs;
+
+use crate::support::client::Reply;
+use crate::support::{Client, TestGateway, sse};
+
+const ADMIN: &str = "acl-admin";
+
+fn args() -> ServeArgs {
+    ServeArgs {
+        auth_required: Some(true),
+        auth_admin_token: Some(ADMIN.into()),
+        ..ServeArgs::default()
+    }
+}
+
+async fn call(c: &Client, method: Method, path: &str, body: &Value, token: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(body).unwrap()
+    };
+    // The REST Proxy picks its embedded format from the content type.
+    let mut headers = vec![("authorization", auth.as_str())];
+    if path.starts_with("/topics/") {
+        headers.insert(0, ("content-type", "application/vnd.kafka.json.v2+json"));
+    }
+    c.send(method, path, body, &headers).await
+}
+
+async fn key(c: &Client, principal: &str, groups: &[&str]) -> String {
+    let r = call(
+        c,
+        Method::POST,
+        "/v1/auth/keys",
+        &json!({"principal": principal, "groups": groups}),
+        ADMIN,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    r.json["key"].as_str().unwrap().to_owned()
+}
+
+async fn acl(c: &Client, method: Method, acl: Value) {
+    let r = call(c, method, "/v1/acls", &acl, ADMIN).await;
+    assert!(r.status.is_success(), "{}", r.json);
+}
+
+async fn ends(c: &Client, topic: &str) -> Value {
+    call(
+        c,
+        Method::GET,
+        &format!("/v1/topics/{topic}"),
+        &Value::Null,
+        ADMIN,
+    )
+    .await
+    .json["partitions"][0]["end_offset"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_principal_without_acls_is_refused_on_every_front_end() {
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
+    let c = &gw.client;
+    for t in ["orders", "other"] {
+        let r = call(
+            c,
+            Method::POST,
+            "/v1/topics",
+            &json!({"name": t, "partitions": 1}),
+            ADMIN,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let bob = key(c, "bob", &[]).await;
+    let refused: Vec<(Method, &str, Value)> = vec![
+        (
+            Method::POST,
+            "/v1/topics/orders/records",
+            json!({"records": [{"value": 1}]}),
+        ),
+        (
+            Method::GET,
+            "/v1/topics/orders/partitions/0/records?offset=0",
+            Value::Null,
+        ),
+        (Method::GET, "/v1/topics/orders", Value::Null),
+        (
+            Method::PATCH,
+            "/v1/topics/orders",
+            json!({"config": {"retention.ms": "1000"}}),
+        ),
+        (Method::DELETE, "/v1/topics/orders", Value::Null),
+        (
+            Method::POST,
+            "/v1/topics",
+            json!({"name": "new", "partitions": 1}),
+        ),
+        (
+            Method::POST,
+            "/v1/groups/g/offsets",
+            json!({"offsets": [{"topic": "orders", "partition": 0, "offset": 0}]}),
+        ),
+        (
+            Method::POST,
+            "/topics/orders",
+            json!({"records": [{"value": 1}]}),
+        ),
+        (Method::POST, "/consumers/g", json!({})),
+        (
+            Method::POST,
+            "/v3/clusters/tidegate/topics/orders/records",
+            json!({"value": {"type": "JSON", "data": 1}}),
+        ),
+        (
+            Method::POST,
+            "/subjects/orders-value/versions",
+            json!({"schema": "\"string\""}),
+        ),
+        (Method::PUT, "/config", json!({"compatibility": "NONE"})),
+        (
+            Method::PUT,
+            "/connectors/c/config",
+            json!({"connector.class": "x"}),
+        ),
+        (
+            Method::POST,
+            "/v1/transforms",
+            json!({"name": "tr", "plugin": "p", "input": "orders", "outputs": ["other"]}),
+        ),
+        (Method::PUT, "/v1/plugins/p", Value::Null),
+        (
+            Method::POST,
+            "/v1/acls",
+            json!({"principal": "User:bob", "resource_type": "topic", "resource_name": "*", "operation": "all", "permission": "allow"}),
+        ),
+        (Method::POST, "/v1/auth/keys", json!({"principal": "bob2"})),
+    ];
+    for (method, path, body) in &refused {
+        let r = call(c, method.clone(), path, body, &bob).await;
+        assert_eq!(
+            (r.status, r.json["error_code"].clone()),
+            (StatusCode::FORBIDDEN, json!(40301)),
+            "{method} {path}: {}",
+            r.json
+        );
+    }
+    let sse = sse::open(
+        gw.addr(),
+        &format!("/v1/topics/orders/events?token={bob}"),
+        &[],
+    )
+    .await;
+    assert_eq!(sse.err().map(|e| e.0), Some(StatusCode::FORBIDDEN));
+    let listed = call(c, Method::GET, "/v1/topics", &Value::Null, &bob).await;
+    assert_eq!(
+        listed.json,
+        json!([]),
+        "topics bob may not describe are not listed: {}",
+        listed.json
+    );
+    assert_eq!(ends(c, "orders").await, 0, "nothing was appended");
+    let topics = call(c, Method::GET, "/v1/topics", &Value::Null, ADMIN)
+        .await
+        .json;
+    let user_topics = topics
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["internal"] == false)
+        .count();
+    assert_eq!(user_topics, 2, "nothing was created or deleted: {topics}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn literal_prefixed_deny_and_group_acls() {
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
+    let c = &gw.client;
+    for t in ["orders", "audit.eu", "audit.us"] {
+        call(
+            c,
+            Method::POST,
+            "/v1/topics",
+            &json!({"name": t, "partitions": 1}),
+            ADMIN,
+        )
+        .await;
+        call(
+            c,
+            Method::POST,
+            &format!("/v1/topics/{t}/records"),
+            &json!({"records": [{"value": 1}]}),
+            ADMIN,
+        )
+        .await;
+    }
+    let alice = key(c, "alice", &["analysts"]).await;
+    let write_orders = json!({"principal": "User:alice", "resource_type": "topic", "resource_name": "orders",
+                              "operation": "write", "permission": "allow"});
+    acl(c, Method::POST, write_orders.clone()).await;
+    acl(c, Method::POST, json!({"principal": "Group:analysts", "resource_type": "topic", "resource_name": "audit.",
+                                "pattern_type": "prefixed", "operation": "read", "permission": "allow"})).await;
+    acl(
+        c,
+        Method::POST,
+        json!({"principal": "User:alice", "resource_type": "topic", "resource_name": "audit.us",
+                                "operation": "read", "permission": "deny"}),
+    )
+    .await;
+
+    let produce = json!({"records": [{"value": 2}]});
+    let r = call(
+        c,
+        Method::POST,
+        "/v1/topics/orders/records",
+        &produce,
+        &alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "literal write: {}", r.json);
+    let r = call(
+        c,
+        Method::GET,
+        "/v1/topics/orders/partitions/0/records?offset=0",
+        &Value::Null,
+        &alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "write does not give read");
+    let r = call(
+        c,
+        Method::GET,
+        "/v1/topics/audit.eu/partitions/0/records?offset=0",
+        &Value::Null,
+        &alice,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "prefixed read through the group: {}",
+        r.json
+    );
+    let r = call(
+        c,
+        Method::GET,
+        "/v1/topics/audit.us/partitions/0/records?offset=0",
+        &Value::Null,
+        &alice,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "the deny wins over the group's allow"
+    );
+    let r = call(
+        c,
+        Method::POST,
+        "/v1/topics/audit.eu/records",
+        &produce,
+        &alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "read does not give write");
+    let listed = call(c, Method::GET, "/v1/topics", &Value::Null, &alice)
+        .await
+        .json;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"orders") && names.contains(&"audit.eu"),
+        "describe is implied: {names:?}"
+    );
+    let all = call(c, Method::GET, "/v1/acls", &Value::Null, ADMIN)
+        .await
+        .json;
+    assert_eq!(all["acls"].as_array().unwrap().len(), 3);
+
+    // ACLs survive a restart; removing one takes effect at once.
+    let dir = gw.stop().await;
+    let gw = TestGateway::start_in(dir, args()).await;
+    let c = &gw.client;
+    let r = call(
+        c,
+        Method::POST,
+        "/v1/topics/orders/records",
+        &produce,
+        &alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    acl(c, Method::DELETE, write_orders).await;
+    let r = call(
+        c,
+        Method::POST,
+        "/v1/topics/orders/records",
+        &produce,
+        &alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(ends(c, "orders").await, 3);
+    gw.stop().await;
+}
