@@ -480,12 +480,14 @@ fn finish_stdout(out: &mut impl Write) -> Result<bool> {
     }
 }
 
+mod acl;
 mod auth;
 mod connector;
 mod consume;
 mod plugin;
 mod produce;
 
+pub use acl::{AclCommand, acl};
 pub use auth::{AuthCommand, auth};
 pub use connector::{ConnectorCommand, connector};
 pub use consume::consume;

@@ -56,6 +56,9 @@ enum Command {
     /// Manage authentication (API keys).
     #[command(subcommand)]
     Auth(client::AuthCommand),
+    /// Manage ACLs.
+    #[command(subcommand)]
+    Acl(client::AclCommand),
     /// Produce one record per stdin line.
     Produce(client::ProduceArgs),
     /// Print records of a topic, one per line.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Plugin(cmd) => client::plugin(&cli.server, cmd).await,
             Command::Connector(cmd) => client::connector(&cli.server, cmd).await,
             Command::Auth(cmd) => client::auth(&cli.server, cmd).await,
+            Command::Acl(cmd) => client::acl(&cli.server, cmd).await,
             Command::PluginCompile { .. } => Ok(()),
             Command::Produce(args) => client::produce(&cli.server, args).await,
             Command::Consume(args) => client::consume(&cli.server, args).await,

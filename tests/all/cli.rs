@@ -233,18 +233,32 @@ async fn auth_keys_from_the_cli() {
     .unwrap();
     assert!(ok, "{err}");
     let key = key.trim().to_owned();
-    let grant = serde_json::json!({"principal": "User:carol", "resource_type": "topic",
-        "resource_name": "*", "operation": "all", "permission": "allow"});
-    let r = gw
-        .client
-        .send(
-            hyper::Method::POST,
-            "/v1/acls",
-            serde_json::to_vec(&grant).unwrap(),
-            &[("authorization", "Bearer cli-admin")],
-        )
-        .await;
-    assert_eq!(r.status, hyper::StatusCode::CREATED, "{}", r.json);
+    let (ok, _, err) = run(owned(&[
+        "--token",
+        "cli-admin",
+        "acl",
+        "add",
+        "--principal",
+        "User:carol",
+        "--resource-type",
+        "topic",
+        "--resource-name",
+        "c",
+        "--pattern-type",
+        "prefixed",
+        "--operation",
+        "all",
+    ]))
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let (ok, acls, _) = run(owned(&["--token", "cli-admin", "acl", "list"]))
+        .await
+        .unwrap();
+    assert!(
+        ok && acls.contains("allow\tUser:carol\tall topic:c\tprefixed"),
+        "{acls}"
+    );
     let (ok, _, err) = run(vec![
         "--token".into(),
         key.clone(),
