@@ -6,6 +6,7 @@
 //! shutdown: the request in flight finishes, then the connection closes. It must not route.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use hyper::server::conn::http1;
@@ -34,15 +35,7 @@ pub(super) async fn serve(
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
-        let mut conn = std::pin::pin!(conn);
-        // At shutdown: finish the request in flight, then close (keep-alive ends).
-        let ended = tokio::select! {
-            ended = conn.as_mut() => ended,
-            () = stop.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
-        };
+        let ended = drive(conn, &stop, |c| c.graceful_shutdown()).await;
         if let Err(e) = ended {
             tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
         }
@@ -71,15 +64,25 @@ pub(super) async fn serve(
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    let mut conn = std::pin::pin!(conn);
-    let ended = tokio::select! {
-        ended = conn.as_mut() => ended,
-        () = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
+    let ended = drive(conn, &stop, |c| c.graceful_shutdown()).await;
     if let Err(e) = ended {
         tracing::debug!(peer = %peer, error = %e, "TLS connection ended with an error.");
+    }
+}
+
+/// Runs `conn` to its end; at shutdown, `graceful` lets the request in flight finish and then
+/// closes (keep-alive ends).
+async fn drive<C: Future>(
+    conn: C,
+    stop: &CancellationToken,
+    graceful: fn(Pin<&mut C>),
+) -> C::Output {
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = stop.cancelled() => {
+            graceful(conn.as_mut());
+            conn.await
+        }
     }
 }

@@ -67,17 +67,14 @@ impl Broker {
         name: &str,
     ) -> Result<(Instance, Arc<tokio::sync::Mutex<Live>>)> {
         let instance = self.instance(group, name).await?;
-        let live = self
-            .inner
-            .instances
-            .table
-            .lock()
-            .get(&instance.key())
-            .map(|e| Arc::clone(&e.live))
-            .ok_or_else(|| Error::UnknownInstance {
-                group: group.to_owned(),
-                name: name.to_owned(),
-            })?;
+        let live =
+            self.inner
+                .instances
+                .live(&instance.key())
+                .ok_or_else(|| Error::UnknownInstance {
+                    group: group.to_owned(),
+                    name: name.to_owned(),
+                })?;
         Ok((instance, live))
     }
 
@@ -204,13 +201,7 @@ impl Broker {
         if !instance.config.auto_commit {
             return;
         }
-        let live = self
-            .inner
-            .instances
-            .table
-            .lock()
-            .get(&instance.key())
-            .map(|e| Arc::clone(&e.live));
+        let live = self.inner.instances.live(&instance.key());
         let Some(live) = live else {
             return;
         };

@@ -78,6 +78,11 @@ impl Store {
         })
     }
 
+    /// The cursor of an instance, if it exists.
+    pub(super) fn live(&self, key: &InstanceKey) -> Option<Arc<tokio::sync::Mutex<Live>>> {
+        self.table.lock().get(key).map(|e| Arc::clone(&e.live))
+    }
+
     /// Takes the writer lock; hold it across check-then-write sequences.
     pub(super) async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.write.lock().await

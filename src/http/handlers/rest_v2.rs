@@ -59,11 +59,13 @@ enum Format {
     JsonSchema,
 }
 
-fn error(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
+/// An error with Confluent's whole code (shared by the proxy's v2 and v3 modules).
+pub(super) fn error(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
     ApiError::with_code(status, code, message)
 }
 
-fn reply(value: &Value) -> HandlerResult {
+/// 200 with `value` as `application/vnd.kafka.v2+json`.
+pub(super) fn reply(value: &Value) -> HandlerResult {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?;
     Ok(respond(StatusCode::OK, V2, body))
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+use super::rest_v2::{error, reply};
 use crate::broker::{InstanceConfig, InstanceRecord, Interest, OffsetReset, Seek, TopicPartition};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -108,15 +109,6 @@ impl Format {
             Self::JsonSchema => "application/vnd.kafka.jsonschema.v2+json",
         }
     }
-}
-
-fn error(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
-    ApiError::with_code(status, code, message)
-}
-
-fn reply(value: &Value) -> HandlerResult {
-    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?;
-    Ok(respond(StatusCode::OK, V2, body))
 }
 
 /// Serves one consumer request; the first value names the route for metrics.

@@ -62,10 +62,8 @@ pub fn routes() -> impl Iterator<Item = (String, Route)> {
         .flat_map(|prefix| PATHS.iter().map(move |(p, r)| (format!("{prefix}{p}"), *r)))
 }
 
-/// An error in v3's body shape (`error_code`, `message`).
-pub(super) fn error(status: StatusCode, code: u32, message: impl Into<String>) -> ApiError {
-    ApiError::with_code(status, code, message)
-}
+/// An error in v3's body shape (`error_code`, `message`): the same as v2's.
+pub(super) use super::rest_v2::error;
 
 fn reply(status: StatusCode, value: &Value) -> HandlerResult {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?;
