@@ -40,6 +40,21 @@ pub(in crate::broker) struct Live {
     turn: usize,
 }
 
+impl Live {
+    /// Refuses a partition this cursor does not follow now.
+    fn check_holds(&self, tp: &TopicPartition) -> Result<()> {
+        let held = self
+            .subs
+            .get(&tp.topic)
+            .is_some_and(|s| s.positions().contains_key(&tp.partition));
+        if held {
+            Ok(())
+        } else {
+            Err(not_assigned(&tp.topic, tp.partition))
+        }
+    }
+}
+
 /// A topic pattern, matched against whole names (Kafka's `Pattern.matcher().matches()`).
 pub(super) fn compile_pattern(pattern: &str) -> Result<regex::Regex> {
     regex::Regex::new(&format!("^(?:{pattern})$"))
@@ -296,13 +311,7 @@ impl Broker {
         let mut live = live.lock().await;
         self.open_cursor(&instance, &mut live).await?;
         for (tp, _) in seeks {
-            let held = live
-                .subs
-                .get(&tp.topic)
-                .is_some_and(|s| s.positions().contains_key(&tp.partition));
-            if !held {
-                return Err(not_assigned(&tp.topic, tp.partition));
-            }
+            live.check_holds(tp)?;
         }
         for (tp, seek) in seeks {
             let to = match *seek {
@@ -343,13 +352,7 @@ impl Broker {
             // A member that lost a partition must not move the new owner's offset.
             self.open_cursor(&instance, &mut live).await?;
             for (tp, _) in &offsets {
-                let held = live
-                    .subs
-                    .get(&tp.topic)
-                    .is_some_and(|s| s.positions().contains_key(&tp.partition));
-                if !held {
-                    return Err(not_assigned(&tp.topic, tp.partition));
-                }
+                live.check_holds(tp)?;
             }
         }
         let commits: Vec<GroupOffsetCommit> = offsets
