@@ -5,6 +5,7 @@
 //! [`error`].
 
 pub mod auth;
+mod client_cert;
 mod cloudevents;
 mod connection;
 mod error;

@@ -1,8 +1,9 @@
 //! Authentication at the HTTP edge, the same for every front end: every route but the health
 //! checks needs credentials when `--auth-required` is on. Accepted: `Authorization: Bearer
 //! <api key>`, `Authorization: Basic` with the key's id as user and its secret as password
-//! (Confluent clients' `basic.auth.user.info`), the admin token, and for the streaming routes
-//! (SSE, WebSocket) a `token` query parameter, since browsers cannot set headers there.
+//! (Confluent clients' `basic.auth.user.info`), the admin token, for the streaming routes
+//! (SSE, WebSocket) a `token` query parameter, since browsers cannot set headers there, and
+//! under mutual TLS the client certificate's common name when no other credential is sent.
 //!
 //! Owns extracting and checking credentials and the 401 answer; the broker checks keys.
 //! What an authenticated principal may do is not decided here.
@@ -102,9 +103,19 @@ pub(crate) async fn authenticate(
             superuser: true,
         });
     }
-    let token = credential(req, allow_query)?.ok_or_else(|| {
-        unauthenticated("authentication required: send Authorization: Bearer <api key> (or Basic)")
-    })?;
+    let Some(token) = credential(req, allow_query)? else {
+        // Mutual TLS: a verified client certificate names the principal.
+        if let Some(cert) = req.extensions().get::<super::router::ClientCertificate>() {
+            return Ok(Principal {
+                name: cert.0.to_string(),
+                groups: Vec::new(),
+                superuser: false,
+            });
+        }
+        return Err(unauthenticated(
+            "authentication required: send Authorization: Bearer <api key> (or Basic), or a client certificate",
+        ));
+    };
     if let Some(admin) = &auth.admin_token {
         // Digests, so the comparison's time says nothing about the token.
         if Sha256::digest(admin.as_bytes()) == Sha256::digest(token.as_bytes()) {

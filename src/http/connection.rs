@@ -56,6 +56,13 @@ pub(super) async fn serve(
             return;
         }
     };
+    let client = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| super::client_cert::common_name(leaf));
+    let service = service.with_client(client);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

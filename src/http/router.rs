@@ -29,11 +29,27 @@ pub type HandlerResult = Result<Response<Body>, ApiError>;
 pub struct Service {
     state: Arc<AppState>,
     peer: SocketAddr,
+    /// The common name of the connection's verified client certificate (mutual TLS).
+    client: Option<Arc<str>>,
 }
+
+/// A request's verified client certificate name, for authentication.
+#[derive(Clone)]
+pub(crate) struct ClientCertificate(pub(crate) Arc<str>);
 
 impl Service {
     pub(crate) fn new(state: Arc<AppState>, peer: SocketAddr) -> Self {
-        Self { state, peer }
+        Self {
+            state,
+            peer,
+            client: None,
+        }
+    }
+
+    /// The same service for a connection whose client certificate names `client`.
+    pub(crate) fn with_client(mut self, client: Option<String>) -> Self {
+        self.client = client.map(Arc::from);
+        self
     }
 }
 
@@ -42,9 +58,13 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     type Error = std::convert::Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let state = Arc::clone(&self.state);
         let peer = self.peer;
+        if let Some(client) = &self.client {
+            req.extensions_mut()
+                .insert(ClientCertificate(Arc::clone(client)));
+        }
         Box::pin(async move {
             let started = Instant::now();
             let method = req.method().clone();

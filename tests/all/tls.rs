@@ -67,13 +67,21 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A gateway serving TLS with a server certificate from `ca` (and `client_ca` for mTLS).
 async fn start(ca: &Ca, client_ca: Option<&Ca>) -> (TestGateway, tempfile::TempDir) {
+    start_with(ca, client_ca, ServeArgs::default()).await
+}
+
+async fn start_with(
+    ca: &Ca,
+    client_ca: Option<&Ca>,
+    args: ServeArgs,
+) -> (TestGateway, tempfile::TempDir) {
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = leaf(ca, "first", &["localhost", "127.0.0.1"], false);
     let args = ServeArgs {
         tls_cert: Some(write(certs.path(), "server.pem", &cert)),
         tls_key: Some(write(certs.path(), "server.key", &key)),
         tls_client_ca: client_ca.map(|c| write(certs.path(), "clients.pem", &c.pem)),
-        ..ServeArgs::default()
+        ..args
     };
     let dir = tempfile::tempdir().unwrap();
     (TestGateway::start_in(dir, args).await, certs)
@@ -316,5 +324,115 @@ async fn a_certificate_reload_leaves_an_open_websocket_alone() {
             break;
         }
     }
+    gw.stop().await;
+}
+
+/// One HTTP/1.1 request over a fresh TLS connection, with an optional bearer token.
+async fn send(
+    gw: &TestGateway,
+    connector: &TlsConnector,
+    method: hyper::Method,
+    path: &str,
+    body: Value,
+    bearer: Option<&str>,
+) -> StatusCode {
+    let tls = connect(gw, connector).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json");
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let req = req
+        .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+        .unwrap();
+    sender.send_request(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn a_client_certificate_names_the_principal_for_acls() {
+    let server_ca = ca("Server CA");
+    let clients = ca("Client CA");
+    let args = ServeArgs {
+        auth_required: Some(true),
+        auth_admin_token: Some("tls-admin".into()),
+        ..ServeArgs::default()
+    };
+    let (gw, _certs) = start_with(&server_ca, Some(&clients), args).await;
+    let ops = connector(
+        &server_ca,
+        Some(leaf(&clients, "ops", &[], false)),
+        &[b"http/1.1"],
+    );
+    let alice = connector(
+        &server_ca,
+        Some(leaf(&clients, "alice", &[], false)),
+        &[b"http/1.1"],
+    );
+    let post = hyper::Method::POST;
+    let topic = json!({"name": "t", "partitions": 1});
+    assert_eq!(
+        send(
+            &gw,
+            &ops,
+            post.clone(),
+            "/v1/topics",
+            topic,
+            Some("tls-admin")
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    let produce = json!({"records": [{"value": 1}]});
+    // Known (not 401) but not allowed (403) until an ACL names User:alice.
+    assert_eq!(
+        send(
+            &gw,
+            &alice,
+            post.clone(),
+            "/v1/topics/t/records",
+            produce.clone(),
+            None
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    let grant = json!({"principal": "User:alice", "resource_type": "topic", "resource_name": "t",
+                       "operation": "write", "permission": "allow"});
+    assert_eq!(
+        send(
+            &gw,
+            &ops,
+            post.clone(),
+            "/v1/acls",
+            grant,
+            Some("tls-admin")
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        send(
+            &gw,
+            &alice,
+            post.clone(),
+            "/v1/topics/t/records",
+            produce.clone(),
+            None
+        )
+        .await,
+        StatusCode::OK
+    );
+    // The certificate of "ops" names no ACL'd principal: refused too.
+    assert_eq!(
+        send(&gw, &ops, post, "/v1/topics/t/records", produce, None).await,
+        StatusCode::FORBIDDEN
+    );
     gw.stop().await;
 }
