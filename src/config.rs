@@ -92,6 +92,12 @@ pub struct ServeArgs {
     /// A static token that authenticates the `admin` superuser (manages API keys).
     #[arg(long, env = "TIDEGATE_AUTH_ADMIN_TOKEN", hide_env_values = true)]
     pub auth_admin_token: Option<String>,
+    /// Requests per second each authenticated principal may make (0: unlimited).
+    #[arg(long, env = "TIDEGATE_PRINCIPAL_REQUEST_RATE")]
+    pub principal_request_rate: Option<u32>,
+    /// Requests a principal may make at once above its rate (default: the rate).
+    #[arg(long, env = "TIDEGATE_PRINCIPAL_REQUEST_BURST")]
+    pub principal_request_burst: Option<u32>,
 }
 
 /// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
@@ -137,6 +143,8 @@ impl ServeArgs {
             tls_client_ca,
             auth_required,
             auth_admin_token,
+            principal_request_rate,
+            principal_request_burst,
         )
     }
 }
@@ -197,6 +205,8 @@ pub struct Config {
     pub tls: Option<crate::http::tls::TlsFiles>,
     /// Authentication.
     pub auth: crate::http::auth::AuthConfig,
+    /// Requests per second per principal (0: unlimited) and its burst.
+    pub principal_rate: (u32, u32),
 }
 
 /// Which storage engine to run, from `--storage URL`.
@@ -378,6 +388,12 @@ impl Config {
             compaction_map_entries,
             consumer_instance_timeout_ms,
             tls,
+            principal_rate: (
+                s.principal_request_rate.unwrap_or(0),
+                s.principal_request_burst
+                    .or(s.principal_request_rate)
+                    .unwrap_or(0),
+            ),
             auth: crate::http::auth::AuthConfig {
                 required: s.auth_required.unwrap_or(false),
                 admin_token: s.auth_admin_token.filter(|t| !t.is_empty()),

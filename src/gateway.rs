@@ -109,6 +109,7 @@ impl Gateway {
             fetch_budget_bytes: config.fetch_budget_bytes,
             tls: tls.clone(),
             auth: config.auth.clone(),
+            principal_rate: config.principal_rate,
             ..HttpConfig::default()
         };
         if let Some(tls) = tls {

@@ -10,6 +10,7 @@ mod cloudevents;
 mod connection;
 mod error;
 mod handlers;
+pub mod limits;
 mod metrics;
 mod openapi;
 mod router;
@@ -51,6 +52,8 @@ pub struct HttpConfig {
     pub tls: Option<Arc<tls::Tls>>,
     /// Authentication.
     pub auth: auth::AuthConfig,
+    /// Requests per second per principal (0: unlimited) and the burst allowed.
+    pub principal_rate: (u32, u32),
 }
 
 impl Default for HttpConfig {
@@ -65,6 +68,7 @@ impl Default for HttpConfig {
             fetch_budget_bytes: 256 << 20,
             tls: None,
             auth: auth::AuthConfig::default(),
+            principal_rate: (0, 0),
         }
     }
 }
@@ -86,6 +90,8 @@ pub(crate) struct Shared {
     pub(crate) fetch_budget: Arc<Semaphore>,
     /// Upgraded WebSocket sessions: none is detached, and shutdown waits for them.
     pub(crate) sessions: tokio_util::task::TaskTracker,
+    /// Request rates per principal.
+    pub(crate) limits: limits::RateLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -131,10 +137,11 @@ pub async fn serve(
         broker,
         shared: Arc::new(Shared {
             fetch_budget,
-            config,
             metrics: metrics::Metrics::new(),
             shutdown: shutdown.clone(),
             sessions: tokio_util::task::TaskTracker::new(),
+            limits: limits::RateLimits::new(config.principal_rate.0, config.principal_rate.1),
+            config,
         }),
     });
     // Every connection task lives in this set: none is detached, and whatever is still running

@@ -20,6 +20,8 @@ pub struct ApiError {
     pub message: String,
     /// Per-field problems (a refused connector config), as `errors` in the body.
     pub fields: Vec<FieldProblem>,
+    /// Seconds a client should wait before retrying (429), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 /// One refused config field.
@@ -47,6 +49,7 @@ impl ApiError {
             error_code: u32::from(status.as_u16()) * 100 + detail,
             message: message.into(),
             fields: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl ApiError {
             error_code,
             message: message.into(),
             fields: Vec::new(),
+            retry_after: None,
         }
     }
 

@@ -290,6 +290,9 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
             Err(e) => return ("unauthenticated", Err(e)),
         }
     };
+    if let Err(e) = state.limits.admit(&principal) {
+        return ("rate_limited", Err(e));
+    }
     // Everything this request does through the broker is checked against its ACLs.
     let state = &Arc::new(state.acting_as(principal.clone()));
     let (t, p) = (params.get("topic"), params.get("partition"));
@@ -479,6 +482,12 @@ pub fn no_content() -> Response<Body> {
 
 fn error_response(e: &ApiError) -> Response<Body> {
     let mut response = respond(e.status, "application/json", e.body());
+    if let Some(seconds) = e.retry_after {
+        response.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from(seconds),
+        );
+    }
     if e.status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             hyper::header::WWW_AUTHENTICATE,

@@ -322,3 +322,58 @@ async fn keys_survive_a_restart_and_expire() {
     }
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_principal_over_its_rate_gets_429_while_others_are_served() {
+    let args = ServeArgs {
+        principal_request_rate: Some(1),
+        principal_request_burst: Some(3),
+        ..args()
+    };
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    let mut keys = Vec::new();
+    for who in ["flood", "calm"] {
+        let r = as_user(
+            c,
+            Method::POST,
+            "/v1/auth/keys",
+            &json!({"principal": who}),
+            Some(&admin),
+        )
+        .await;
+        keys.push(bearer(r.json["key"].as_str().unwrap()));
+    }
+    // Three at once fit the burst; the fourth, within the same second, does not.
+    for _ in 0..3 {
+        let r = as_user(c, Method::GET, "/v1/topics", &Value::Null, Some(&keys[0])).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    }
+    let r = c
+        .send(
+            Method::GET,
+            "/v1/topics",
+            Vec::new(),
+            &[("authorization", keys[0].as_str())],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error_code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!(42901))
+    );
+    assert_eq!(
+        r.headers
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("1".to_owned())
+    );
+    // Another principal keeps being served, and the admin is never limited.
+    let r = as_user(c, Method::GET, "/v1/topics", &Value::Null, Some(&keys[1])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for _ in 0..5 {
+        let r = as_user(c, Method::GET, "/v1/topics", &Value::Null, Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    gw.stop().await;
+}

@@ -19,6 +19,7 @@ pub struct Client {
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
     pub json: Value,
     pub raw: Bytes,
 }
@@ -60,9 +61,15 @@ impl Client {
             .body(Full::new(body.into()))?;
         let resp = self.inner.request(req).await?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let raw = resp.into_body().collect().await?.to_bytes();
         let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Ok(Reply { status, json, raw })
+        Ok(Reply {
+            status,
+            headers,
+            json,
+            raw,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Reply {
