@@ -98,6 +98,21 @@ pub struct ServeArgs {
     /// Requests a principal may make at once above its rate (default: the rate).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_REQUEST_BURST")]
     pub principal_request_burst: Option<u32>,
+    /// Accept OIDC/JWT bearer tokens from this issuer (`iss`); needs the audience and JWKS.
+    #[arg(long, env = "TIDEGATE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The audience (`aud`) OIDC tokens must be for.
+    #[arg(long, env = "TIDEGATE_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// The issuer's signing keys, a JWKS file.
+    #[arg(long, env = "TIDEGATE_OIDC_JWKS_FILE")]
+    pub oidc_jwks_file: Option<PathBuf>,
+    /// The token claim naming the principal (default `sub`).
+    #[arg(long, env = "TIDEGATE_OIDC_PRINCIPAL_CLAIM")]
+    pub oidc_principal_claim: Option<String>,
+    /// The token claim listing the principal's groups (default `groups`).
+    #[arg(long, env = "TIDEGATE_OIDC_GROUPS_CLAIM")]
+    pub oidc_groups_claim: Option<String>,
 }
 
 /// `fsync = 50` and `fsync = "never"` both read as text, as the flag does.
@@ -145,6 +160,11 @@ impl ServeArgs {
             auth_admin_token,
             principal_request_rate,
             principal_request_burst,
+            oidc_issuer,
+            oidc_audience,
+            oidc_jwks_file,
+            oidc_principal_claim,
+            oidc_groups_claim,
         )
     }
 }
@@ -207,6 +227,8 @@ pub struct Config {
     pub auth: crate::http::auth::AuthConfig,
     /// Requests per second per principal (0: unlimited) and its burst.
     pub principal_rate: (u32, u32),
+    /// OIDC/JWT bearer tokens, when configured.
+    pub oidc: Option<crate::http::oidc::OidcSettings>,
 }
 
 /// Which storage engine to run, from `--storage URL`.
@@ -348,6 +370,24 @@ impl Config {
                 None
             }
         };
+        let oidc = match (s.oidc_issuer, s.oidc_audience, s.oidc_jwks_file) {
+            (Some(issuer), Some(audience), Some(jwks_file)) => {
+                Some(crate::http::oidc::OidcSettings {
+                    issuer,
+                    audience,
+                    jwks_file,
+                    principal_claim: s.oidc_principal_claim.unwrap_or_else(|| "sub".into()),
+                    groups_claim: s.oidc_groups_claim.unwrap_or_else(|| "groups".into()),
+                })
+            }
+            (None, None, None) => None,
+            _ => {
+                problems.push(
+                    "oidc: --oidc-issuer, --oidc-audience and --oidc-jwks-file go together".into(),
+                );
+                None
+            }
+        };
         let ephemeral = s.ephemeral.unwrap_or(false);
         let data_dir = match s.data_dir {
             Some(dir) => dir,
@@ -394,9 +434,11 @@ impl Config {
                     .or(s.principal_request_rate)
                     .unwrap_or(0),
             ),
+            oidc,
             auth: crate::http::auth::AuthConfig {
                 required: s.auth_required.unwrap_or(false),
                 admin_token: s.auth_admin_token.filter(|t| !t.is_empty()),
+                oidc: None,
             },
         })
     }

@@ -40,6 +40,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The OIDC key set could not be loaded.
+    #[error("{0}")]
+    Oidc(#[from] crate::http::oidc::OidcError),
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("tls: {0}")]
     Tls(#[from] crate::http::tls::TlsError),
@@ -108,7 +111,13 @@ impl Gateway {
             max_records_per_request: config.max_records_per_request,
             fetch_budget_bytes: config.fetch_budget_bytes,
             tls: tls.clone(),
-            auth: config.auth.clone(),
+            auth: crate::http::auth::AuthConfig {
+                oidc: match config.oidc.clone() {
+                    Some(settings) => Some(std::sync::Arc::new(http::oidc::Oidc::load(settings)?)),
+                    None => None,
+                },
+                ..config.auth.clone()
+            },
             principal_rate: config.principal_rate,
             ..HttpConfig::default()
         };

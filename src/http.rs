@@ -12,6 +12,7 @@ mod error;
 mod handlers;
 pub mod limits;
 mod metrics;
+pub mod oidc;
 mod openapi;
 mod router;
 pub mod tls;

@@ -26,6 +26,8 @@ pub struct AuthConfig {
     pub required: bool,
     /// A static token for the `admin` superuser (bootstraps key management).
     pub admin_token: Option<String>,
+    /// OIDC/JWT bearer tokens, when configured.
+    pub oidc: Option<std::sync::Arc<super::oidc::Oidc>>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -125,6 +127,14 @@ pub(crate) async fn authenticate(
                 superuser: true,
             });
         }
+    }
+    // A JWT has three base64url parts; an API key has one dot.
+    if let Some(oidc) = &auth.oidc
+        && token.matches('.').count() == 2
+    {
+        return oidc
+            .verify(&token)
+            .ok_or_else(|| unauthenticated("invalid or expired token"));
     }
     state
         .broker

@@ -17,6 +17,7 @@ mod hostile;
 mod http_api;
 mod live_filters;
 mod live_groups;
+mod oidc;
 mod rest_consumers;
 mod rest_proxy;
 mod rest_proxy_v3;
