@@ -72,7 +72,7 @@ pub use consumer_instances::{
     TopicPartition,
 };
 pub use definitions::{
-    BatchPolicy, OnError, PluginDefinition, TransformDefinition, TransformEntry,
+    BatchPolicy, OnError, Owner, PluginDefinition, TransformDefinition, TransformEntry,
 };
 pub use error::{Error, Result};
 pub use fetch::OffsetSpec;

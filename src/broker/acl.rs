@@ -293,11 +293,41 @@ impl Broker {
     /// Write on every output: it may not reach what its creator could not.
     pub(super) fn authorize_transform(&self, req: &super::TransformRequest) -> Result<()> {
         self.authorize(ResourceType::Transform, &req.name, Operation::Create)?;
-        self.authorize(ResourceType::Plugin, &req.plugin, Operation::Describe)?;
+        // The built-in identity is no uploaded plugin: nothing to describe.
+        if req.plugin != super::BUILTIN_IDENTITY {
+            self.authorize(ResourceType::Plugin, &req.plugin, Operation::Describe)?;
+        }
         self.authorize(ResourceType::Topic, &req.input, Operation::Read)?;
         for output in &req.outputs {
             self.authorize(ResourceType::Topic, output, Operation::Write)?;
         }
         Ok(())
+    }
+}
+
+impl Broker {
+    /// The caller as the owner of something it creates (none for superusers and the gateway).
+    pub(super) fn owner(&self) -> Option<super::definitions::Owner> {
+        self.caller
+            .as_deref()
+            .filter(|p| !p.superuser)
+            .map(|p| super::definitions::Owner {
+                name: p.name.clone(),
+                groups: p.groups.clone(),
+            })
+    }
+
+    /// This broker acting for `owner` (the gateway itself when `None`): what a transform or
+    /// connector does runs with its creator's rights, checked on every read and write.
+    #[must_use]
+    pub fn acting_for(&self, owner: Option<&super::definitions::Owner>) -> Broker {
+        match owner {
+            None => self.clone(),
+            Some(o) => self.acting_as(Principal {
+                name: o.name.clone(),
+                groups: o.groups.clone(),
+                superuser: false,
+            }),
+        }
     }
 }

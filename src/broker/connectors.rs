@@ -58,6 +58,10 @@ pub struct ConnectorDefinition {
     pub target: TargetState,
     /// Creation time, RFC 3339.
     pub created: String,
+    /// Who created or last configured it (with authentication on): it runs with this
+    /// principal's rights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<super::definitions::Owner>,
 }
 
 /// A connector with its live status.
@@ -586,6 +590,18 @@ impl Broker {
         let (Some((digest, kind)), true) = (identity, errors.is_empty()) else {
             return Err(Error::InvalidConnectorConfig(errors));
         };
+        // It may not reach what its creator could not: read what a sink consumes, write what
+        // a source produces and where refused records go.
+        let op = match kind {
+            ConnectorKind::Sink => super::Operation::Read,
+            ConnectorKind::Source => super::Operation::Write,
+        };
+        for topic in &settings.topics {
+            self.authorize(super::ResourceType::Topic, topic, op)?;
+        }
+        if let Some(dlq) = &settings.dlq_topic {
+            self.authorize(super::ResourceType::Topic, dlq, super::Operation::Write)?;
+        }
         if let Some(dlq) = &settings.dlq_topic {
             self.ensure_topic(&TopicName::new(dlq)?, 1).await?;
         }
@@ -618,6 +634,7 @@ impl Broker {
             created: existing
                 .as_ref()
                 .map_or_else(now_rfc3339, |e| e.definition.created.clone()),
+            owner: self.owner(),
         };
         if let Some(existing) = &existing {
             existing.status.fail_clear();

@@ -96,6 +96,19 @@ pub struct TransformDefinition {
     pub paused: bool,
     /// Creation time, RFC 3339.
     pub created: String,
+    /// Who created it (with authentication on): it runs with this principal's rights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The principal a transform or connector acts for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Owner {
+    /// Principal name.
+    pub name: String,
+    /// Its groups when it created the definition.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]

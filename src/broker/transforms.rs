@@ -226,6 +226,7 @@ impl Broker {
             limits,
             paused: false,
             created: now_rfc3339(),
+            owner: self.owner(),
         };
         let name = definition.name.clone();
         defs.put_transform(definition).await?;

@@ -40,6 +40,8 @@ enum Stop {
 
 /// Runs the transform until `cancel` fires or it fails (then it is marked FAILED).
 pub async fn run(broker: Broker, entry: TransformEntry, cancel: CancellationToken) {
+    // Reads and writes run with the creator's rights (the gateway's without authentication).
+    let broker = broker.acting_for(entry.definition.owner.as_ref());
     let name = entry.definition.name.clone();
     let status = Arc::clone(&entry.status);
     tracing::info!(transform = %name, "Transform starting.");

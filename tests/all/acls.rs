@@ -316,3 +316,82 @@ async fn literal_prefixed_deny_and_group_acls() {
     assert_eq!(ends(c, "orders").await, 3);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transform_runs_with_its_creators_rights() {
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
+    let c = &gw.client;
+    for t in ["in", "out"] {
+        call(
+            c,
+            Method::POST,
+            "/v1/topics",
+            &json!({"name": t, "partitions": 1}),
+            ADMIN,
+        )
+        .await;
+    }
+    let alice = key(c, "alice", &[]).await;
+    let grants = [
+        ("transform", "copy", "create"),
+        ("topic", "in", "read"),
+        ("topic", "out", "write"),
+    ];
+    for (kind, name, op) in grants {
+        acl(
+            c,
+            Method::POST,
+            json!({"principal": "User:alice", "resource_type": kind,
+            "resource_name": name, "operation": op, "permission": "allow"}),
+        )
+        .await;
+    }
+    let create = json!({"name": "copy", "plugin": "builtin:identity", "input": "in",
+                        "outputs": ["out"], "on_error": "stop"});
+    // The built-in plugin needs no describe; input and output are checked.
+    let r = call(c, Method::POST, "/v1/transforms", &create, &alice).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let produce = json!({"records": [{"value": 1}]});
+    call(c, Method::POST, "/v1/topics/in/records", &produce, ADMIN).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ends(c, "out").await != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transform never copied the record"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Alice loses write on the output: her transform can no longer write there.
+    acl(
+        c,
+        Method::DELETE,
+        json!({"principal": "User:alice", "resource_type": "topic",
+        "resource_name": "out", "operation": "write", "permission": "allow"}),
+    )
+    .await;
+    call(c, Method::POST, "/v1/topics/in/records", &produce, ADMIN).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let t = call(c, Method::GET, "/v1/transforms/copy", &Value::Null, ADMIN)
+            .await
+            .json;
+        if t["state"] == "FAILED" {
+            assert!(
+                t["last_error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("alice"),
+                "{t}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transform kept running: {t}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ends(c, "out").await, 1, "nothing written without the right");
+    gw.stop().await;
+}

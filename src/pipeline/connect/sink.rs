@@ -41,6 +41,9 @@ pub(crate) async fn run(
     entry: &ConnectorEntry,
     cancel: &CancellationToken,
 ) -> Result<(), Stop> {
+    // What the connector reads and writes is checked against its creator's ACLs.
+    let acting = broker.acting_for(entry.definition.owner.as_ref());
+    let broker = &acting;
     let p = prepare(broker, entry, ConnectorKind::Sink).await?;
     let (settings, state) = (p.settings, p.state);
     let instance = p

@@ -54,6 +54,9 @@ pub(crate) async fn run(
     entry: &ConnectorEntry,
     cancel: &CancellationToken,
 ) -> Result<(), Stop> {
+    // What the connector reads and writes is checked against its creator's ACLs.
+    let acting = broker.acting_for(entry.definition.owner.as_ref());
+    let broker = &acting;
     let p = prepare(broker, entry, ConnectorKind::Source).await?;
     let (settings, state) = (p.settings, p.state);
     let topic = settings.topics.first().cloned().unwrap_or_default();
