@@ -44,3 +44,31 @@ pub fn parse(
         SchemaKind::Protobuf => Err("PROTOBUF is not supported yet".into()),
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests {
+    proptest::proptest! {
+        /// Schema texts of any content are parsed or refused, never a panic.
+        #[test]
+        fn arbitrary_schema_texts_never_panic(text in "\\PC{0,300}") {
+            let _ = crate::schema::avro::parse(&text, &[]);
+            let _ = crate::schema::json::parse(&text, &[]);
+        }
+
+        /// Schema-shaped JSON (nested objects with type-like keys) too.
+        #[test]
+        fn schema_shaped_json_never_panics(
+            kinds in proptest::collection::vec(proptest::sample::select(vec![
+                "record", "enum", "array", "map", "fixed", "string", "int", "null", "object", "number"]), 1..6),
+            names in proptest::collection::vec("[a-z]{0,5}", 1..6),
+        ) {
+            let fields: Vec<serde_json::Value> = names.iter().zip(kinds.iter().cycle())
+                .map(|(n, k)| serde_json::json!({"name": n, "type": k, "items": k, "values": k, "symbols": [n], "size": 2}))
+                .collect();
+            let text = serde_json::json!({"type": kinds[0], "name": names[0], "fields": fields,
+                "properties": {"a": {"type": kinds[0]}}, "items": kinds[0]}).to_string();
+            let _ = crate::schema::avro::parse(&text, &[]);
+            let _ = crate::schema::json::parse(&text, &[]);
+        }
+    }
+}

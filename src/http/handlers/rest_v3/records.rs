@@ -435,3 +435,31 @@ pub(super) async fn batch(state: &AppState, topic: &str, req: Request<Incoming>)
         .map_err(|e| ApiError::internal(&e))?;
     Ok(respond(StatusCode::MULTI_STATUS, "application/json", body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_split_across_reads_are_framed_whole() {
+        let mut buf =
+            BytesMut::from(&b"{\"value\": {\"type\": \"JSON\", \"data\": 1}}\n{\"val"[..]);
+        let (records, partial) = split_records(&mut buf);
+        assert_eq!((records.len(), partial), (1, true));
+        buf.extend_from_slice(b"ue\": null}");
+        let (records, partial) = split_records(&mut buf);
+        assert_eq!((records.len(), partial, buf.is_empty()), (1, false, true));
+    }
+
+    proptest::proptest! {
+        /// A streamed body of any bytes is framed, refused or kept waiting, never a panic,
+        /// and the buffer only shrinks.
+        #[test]
+        fn arbitrary_streams_never_panic(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..2048)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            let before = buf.len();
+            let _ = split_records(&mut buf);
+            proptest::prop_assert!(buf.len() <= before);
+        }
+    }
+}
