@@ -1,6 +1,6 @@
 //! What TLS and authentication cost: the same produce load (batches of 100 records of ~100 B,
 //! `CONNECTIONS` concurrent keep-alive connections) against a plain HTTP gateway, a TLS one,
-//! and a TLS one that requires an API key (every request carries it; ACLs are not built yet),
+//! and a TLS one that requires an API key (every request carries it and passes an ACL check),
 //! in one run, alternating rounds; ratios are to plain HTTP. Then many small requests (one
 //! record each) over TLS: HTTP/1.1 on `CONNECTIONS` connections against HTTP/2 with the same
 //! number of concurrent streams on one connection.
@@ -88,10 +88,13 @@ fn main() -> anyhow::Result<()> {
         let created: serde_json::Value = serde_json::from_slice(&created)?;
         let api_key = created["key"].as_str().unwrap_or_default().to_owned();
         let bearer = Some(format!("Bearer {api_key}"));
+        // The key's principal may write the bench topic: every request passes an ACL check.
+        let grant = br#"{"principal":"User:bench","resource_type":"topic","resource_name":"bench","operation":"write","permission":"allow"}"#;
+        request(&connector, &admin, "/v1/acls", grant.to_vec()).await?;
         let cases = [
             ("plain HTTP/1.1", Target { addr: plain.addr(), wire: Wire::Plain, auth: None }),
             ("TLS HTTP/1.1", Target { addr: tls.addr(), wire: Wire::Tls, auth: None }),
-            ("TLS + API key", Target { addr: secured.addr(), wire: Wire::Tls, auth: bearer.clone() }),
+            ("TLS + API key + ACL", Target { addr: secured.addr(), wire: Wire::Tls, auth: bearer.clone() }),
         ];
         let small = [
             ("TLS HTTP/1.1, 1-record requests", Target { addr: tls.addr(), wire: Wire::Tls, auth: None }),
