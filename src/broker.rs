@@ -9,6 +9,7 @@
 
 mod acl;
 mod admin;
+mod audit;
 mod auth;
 mod connector_state;
 mod connectors;
@@ -58,6 +59,7 @@ pub use schemas::TOPIC as SCHEMAS_TOPIC;
 
 pub use acl::{Acl, Operation, PatternType, Permission, ResourceType};
 pub use admin::{MAX_PARTITIONS, PartitionInfo, TopicDescription};
+pub use audit::{AuditEntry, TOPIC as AUDIT_TOPIC};
 pub use auth::{ApiKey, Principal, TOPIC as AUTH_TOPIC};
 pub use connector_state::{ConnectorCommitted, ConnectorOffsets, OFFSETS_TOPIC};
 pub use connectors::settings::HOST_KEYS as CONNECTOR_HOST_KEYS;
@@ -156,6 +158,8 @@ struct Inner {
     keys: auth::Keys,
     /// ACLs, persisted in `__tidegate_auth` too.
     acls: acl::Acls,
+    /// The audit log, `__tidegate_audit`.
+    audit: internal::InternalTopic,
     /// Consumer instances (REST Proxy v2), persisted in `__consumer_instances`.
     instances: consumer_instances::Store,
     /// Live consumer-group members of subscriptions.
@@ -170,7 +174,7 @@ impl Broker {
     /// Builds the broker over an opened storage engine and plugin host, creating and
     /// replaying the internal topics (`__consumer_offsets`, `__idempotency`,
     /// `__tidegate_config`, `__transform_state`, `__connect_offsets`, `__schemas`,
-    /// `__consumer_instances`, `__tidegate_auth`).
+    /// `__consumer_instances`, `__tidegate_auth`, `__tidegate_audit`).
     ///
     /// # Errors
     /// Storage errors while creating or replaying the internal topics.
@@ -191,6 +195,7 @@ impl Broker {
         let instances = consumer_instances::Store::open(&storage).await?;
         let acls = acl::Acls::default();
         let keys = auth::Keys::open(&storage, &acls).await?;
+        let audit = audit::open(&storage).await?;
         let inner = Inner {
             storage,
             config,
@@ -204,6 +209,7 @@ impl Broker {
             instances,
             keys,
             acls,
+            audit,
             hubs: fanout::Hubs::default(),
             members: Arc::default(),
             leaving: tokio_util::task::TaskTracker::new(),

@@ -69,7 +69,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let started = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            let (route, result) = dispatch(&state, req).await;
+            let (route, result) = dispatch(&state, req, peer).await;
             let response = result.unwrap_or_else(|e| error_response(&e));
             let status = response.status().as_u16();
             state
@@ -126,6 +126,7 @@ enum Route {
     AuthKeys,
     AuthKey,
     Acls,
+    Audit,
     /// Confluent's Schema Registry API (its own dispatch).
     Registry(schema_registry::Route),
     /// Confluent's REST Proxy v2 (its own dispatch).
@@ -201,6 +202,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/v1/auth/keys", Route::AuthKeys),
     ("/v1/auth/keys/{name}", Route::AuthKey),
     ("/v1/acls", Route::Acls),
+    ("/v1/audit", Route::Audit),
 ];
 
 fn routes() -> &'static matchit::Router<Route> {
@@ -267,7 +269,11 @@ impl Params {
     }
 }
 
-async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static str, HandlerResult) {
+async fn dispatch(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> (&'static str, HandlerResult) {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let Some((route, params)) = find(&path) else {
@@ -294,7 +300,63 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
         return ("rate_limited", Err(e));
     }
     // Everything this request does through the broker is checked against its ACLs.
-    let state = &Arc::new(state.acting_as(principal.clone()));
+    let state = &Arc::new(state.acting_as(principal));
+    let request = format!("{method} {path}");
+    let (action, result) = route_request(state, route, &params, req).await;
+    if method != Method::GET && !DATA_PATH.contains(&action) {
+        let status = match &result {
+            Ok(response) => response.status().as_u16(),
+            Err(e) => e.status.as_u16(),
+        };
+        let entry = crate::broker::AuditEntry {
+            time_ms: 0,
+            principal: String::new(),
+            address: peer.to_string(),
+            action: action.to_owned(),
+            request,
+            status,
+        };
+        state.broker.record_audit(entry).await;
+    }
+    (action, result)
+}
+
+/// The actions that move data rather than administer the gateway (not audited).
+const DATA_PATH: &[&str] = &[
+    "produce",
+    "validate",
+    "commit_offsets",
+    "v2_produce",
+    "v2_create_consumer",
+    "v2_delete_consumer",
+    "v2_subscribe",
+    "v2_unsubscribe",
+    "v2_assign",
+    "v2_seek",
+    "v2_seek_beginning",
+    "v2_seek_end",
+    "v2_commit",
+    "v2_committed",
+    "v2_records",
+    "v3_produce",
+    "v3_produce_batch",
+    "events",
+    "subscribe",
+    "ws",
+    "unknown",
+    "unauthenticated",
+    "rate_limited",
+];
+
+/// Serves an authenticated request by its route.
+async fn route_request(
+    state: &Arc<AppState>,
+    route: Route,
+    params: &Params,
+    req: Request<Incoming>,
+) -> (&'static str, HandlerResult) {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
     let (t, p) = (params.get("topic"), params.get("partition"));
     let (g, n) = (params.get("group"), params.get("name"));
     let task = params.get("task");
@@ -429,6 +491,7 @@ async fn dispatch(state: &Arc<AppState>, req: Request<Incoming>) -> (&'static st
         (Route::AuthKeys, &Method::GET) => ("list_api_keys", auth_keys::list(state)),
         (Route::Acls, &Method::POST) => ("add_acl", auth_keys::add_acl(state, req).await),
         (Route::Acls, &Method::GET) => ("list_acls", auth_keys::list_acls(state)),
+        (Route::Audit, &Method::GET) => ("audit", auth_keys::audit(state, &req).await),
         (Route::Acls, &Method::DELETE) => ("remove_acl", auth_keys::remove_acl(state, req).await),
         (Route::AuthKey, &Method::DELETE) => ("revoke_api_key", auth_keys::revoke(state, n).await),
         (Route::ConnectorTopics, &Method::GET) => {

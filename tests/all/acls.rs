@@ -395,3 +395,69 @@ async fn a_transform_runs_with_its_creators_rights() {
     assert_eq!(ends(c, "out").await, 1, "nothing written without the right");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn administrative_requests_are_audited_with_who_what_and_where() {
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
+    let c = &gw.client;
+    call(
+        c,
+        Method::POST,
+        "/v1/topics",
+        &json!({"name": "t", "partitions": 1}),
+        ADMIN,
+    )
+    .await;
+    let bob = key(c, "bob", &[]).await;
+    let r = call(c, Method::DELETE, "/v1/topics/t", &Value::Null, &bob).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Data requests are not administration: not audited.
+    call(
+        c,
+        Method::POST,
+        "/v1/topics/t/records",
+        &json!({"records": [{"value": 1}]}),
+        ADMIN,
+    )
+    .await;
+
+    let r = call(c, Method::GET, "/v1/audit?offset=0", &Value::Null, &bob).await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "reading the audit log needs describe on the cluster"
+    );
+    let log = call(c, Method::GET, "/v1/audit?offset=0", &Value::Null, ADMIN)
+        .await
+        .json;
+    let entries: Vec<(String, String, String, u64)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(
+                e["address"].as_str().unwrap().starts_with("127.0.0.1:"),
+                "{e}"
+            );
+            assert!(e["time_ms"].as_i64().unwrap() > 0, "{e}");
+            (
+                e["principal"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+                e["request"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("admin", "create_topic", "POST /v1/topics", 201),
+        ("admin", "create_api_key", "POST /v1/auth/keys", 201),
+        ("bob", "delete_topic", "DELETE /v1/topics/t", 403),
+    ];
+    let expected: Vec<(String, String, String, u64)> = expected
+        .iter()
+        .map(|(p, a, r, s)| ((*p).to_owned(), (*a).to_owned(), (*r).to_owned(), *s))
+        .collect();
+    assert_eq!(entries, expected);
+    assert_eq!(log["next_offset"], 3);
+    gw.stop().await;
+}

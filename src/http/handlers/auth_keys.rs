@@ -94,3 +94,22 @@ pub async fn remove_acl(state: &AppState, req: Request<Incoming>) -> HandlerResu
     let removed = state.broker.remove_acl(&acl).await?;
     json(StatusCode::OK, &json!({ "removed": removed }))
 }
+
+/// `GET /v1/audit?offset=&max_records=` → `{"entries": [...], "next_offset"}`.
+pub async fn audit(state: &AppState, req: &Request<Incoming>) -> HandlerResult {
+    let mut offset = 0u64;
+    let mut max = 1_000usize;
+    for (name, value) in crate::http::router::query(req) {
+        let bad = || ApiError::bad_request(format!("{name}={value} is not a number"));
+        match name.as_str() {
+            "offset" => offset = value.parse().map_err(|_| bad())?,
+            "max_records" => max = value.parse::<usize>().map_err(|_| bad())?.clamp(1, 10_000),
+            _ => {}
+        }
+    }
+    let (entries, next) = state.broker.read_audit(offset, max).await?;
+    json(
+        StatusCode::OK,
+        &json!({ "entries": entries, "next_offset": next }),
+    )
+}
