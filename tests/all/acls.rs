@@ -52,6 +52,20 @@ async fn acl(c: &Client, method: Method, acl: Value) {
     assert!(r.status.is_success(), "{}", r.json);
 }
 
+async fn create_topics(c: &Client, names: &[&str]) {
+    for t in names {
+        let r = call(
+            c,
+            Method::POST,
+            "/v1/topics",
+            &json!({"name": t, "partitions": 1}),
+            ADMIN,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+}
+
 async fn ends(c: &Client, topic: &str) -> Value {
     call(
         c,
@@ -185,19 +199,13 @@ async fn a_principal_without_acls_is_refused_on_every_front_end() {
 async fn literal_prefixed_deny_and_group_acls() {
     let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
     let c = &gw.client;
+    create_topics(c, &["orders", "audit.eu", "audit.us"]).await;
     for t in ["orders", "audit.eu", "audit.us"] {
+        let path = format!("/v1/topics/{t}/records");
         call(
             c,
             Method::POST,
-            "/v1/topics",
-            &json!({"name": t, "partitions": 1}),
-            ADMIN,
-        )
-        .await;
-        call(
-            c,
-            Method::POST,
-            &format!("/v1/topics/{t}/records"),
+            &path,
             &json!({"records": [{"value": 1}]}),
             ADMIN,
         )
@@ -321,16 +329,7 @@ async fn literal_prefixed_deny_and_group_acls() {
 async fn a_transform_runs_with_its_creators_rights() {
     let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
     let c = &gw.client;
-    for t in ["in", "out"] {
-        call(
-            c,
-            Method::POST,
-            "/v1/topics",
-            &json!({"name": t, "partitions": 1}),
-            ADMIN,
-        )
-        .await;
-    }
+    create_topics(c, &["in", "out"]).await;
     let alice = key(c, "alice", &[]).await;
     let grants = [
         ("transform", "copy", "create"),

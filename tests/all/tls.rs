@@ -389,50 +389,25 @@ async fn a_client_certificate_names_the_principal_for_acls() {
         .await,
         StatusCode::CREATED
     );
-    let produce = json!({"records": [{"value": 1}]});
-    // Known (not 401) but not allowed (403) until an ACL names User:alice.
-    assert_eq!(
+    let produce = |who| {
+        let body = json!({"records": [{"value": 1}]});
         send(
             &gw,
-            &alice,
-            post.clone(),
+            who,
+            hyper::Method::POST,
             "/v1/topics/t/records",
-            produce.clone(),
-            None
+            body,
+            None,
         )
-        .await,
-        StatusCode::FORBIDDEN
-    );
+    };
+    // Known (not 401) but not allowed (403) until an ACL names User:alice.
+    assert_eq!(produce(&alice).await, StatusCode::FORBIDDEN);
     let grant = json!({"principal": "User:alice", "resource_type": "topic", "resource_name": "t",
                        "operation": "write", "permission": "allow"});
-    assert_eq!(
-        send(
-            &gw,
-            &ops,
-            post.clone(),
-            "/v1/acls",
-            grant,
-            Some("tls-admin")
-        )
-        .await,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        send(
-            &gw,
-            &alice,
-            post.clone(),
-            "/v1/topics/t/records",
-            produce.clone(),
-            None
-        )
-        .await,
-        StatusCode::OK
-    );
+    let granted = send(&gw, &ops, post, "/v1/acls", grant, Some("tls-admin")).await;
+    assert_eq!(granted, StatusCode::CREATED);
+    assert_eq!(produce(&alice).await, StatusCode::OK);
     // The certificate of "ops" names no ACL'd principal: refused too.
-    assert_eq!(
-        send(&gw, &ops, post, "/v1/topics/t/records", produce, None).await,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(produce(&ops).await, StatusCode::FORBIDDEN);
     gw.stop().await;
 }
