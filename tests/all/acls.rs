@@ -83,17 +83,7 @@ async fn ends(c: &Client, topic: &str) -> Value {
 async fn a_principal_without_acls_is_refused_on_every_front_end() {
     let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args()).await;
     let c = &gw.client;
-    for t in ["orders", "other"] {
-        let r = call(
-            c,
-            Method::POST,
-            "/v1/topics",
-            &json!({"name": t, "partitions": 1}),
-            ADMIN,
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::CREATED);
-    }
+    create_topics(c, &["orders", "other"]).await;
     let bob = key(c, "bob", &[]).await;
     let refused: Vec<(Method, &str, Value)> = vec![
         (
