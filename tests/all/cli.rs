@@ -294,3 +294,51 @@ async fn auth_keys_from_the_cli() {
     assert!(!ok && err.contains("401"), "{err}");
     gw.stop().await;
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidegate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("TIDEGATE_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first lines go out while the gateway starts; it says where it listens.
+    let mut addr = None;
+    while addr.is_none() {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("no log line within 60 s");
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{entry}"
+        );
+        if entry["fields"]["message"] == "listening" {
+            addr = entry["fields"]["addr"].as_str().map(str::to_owned);
+        }
+    }
+    let addr = addr.unwrap();
+    let stream = std::net::TcpStream::connect(&addr).unwrap();
+    drop(stream);
+    let _ = child.kill();
+    let _ = child.wait();
+}
