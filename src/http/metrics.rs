@@ -13,6 +13,11 @@ use prometheus_client::registry::Registry;
 use crate::broker::Broker;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: &'static str,
     status: u16,
@@ -121,6 +126,8 @@ impl Drop for OpenSubscription {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RouteLabels, Counter>,
+    /// Requests refused for who sent them: 401, 403, 429.
+    auth_failures: Family<ReasonLabels, Counter>,
     latency: LatencyFamily,
     produce_records: Family<TopicLabels, Counter>,
     produce_bytes: Family<TopicLabels, Counter>,
@@ -139,6 +146,12 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("tidegate");
         let requests = Family::default();
+        let auth_failures = Family::default();
+        registry.register(
+            "auth_failures",
+            "Requests refused for their credentials (unauthenticated), their ACLs (denied) or their principal's rate (rate_limited)",
+            Family::<ReasonLabels, Counter>::clone(&auth_failures),
+        );
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
         let produce_records = Family::default();
         let produce_bytes = Family::default();
@@ -186,6 +199,7 @@ impl Metrics {
             subscriptions,
             registry,
             requests,
+            auth_failures,
             latency,
             produce_records,
             produce_bytes,
@@ -204,6 +218,17 @@ impl Metrics {
         self.requests
             .get_or_create(&RouteLabels { route, status })
             .inc();
+        let reason = match status {
+            401 => Some("unauthenticated"),
+            403 => Some("denied"),
+            429 => Some("rate_limited"),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            self.auth_failures
+                .get_or_create(&ReasonLabels { reason })
+                .inc();
+        }
         self.latency
             .get_or_create(&LatencyLabels { route })
             .observe(seconds);

@@ -142,6 +142,21 @@ async fn every_front_end_refuses_missing_and_wrong_credentials() {
         other => panic!("the upgrade was not refused: {other:?}"),
     }
     assert_eq!(end_offset(c, "t").await, 0, "nothing was appended");
+    let metrics = c
+        .send(
+            Method::GET,
+            "/metrics",
+            Vec::new(),
+            &[("authorization", admin.as_str())],
+        )
+        .await;
+    let text = String::from_utf8_lossy(&metrics.raw);
+    let refused = text
+        .lines()
+        .find(|l| l.starts_with("tidegate_auth_failures_total{reason=\"unauthenticated\"}"))
+        .and_then(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(refused >= 4 * 14, "auth failures counted: {refused}");
     gw.stop().await;
 }
 
