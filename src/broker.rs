@@ -41,9 +41,9 @@ use std::sync::{Arc, atomic::AtomicU64};
 /// The plugin host's vocabulary, re-exported: the broker owns the host, so the pipeline and
 /// the front ends reach plugins through the broker and never name the layer below it.
 pub use crate::plugin::{
-    BatchContext, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError, FieldError, Grants,
-    Host as PluginHost, OutputRecord, Plugin, SinkInstance, SourceInstance, SourceOffset,
-    SourceRecord, StateFull, StateStore as PluginState, TransformInstance,
+    BatchContext, CallStats as PluginCallStats, DEFAULT_MAX_COMPONENT_BYTES, Error as PluginError,
+    FieldError, Grants, Host as PluginHost, OutputRecord, Plugin, SinkInstance, SourceInstance,
+    SourceOffset, SourceRecord, StateFull, StateStore as PluginState, TransformInstance,
 };
 
 pub use crate::event::SchemaId;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode, header};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -140,17 +141,15 @@ fn token() -> Option<&'static str> {
 
 #[derive(Clone)]
 struct Api {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
 }
 
 impl Api {
     fn new(server: &str) -> Result<Self> {
         let server = server.trim().trim_end_matches('/');
-        let base = if server.starts_with("http://") {
+        let base = if server.starts_with("http://") || server.starts_with("https://") {
             server.to_string()
-        } else if server.starts_with("https://") {
-            bail!("https is not supported by this client: {server}");
         } else {
             format!("http://{server}")
         };
@@ -158,6 +157,13 @@ impl Api {
             .with_context(|| format!("invalid server address {base:?}"))?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let config = tls::config(&[], base.starts_with("https://"))?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self { client, base })
     }
@@ -486,6 +492,7 @@ mod connector;
 mod consume;
 mod plugin;
 mod produce;
+mod tls;
 
 pub use acl::{AclCommand, acl};
 pub use auth::{AuthCommand, auth};
@@ -495,6 +502,7 @@ pub use consume::consume;
 mod consume_ws;
 pub use plugin::{PluginCommand, plugin};
 pub use produce::produce;
+pub use tls::{TlsFiles, set_files as set_tls};
 
 #[cfg(test)]
 mod tests {

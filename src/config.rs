@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// Ask clients for certificates that chain to these CAs (PEM): mutual TLS.
     #[arg(long, env = "TIDEGATE_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Which name of a client certificate is the principal: `cn` (the subject's common name,
+    /// the default), or the first `dns`, `email` or `uri` subject alternative name.
+    #[arg(long, env = "TIDEGATE_TLS_CLIENT_PRINCIPAL")]
+    pub tls_client_principal: Option<String>,
     /// Refuse requests without valid credentials (API key, Basic, admin token).
     #[arg(long, env = "TIDEGATE_AUTH_REQUIRED", num_args = 0..=1, default_missing_value = "true")]
     pub auth_required: Option<bool>,
@@ -98,6 +102,15 @@ pub struct ServeArgs {
     /// Requests a principal may make at once above its rate (default: the rate).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_REQUEST_BURST")]
     pub principal_request_burst: Option<u32>,
+    /// Request body bytes per second each principal may send (produce; 0: unlimited).
+    #[arg(long, env = "TIDEGATE_PRINCIPAL_PRODUCE_BYTES_RATE")]
+    pub principal_produce_bytes_rate: Option<u64>,
+    /// Fetched record bytes per second each principal may read (0: unlimited).
+    #[arg(long, env = "TIDEGATE_PRINCIPAL_FETCH_BYTES_RATE")]
+    pub principal_fetch_bytes_rate: Option<u64>,
+    /// SSE streams and WebSocket subscriptions each principal may hold open (0: unlimited).
+    #[arg(long, env = "TIDEGATE_PRINCIPAL_MAX_STREAMS")]
+    pub principal_max_streams: Option<u32>,
     /// Accept OIDC/JWT bearer tokens from this issuer (`iss`); needs the audience and JWKS.
     #[arg(long, env = "TIDEGATE_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
@@ -107,6 +120,14 @@ pub struct ServeArgs {
     /// The issuer's signing keys, a JWKS file.
     #[arg(long, env = "TIDEGATE_OIDC_JWKS_FILE")]
     pub oidc_jwks_file: Option<PathBuf>,
+    /// Fetch the JWKS from this URL instead (`https://`, or `http://` on loopback); it is
+    /// fetched again when older than `--oidc-jwks-refresh-ms` or when a token names an unknown
+    /// key id (at most every 30 s).
+    #[arg(long, env = "TIDEGATE_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+    /// Age after which a fetched JWKS is fetched again (default 300000, five minutes).
+    #[arg(long, env = "TIDEGATE_OIDC_JWKS_REFRESH_MS")]
+    pub oidc_jwks_refresh_ms: Option<u64>,
     /// The token claim naming the principal (default `sub`).
     #[arg(long, env = "TIDEGATE_OIDC_PRINCIPAL_CLAIM")]
     pub oidc_principal_claim: Option<String>,
@@ -156,13 +177,19 @@ impl ServeArgs {
             tls_cert,
             tls_key,
             tls_client_ca,
+            tls_client_principal,
             auth_required,
             auth_admin_token,
             principal_request_rate,
             principal_request_burst,
+            principal_produce_bytes_rate,
+            principal_fetch_bytes_rate,
+            principal_max_streams,
             oidc_issuer,
             oidc_audience,
             oidc_jwks_file,
+            oidc_jwks_url,
+            oidc_jwks_refresh_ms,
             oidc_principal_claim,
             oidc_groups_claim,
         )
@@ -225,8 +252,8 @@ pub struct Config {
     pub tls: Option<crate::http::tls::TlsFiles>,
     /// Authentication.
     pub auth: crate::http::auth::AuthConfig,
-    /// Requests per second per principal (0: unlimited) and its burst.
-    pub principal_rate: (u32, u32),
+    /// Limits per principal.
+    pub principal_limits: crate::http::limits::Quotas,
     /// OIDC/JWT bearer tokens, when configured.
     pub oidc: Option<crate::http::oidc::OidcSettings>,
 }
@@ -355,11 +382,20 @@ impl Config {
             300_000,
             100,
         );
+        let client_principal = match s.tls_client_principal.as_deref().map(str::parse) {
+            None => crate::http::client_cert::CertPrincipal::default(),
+            Some(Ok(which)) => which,
+            Some(Err(e)) => {
+                problems.push(format!("tls_client_principal: {e}"));
+                crate::http::client_cert::CertPrincipal::default()
+            }
+        };
         let tls = match (s.tls_cert, s.tls_key) {
             (Some(cert), Some(key)) => Some(crate::http::tls::TlsFiles {
                 cert,
                 key,
                 client_ca: s.tls_client_ca,
+                client_principal,
             }),
             (None, None) if s.tls_client_ca.is_none() => None,
             _ => {
@@ -370,20 +406,38 @@ impl Config {
                 None
             }
         };
-        let oidc = match (s.oidc_issuer, s.oidc_audience, s.oidc_jwks_file) {
-            (Some(issuer), Some(audience), Some(jwks_file)) => {
-                Some(crate::http::oidc::OidcSettings {
-                    issuer,
-                    audience,
-                    jwks_file,
-                    principal_claim: s.oidc_principal_claim.unwrap_or_else(|| "sub".into()),
-                    groups_claim: s.oidc_groups_claim.unwrap_or_else(|| "groups".into()),
+        let jwks = match (s.oidc_jwks_file, s.oidc_jwks_url) {
+            (Some(path), None) => Some(crate::http::oidc::JwksSource::File(path)),
+            (None, Some(url)) => {
+                if let Err(e) = crate::http::oidc::check_jwks_url(&url) {
+                    problems.push(format!("oidc_jwks_url: {e}"));
+                }
+                let refresh = s.oidc_jwks_refresh_ms.unwrap_or(300_000).max(1_000);
+                Some(crate::http::oidc::JwksSource::Url {
+                    url,
+                    refresh: Duration::from_millis(refresh),
                 })
             }
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                problems.push("oidc: give --oidc-jwks-file or --oidc-jwks-url, not both".into());
+                None
+            }
+        };
+        let oidc = match (s.oidc_issuer, s.oidc_audience, jwks) {
+            (Some(issuer), Some(audience), Some(jwks)) => Some(crate::http::oidc::OidcSettings {
+                issuer,
+                audience,
+                jwks,
+                principal_claim: s.oidc_principal_claim.unwrap_or_else(|| "sub".into()),
+                groups_claim: s.oidc_groups_claim.unwrap_or_else(|| "groups".into()),
+            }),
             (None, None, None) => None,
             _ => {
                 problems.push(
-                    "oidc: --oidc-issuer, --oidc-audience and --oidc-jwks-file go together".into(),
+                    "oidc: --oidc-issuer, --oidc-audience and a key set (--oidc-jwks-file or \
+                     --oidc-jwks-url) go together"
+                        .into(),
                 );
                 None
             }
@@ -428,12 +482,16 @@ impl Config {
             compaction_map_entries,
             consumer_instance_timeout_ms,
             tls,
-            principal_rate: (
-                s.principal_request_rate.unwrap_or(0),
-                s.principal_request_burst
+            principal_limits: crate::http::limits::Quotas {
+                request_rate: s.principal_request_rate.unwrap_or(0),
+                request_burst: s
+                    .principal_request_burst
                     .or(s.principal_request_rate)
                     .unwrap_or(0),
-            ),
+                produce_bytes_rate: s.principal_produce_bytes_rate.unwrap_or(0),
+                fetch_bytes_rate: s.principal_fetch_bytes_rate.unwrap_or(0),
+                max_streams: s.principal_max_streams.unwrap_or(0),
+            },
             oidc,
             auth: crate::http::auth::AuthConfig {
                 required: s.auth_required.unwrap_or(false),

@@ -5,6 +5,7 @@
 //! It is the only module that uses every other layer.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -62,46 +63,112 @@ pub struct Gateway {
     ephemeral_dir: Option<std::path::PathBuf>,
 }
 
+/// A gateway whose listener is bound and answering while storage recovers: `/healthz` 200,
+/// `/readyz` and everything else 503 with `Retry-After`.
+pub struct Starting {
+    config: Config,
+    addr: SocketAddr,
+    tls: Option<Arc<http::tls::Tls>>,
+    oidc: Option<Arc<http::oidc::Oidc>>,
+    ready: CancellationToken,
+    interim: JoinHandle<tokio::net::TcpListener>,
+}
+
 impl Gateway {
-    /// Opens the log, replays internal state, binds the listener and starts serving.
+    /// Binds the listener, opens the log, replays internal state and starts serving.
     ///
     /// # Errors
-    /// Storage recovery or bind failures.
+    /// Bind failures, bad certificate or key set files, storage recovery failures.
     pub async fn start(config: Config) -> Result<Self, Error> {
-        let engine = open_engine(&config).await?;
-        Self::start_on(config, engine).await
+        Self::bind(config).await?.open().await
     }
 
     /// [`Gateway::start`] over an engine opened by the caller (tests: a simulated disk).
+    #[cfg(test)]
     pub(crate) async fn start_on(config: Config, engine: Engine) -> Result<Self, Error> {
-        // Bad certificate files fail the start before anything else is opened.
+        Self::bind(config)
+            .await?
+            .open_with(async { Ok(engine) })
+            .await
+    }
+
+    /// Loads the certificate and key set files and binds the listener, which answers "not
+    /// ready yet" until [`Starting::open`] has recovered storage.
+    ///
+    /// # Errors
+    /// Bad certificate or key set files, or the address cannot be bound.
+    pub async fn bind(config: Config) -> Result<Starting, Error> {
+        // Bad certificate or key files fail the start before anything is opened.
         let tls = match config.tls.clone() {
-            Some(files) => Some(std::sync::Arc::new(http::tls::Tls::load(files)?)),
+            Some(files) => Some(Arc::new(http::tls::Tls::load(files)?)),
             None => None,
         };
-        let broker_config = BrokerConfig {
-            auto_create_topics: config.auto_create_topics,
-            default_partitions: config.default_partitions,
-            max_records_per_request: config.max_records_per_request,
-            connector_files: Some(config.data_dir.join("connector-files")),
-            consumer_instance_timeout_ms: i64::try_from(config.consumer_instance_timeout_ms)
-                .unwrap_or(i64::MAX),
-            ..BrokerConfig::default()
+        let oidc = match config.oidc.clone() {
+            Some(settings) => Some(Arc::new(http::oidc::Oidc::load(settings).await?)),
+            None => None,
         };
-        let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));
-        plugin_config.compiler = compiler_process(config.plugin_compile_max_memory_bytes);
-        let plugins = plugin::Host::new(plugin_config)?;
-        let broker = Broker::open(engine, plugins, broker_config, broker::now_ms()).await?;
-        let listener = http::bind(config.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
+        let bind_error = |source| Error::Bind {
             addr: config.listen,
             source,
+        };
+        let listener = http::bind(config.listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let ready = CancellationToken::new();
+        let interim = tokio::spawn(http::serve_starting(
+            listener,
+            tls.clone(),
+            config.header_read_timeout,
+            ready.clone(),
+        ));
+        tracing::info!(%addr, "Listening; recovering storage.");
+        Ok(Starting {
+            config,
+            addr,
+            tls,
+            oidc,
+            ready,
+            interim,
+        })
+    }
+}
+
+impl Starting {
+    /// The bound address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Opens the storage the configuration names, replays internal state and starts serving.
+    ///
+    /// # Errors
+    /// Storage recovery or replay failures.
+    pub async fn open(self) -> Result<Gateway, Error> {
+        let config = self.config.clone();
+        self.open_with(async move { open_engine(&config).await })
+            .await
+    }
+
+    /// [`Starting::open`] over the engine `engine` yields.
+    pub(crate) async fn open_with(
+        self,
+        engine: impl Future<Output = Result<Engine, Error>>,
+    ) -> Result<Gateway, Error> {
+        let Self {
+            config,
+            addr,
+            tls,
+            oidc,
+            ready,
+            interim,
+        } = self;
+        let opened = open_broker(&config, engine).await;
+        ready.cancel();
+        let listener = interim.await.map_err(|e| Error::Bind {
+            addr,
+            source: std::io::Error::other(e),
         })?;
+        let broker = opened?;
         let cancel = CancellationToken::new();
         let http_config = HttpConfig {
             max_body_bytes: config.max_body_bytes,
@@ -111,14 +178,11 @@ impl Gateway {
             max_records_per_request: config.max_records_per_request,
             fetch_budget_bytes: config.fetch_budget_bytes,
             tls: tls.clone(),
-            auth: crate::http::auth::AuthConfig {
-                oidc: match config.oidc.clone() {
-                    Some(settings) => Some(std::sync::Arc::new(http::oidc::Oidc::load(settings)?)),
-                    None => None,
-                },
+            auth: http::auth::AuthConfig {
+                oidc,
                 ..config.auth.clone()
             },
-            principal_rate: config.principal_rate,
+            principal_limits: config.principal_limits,
             ..HttpConfig::default()
         };
         if let Some(tls) = tls {
@@ -139,7 +203,7 @@ impl Gateway {
         let pipeline = tokio::spawn(pipeline::run(broker.clone(), cancel.child_token()));
         tracing::info!(%addr, storage = ?config.storage, fsync = ?config.fsync,
             tls = config.tls.is_some(), "Tidegate serving.");
-        Ok(Self {
+        Ok(Gateway {
             addr,
             broker,
             cancel,
@@ -150,7 +214,30 @@ impl Gateway {
             ephemeral_dir: config.ephemeral.then(|| config.data_dir.clone()),
         })
     }
+}
 
+/// The engine, the plugin host and the broker over them (internal topics replayed).
+async fn open_broker(
+    config: &Config,
+    engine: impl Future<Output = Result<Engine, Error>>,
+) -> Result<Broker, Error> {
+    let engine = engine.await?;
+    let broker_config = BrokerConfig {
+        auto_create_topics: config.auto_create_topics,
+        default_partitions: config.default_partitions,
+        max_records_per_request: config.max_records_per_request,
+        connector_files: Some(config.data_dir.join("connector-files")),
+        consumer_instance_timeout_ms: i64::try_from(config.consumer_instance_timeout_ms)
+            .unwrap_or(i64::MAX),
+        ..BrokerConfig::default()
+    };
+    let mut plugin_config = plugin::PluginConfig::new(config.data_dir.join("plugins"));
+    plugin_config.compiler = compiler_process(config.plugin_compile_max_memory_bytes);
+    let plugins = plugin::Host::new(plugin_config)?;
+    Ok(Broker::open(engine, plugins, broker_config, broker::now_ms()).await?)
+}
+
+impl Gateway {
     /// The bound address.
     #[must_use]
     pub fn addr(&self) -> SocketAddr {

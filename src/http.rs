@@ -5,16 +5,20 @@
 //! [`error`].
 
 pub mod auth;
-mod client_cert;
+pub mod client_cert;
 mod cloudevents;
 mod connection;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod handlers;
 pub mod limits;
 mod metrics;
 pub mod oidc;
 mod openapi;
 mod router;
+mod starting;
 pub mod tls;
 mod wire;
 
@@ -27,6 +31,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
+pub use starting::serve_starting;
 
 use crate::broker::Broker;
 
@@ -53,8 +58,8 @@ pub struct HttpConfig {
     pub tls: Option<Arc<tls::Tls>>,
     /// Authentication.
     pub auth: auth::AuthConfig,
-    /// Requests per second per principal (0: unlimited) and the burst allowed.
-    pub principal_rate: (u32, u32),
+    /// Limits per principal (requests, bytes, streams).
+    pub principal_limits: limits::Quotas,
 }
 
 impl Default for HttpConfig {
@@ -69,7 +74,7 @@ impl Default for HttpConfig {
             fetch_budget_bytes: 256 << 20,
             tls: None,
             auth: auth::AuthConfig::default(),
-            principal_rate: (0, 0),
+            principal_limits: limits::Quotas::default(),
         }
     }
 }
@@ -78,6 +83,8 @@ impl Default for HttpConfig {
 /// server's shared parts (through `Deref`).
 pub(crate) struct AppState {
     pub(crate) broker: Broker,
+    /// Who the request acts for (a superuser until authentication says otherwise).
+    pub(crate) principal: Arc<crate::broker::Principal>,
     shared: Arc<Shared>,
 }
 
@@ -91,8 +98,8 @@ pub(crate) struct Shared {
     pub(crate) fetch_budget: Arc<Semaphore>,
     /// Upgraded WebSocket sessions: none is detached, and shutdown waits for them.
     pub(crate) sessions: tokio_util::task::TaskTracker,
-    /// Request rates per principal.
-    pub(crate) limits: limits::RateLimits,
+    /// Limits per principal.
+    pub(crate) limits: Arc<limits::PrincipalLimits>,
 }
 
 impl std::ops::Deref for AppState {
@@ -107,7 +114,8 @@ impl AppState {
     /// The same state with the broker acting for `principal` (its ACLs apply).
     pub(crate) fn acting_as(&self, principal: crate::broker::Principal) -> Self {
         Self {
-            broker: self.broker.acting_as(principal),
+            broker: self.broker.acting_as(principal.clone()),
+            principal: Arc::new(principal),
             shared: Arc::clone(&self.shared),
         }
     }
@@ -136,12 +144,18 @@ pub async fn serve(
     let fetch_budget = Arc::new(Semaphore::new((config.fetch_budget_bytes >> 10).max(1)));
     let state = Arc::new(AppState {
         broker,
+        principal: Arc::new(crate::broker::Principal {
+            name: "ANONYMOUS".into(),
+            groups: Vec::new(),
+            superuser: true,
+            key_id: None,
+        }),
         shared: Arc::new(Shared {
             fetch_budget,
             metrics: metrics::Metrics::new(),
             shutdown: shutdown.clone(),
             sessions: tokio_util::task::TaskTracker::new(),
-            limits: limits::RateLimits::new(config.principal_rate.0, config.principal_rate.1),
+            limits: Arc::new(limits::PrincipalLimits::new(config.principal_limits)),
             config,
         }),
     });
@@ -171,9 +185,17 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let (state, stop) = (Arc::clone(&state), shutdown.clone());
+        let settings = connection::Settings {
+            tls: state.config.tls.clone(),
+            header_timeout: state.config.header_read_timeout,
+            service: {
+                let state = Arc::clone(&state);
+                move |client| router::Service::new(state, peer).with_client(client)
+            },
+        };
+        let stop = shutdown.clone();
         connections.spawn(async move {
-            connection::serve(stream, peer, state, stop).await;
+            connection::serve(stream, peer, settings, stop).await;
             drop(permit);
         });
     }

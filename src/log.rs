@@ -55,6 +55,9 @@
 mod compaction;
 mod config;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod index;
 mod layout;
 mod partition;

@@ -28,6 +28,16 @@ struct Cli {
     /// API key (or admin token) the client subcommands send as `Authorization: Bearer`.
     #[arg(long, global = true, env = "TIDEGATE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// CA certificates (PEM) an https:// server's certificate must chain to (default: the
+    /// Mozilla roots).
+    #[arg(long, global = true, env = "TIDEGATE_CA")]
+    ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for servers that ask for one (mutual TLS); needs `--key`.
+    #[arg(long, global = true, env = "TIDEGATE_CERT")]
+    cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `--cert`.
+    #[arg(long, global = true, env = "TIDEGATE_KEY")]
+    key: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +99,11 @@ fn main() -> ExitCode {
         }
     };
     client::set_token(cli.token.clone());
+    client::set_tls(client::TlsFiles {
+        ca: cli.ca.clone(),
+        cert: cli.cert.clone(),
+        key: cli.key.clone(),
+    });
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(&args).await,

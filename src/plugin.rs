@@ -36,10 +36,14 @@
 mod bindings;
 mod cache;
 mod call;
+mod call_counts;
 mod compile;
 mod connector;
 mod convert;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod grants;
 mod host;
 mod isolate;
@@ -55,6 +59,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use call_counts::CallStats;
 pub use connector::{FieldError, SinkInstance, SourceInstance, SourceOffset, SourceRecord};
 pub use error::{Error, Result};
 pub use grants::{AllowEntry, Grants};
@@ -210,6 +215,12 @@ impl Host {
         F::Output: Send + 'static,
     {
         self.inner.handle.spawn(fut)
+    }
+
+    /// How each plugin's guest calls ended since start, by component digest.
+    #[must_use]
+    pub fn call_stats(&self) -> Vec<(String, CallStats)> {
+        self.inner.call_counts.snapshot()
     }
 
     /// The default limits from [`PluginConfig::limits`].

@@ -9,6 +9,9 @@ pub mod avro;
 mod cel_message;
 pub mod compat;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod json;
 pub mod json_compat;
 pub mod parsed;

@@ -39,6 +39,9 @@ pub struct Principal {
     pub groups: Vec<String>,
     /// May do everything, manage keys included (the admin token).
     pub superuser: bool,
+    /// The API key it authenticated with: open streams end when that key is revoked or
+    /// expires.
+    pub key_id: Option<String>,
 }
 
 /// A stored key, without its secret.
@@ -249,6 +252,7 @@ impl Broker {
                 name: stored.key.principal.clone(),
                 groups: stored.key.groups.clone(),
                 superuser: false,
+                key_id: Some(known),
             });
         }
         let hash = {
@@ -283,6 +287,33 @@ impl Broker {
             name: principal,
             groups,
             superuser: false,
+            key_id: Some(id.to_owned()),
         })
+    }
+
+    /// Whether the caller's credentials still hold: an API key it authenticated with is
+    /// neither revoked nor expired. Long-lived streams ask this before every delivery.
+    ///
+    /// # Errors
+    /// [`Error::CredentialsGone`] once the key is gone.
+    pub fn credentials_hold(&self) -> Result<()> {
+        let Some(id) = self.caller.as_ref().and_then(|c| c.key_id.as_ref()) else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let live = self
+            .inner
+            .keys
+            .table
+            .lock()
+            .get(id)
+            .is_some_and(|s| s.key.expires_ms.is_none_or(|at| at > now));
+        if live {
+            Ok(())
+        } else {
+            Err(Error::CredentialsGone(format!(
+                "API key '{id}' was revoked or expired"
+            )))
+        }
     }
 }

@@ -173,6 +173,9 @@ pub enum Error {
     /// An API key request was refused (bad principal or expiry).
     #[error("{0}")]
     Auth(String),
+    /// The credentials a long-lived stream opened with were revoked or expired.
+    #[error("{0}")]
+    CredentialsGone(String),
     /// No API key with that id.
     #[error("API key '{0}' not found")]
     UnknownApiKey(String),

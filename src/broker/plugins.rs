@@ -66,6 +66,21 @@ impl Broker {
             .collect()
     }
 
+    /// How each stored plugin's guest calls ended since start, by plugin name (the plugins
+    /// the principal may describe).
+    #[must_use]
+    pub fn plugin_call_stats(&self) -> Vec<(String, super::PluginCallStats)> {
+        let stats: std::collections::HashMap<String, super::PluginCallStats> =
+            self.plugin_host().call_stats().into_iter().collect();
+        self.list_plugins()
+            .into_iter()
+            .map(|p| {
+                let counted = stats.get(&p.digest).copied().unwrap_or_default();
+                (p.name, counted)
+            })
+            .collect()
+    }
+
     /// One plugin.
     ///
     /// # Errors

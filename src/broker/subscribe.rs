@@ -302,6 +302,13 @@ impl Subscription {
         // Reads that a filter emptied still moved the positions: read on (a bounded number of
         // times) rather than wait, since more records may be there already.
         for _ in 0..FILTERED_READS {
+            // Revoking a key or an ACL reaches open streams: nothing more is delivered.
+            self.broker.authorize(
+                super::ResourceType::Topic,
+                self.topic.as_str(),
+                super::Operation::Read,
+            )?;
+            self.broker.credentials_hold()?;
             // A new assignment is reported at once (the front end announces it), records or not.
             let regrouped = self.rebalance().await?;
             self.auto_commit().await?;

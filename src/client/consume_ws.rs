@@ -1,7 +1,11 @@
 //! `tidegate consume --ws`: follow a topic over the WebSocket subscription, the same path
 //! browsers use, printing values as records are appended.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -17,10 +21,10 @@ pub(super) async fn consume_ws(server: &str, args: &ConsumeArgs) -> Result<()> {
         return Ok(());
     }
     let base = server.trim_end_matches('/');
-    let ws_base = match base.split_once("://") {
-        Some(("http", rest)) => format!("ws://{rest}"),
-        Some(("https", _)) => bail!("--ws over TLS is not supported yet"),
-        _ => bail!("--server must be an http:// URL, got {server:?}"),
+    let (ws_base, secure) = match base.split_once("://") {
+        Some(("http", rest)) => (format!("ws://{rest}"), false),
+        Some(("https", rest)) => (format!("wss://{rest}"), true),
+        _ => bail!("--server must be an http:// or https:// URL, got {server:?}"),
     };
     let from = match parse_from(&args.from)? {
         StartFrom::Earliest => "earliest".to_owned(),
@@ -38,7 +42,8 @@ pub(super) async fn consume_ws(server: &str, args: &ConsumeArgs) -> Result<()> {
         let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
         url.push_str(&format!("&token={token}"));
     }
-    let mut socket = match tokio_tungstenite::connect_async(url.as_str()).await {
+    let stream = open_stream(&url, secure).await?;
+    let mut socket = match tokio_tungstenite::client_async(url.as_str(), stream).await {
         Ok((socket, _)) => socket,
         Err(WsError::Http(resp)) => {
             let body = resp.body().clone().unwrap_or_default();
@@ -96,4 +101,34 @@ pub(super) async fn consume_ws(server: &str, args: &ConsumeArgs) -> Result<()> {
     }
     let _ = socket.close(None).await;
     Ok(())
+}
+
+/// A plain or TLS byte stream under the WebSocket.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Connects to the host of `url`; with `secure`, through TLS offering only HTTP/1.1 (the
+/// WebSocket upgrade needs it).
+async fn open_stream(url: &str, secure: bool) -> Result<Box<dyn Io>> {
+    let uri: hyper::Uri = url.parse().with_context(|| format!("invalid URL {url}"))?;
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .ok_or_else(|| anyhow!("no host in {url}"))?;
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .with_context(|| format!("connecting to {host}:{port} (is the server running?)"))?;
+    let _ = tcp.set_nodelay(true);
+    if !secure {
+        return Ok(Box::new(tcp));
+    }
+    let config = super::tls::config(&[b"http/1.1"], true)?;
+    let name = rustls::pki_types::ServerName::try_from(host.clone())
+        .with_context(|| format!("{host} is not a valid TLS server name"))?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .with_context(|| format!("TLS handshake with {host}:{port}"))?;
+    Ok(Box::new(stream))
 }

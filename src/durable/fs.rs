@@ -18,7 +18,9 @@ use std::{
     sync::Arc,
 };
 
-#[cfg(test)]
+// Also behind `fuzzing`: the segment fuzz target recovers logs from an in-memory disk.
+#[cfg(any(test, feature = "fuzzing"))]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sim;
 
 /// How [`Filesystem::open`] opens a file.

@@ -97,3 +97,51 @@ async fn a_full_disk_answers_507_appends_nothing_and_recovers() {
     assert_eq!(offsets, [0, 1]);
     gw.shutdown().await.unwrap();
 }
+
+/// The listener answers from the moment it is bound: while storage recovers, `/healthz` is
+/// 200 (the process is alive), `/readyz` and the API are 503 with `Retry-After`; once
+/// recovery ends, the same port serves the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_503_until_storage_has_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ServeArgs {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().to_path_buf()),
+        ..ServeArgs::default()
+    };
+    let config = Config::load(&args).unwrap();
+    let starting = Gateway::bind(config).await.unwrap();
+    let addr = starting.addr();
+    let (finish_recovery, recovered) = tokio::sync::oneshot::channel::<()>();
+    let opening = tokio::spawn(starting.open_with(async move {
+        let _ = recovered.await;
+        Ok(Engine::Memory(crate::broker::storage::MemoryStorage::new()))
+    }));
+
+    assert_eq!(call(addr, "GET", "/healthz", "").await.0, 200);
+    let (status, body) = call(addr, "GET", "/readyz", "").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (503, &serde_json::json!("recovering"))
+    );
+    let (status, body) = call(addr, "POST", "/v1/topics", r#"{"name":"t"}"#).await;
+    assert_eq!(
+        (status, &body["error_code"]),
+        (503, &serde_json::json!(50301))
+    );
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /v1/topics HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    assert!(raw.to_ascii_lowercase().contains("retry-after: 1"), "{raw}");
+
+    finish_recovery.send(()).unwrap();
+    let gw = opening.await.unwrap().unwrap();
+    assert_eq!(gw.addr(), addr);
+    assert_eq!(call(addr, "GET", "/readyz", "").await.0, 200);
+    let (status, _) = call(addr, "POST", "/v1/topics", r#"{"name":"t"}"#).await;
+    assert_eq!(status, 201);
+    gw.shutdown().await.unwrap();
+}

@@ -103,6 +103,7 @@ pub(crate) async fn authenticate(
             name: "ANONYMOUS".into(),
             groups: Vec::new(),
             superuser: true,
+            key_id: None,
         });
     }
     let Some(token) = credential(req, allow_query)? else {
@@ -112,6 +113,7 @@ pub(crate) async fn authenticate(
                 name: cert.0.to_string(),
                 groups: Vec::new(),
                 superuser: false,
+                key_id: None,
             });
         }
         return Err(unauthenticated(
@@ -125,6 +127,7 @@ pub(crate) async fn authenticate(
                 name: "admin".into(),
                 groups: Vec::new(),
                 superuser: true,
+                key_id: None,
             });
         }
     }
@@ -134,6 +137,7 @@ pub(crate) async fn authenticate(
     {
         return oidc
             .verify(&token)
+            .await
             .ok_or_else(|| unauthenticated("invalid or expired token"));
     }
     state

@@ -247,21 +247,3 @@ fn from_binary(headers: &HeaderMap, body: &Bytes) -> Result<ProduceRecord, Strin
     };
     record(attributes, value, 0)
 }
-
-#[cfg(test)]
-mod fuzz_tests {
-    use super::*;
-
-    proptest::proptest! {
-        /// Structured, batch and binary CloudEvents bodies of any bytes never panic.
-        #[test]
-        fn arbitrary_events_never_panic(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..2048)) {
-            let body = Bytes::from(bytes);
-            let mut headers = HeaderMap::new();
-            headers.insert("ce-specversion", hyper::header::HeaderValue::from_static("1.0"));
-            for mode in [Mode::Structured, Mode::Batch, Mode::Binary] {
-                let _ = records(mode, &headers, &body);
-            }
-        }
-    }
-}

@@ -5,35 +5,55 @@
 //! header-read timeout, like one that stalls before its headers) and the graceful end at
 //! shutdown: the request in flight finishes, then the connection closes. It must not route.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::AppState;
-use super::router::Service;
+use super::router::Body;
+use super::tls::Tls;
+
+/// How to serve one connection: TLS (or plain), the header-read deadline, and the service
+/// to build once the client certificate's principal (if any) is known.
+pub(super) struct Settings<F> {
+    pub(super) tls: Option<Arc<Tls>>,
+    pub(super) header_timeout: Duration,
+    pub(super) service: F,
+}
 
 /// Serves `stream` until it closes or `stop` ends it gracefully.
-pub(super) async fn serve(
+pub(super) async fn serve<F, S>(
     stream: TcpStream,
     peer: SocketAddr,
-    state: Arc<AppState>,
+    settings: Settings<F>,
     stop: CancellationToken,
-) {
-    let header_timeout = state.config.header_read_timeout;
-    let tls = state.config.tls.clone();
-    let service = Service::new(state, peer);
+) where
+    F: FnOnce(Option<String>) -> S,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let Settings {
+        tls,
+        header_timeout,
+        service,
+    } = settings;
     let Some(tls) = tls else {
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(stream), service(None))
             .with_upgrades();
         let ended = drive(conn, &stop, |c| c.graceful_shutdown()).await;
         if let Err(e) = ended {
@@ -61,8 +81,7 @@ pub(super) async fn serve(
         .1
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|leaf| super::client_cert::common_name(leaf));
-    let service = service.with_client(client);
+        .and_then(|leaf| super::client_cert::principal(leaf, tls.client_principal()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -70,7 +89,7 @@ pub(super) async fn serve(
         .header_read_timeout(header_timeout)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service(client));
     let ended = drive(conn, &stop, |c| c.graceful_shutdown()).await;
     if let Err(e) = ended {
         tracing::debug!(peer = %peer, error = %e, "TLS connection ended with an error.");

@@ -157,6 +157,7 @@ impl From<broker::Error> for ApiError {
             B::InstanceState(_) => Self::new(StatusCode::CONFLICT, 3, message),
             B::InvalidInstanceConfig(_) => Self::unprocessable(4, message),
             B::Auth(_) => Self::unprocessable(40, message),
+            B::CredentialsGone(_) => Self::new(StatusCode::UNAUTHORIZED, 1, message),
             B::UnknownApiKey(_) => Self::new(StatusCode::NOT_FOUND, 20, message),
             B::Denied { .. } => Self::new(StatusCode::FORBIDDEN, 1, message),
             B::InternalState { .. } => Self::internal(&message),

@@ -1,12 +1,19 @@
-//! Request rates per principal: a token bucket for each (refilled at `rate` per second, up to
-//! `burst`), so one principal's flood is answered 429 with `Retry-After` while the others keep
-//! being served. Superusers (the admin token, everyone when authentication is off) are not
-//! limited; nor are the health checks, which need no principal.
+//! Limits per principal, on top of the global ones: requests per second, request body bytes
+//! per second (what produce sends), fetched bytes per second, and open streams (SSE streams
+//! and WebSocket subscriptions). One principal over a limit is answered 429 with
+//! `Retry-After` while the others keep being served. Superusers (the admin token, everyone
+//! when authentication is off) are not limited; nor are the health checks.
 //!
-//! Owns the buckets and their bound (idle full buckets are dropped when the table grows past
+//! Rates are token buckets refilled at `rate` per second up to one second's worth (the
+//! request bucket up to `burst`). Byte buckets may go into debt — a 5 MB produce is let in,
+//! then the next ones wait until it is paid for — so a request's size never decides whether it
+//! can ever pass (Kafka's quotas work the same way).
+//!
+//! Owns the per-principal table and its bound (idle entries are dropped when it grows past
 //! `MAX_PRINCIPALS`). It must not authenticate.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
@@ -15,73 +22,235 @@ use parking_lot::Mutex;
 use super::error::ApiError;
 use crate::broker::Principal;
 
-/// Buckets kept before idle ones are dropped.
+/// Entries kept before idle ones are dropped.
 const MAX_PRINCIPALS: usize = 100_000;
 
+/// The limits, each 0 for none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quotas {
+    /// Requests per second.
+    pub request_rate: u32,
+    /// Requests at once (at least 1).
+    pub request_burst: u32,
+    /// Request body bytes per second (produce, uploads, WebSocket produce frames).
+    pub produce_bytes_rate: u64,
+    /// Bytes of fetched records per second (native fetch, REST Proxy v2 consumer records).
+    pub fetch_bytes_rate: u64,
+    /// Open SSE streams and WebSocket subscriptions.
+    pub max_streams: u32,
+}
+
+#[derive(Clone, Copy)]
 struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
-/// The per-principal request limiter; `rate` 0 turns it off.
-pub struct RateLimits {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+impl Bucket {
+    fn full(capacity: f64, now: Instant) -> Self {
+        Self {
+            tokens: capacity,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, rate: f64, capacity: f64, now: Instant) {
+        let refill = now.duration_since(self.at).as_secs_f64() * rate;
+        self.tokens = (self.tokens + refill).min(capacity);
+        self.at = now;
+    }
+
+    /// Seconds until the bucket holds `need` tokens (rounded up, at least 1).
+    fn wait(&self, need: f64, rate: f64) -> u64 {
+        let seconds = ((need - self.tokens) / rate).ceil().max(1.0);
+        Duration::from_secs_f64(seconds.min(86_400.0)).as_secs()
+    }
 }
 
-impl std::fmt::Debug for RateLimits {
+struct Entry {
+    requests: Bucket,
+    produced: Bucket,
+    fetched: Bucket,
+    streams: u32,
+}
+
+/// Entries by principal name.
+type Table = Arc<Mutex<HashMap<String, Entry>>>;
+
+/// The per-principal limiter.
+pub struct PrincipalLimits {
+    quotas: Quotas,
+    table: Table,
+}
+
+impl std::fmt::Debug for PrincipalLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimits")
-            .field("rate", &self.rate)
-            .field("burst", &self.burst)
+        f.debug_struct("PrincipalLimits")
+            .field("quotas", &self.quotas)
             .finish_non_exhaustive()
     }
 }
 
-impl RateLimits {
-    /// `rate` requests per second per principal, bursts of `burst` (at least 1).
+fn too_many(code: u32, retry_after: u64, message: String) -> ApiError {
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+    e.retry_after = Some(retry_after);
+    e
+}
+
+impl PrincipalLimits {
     #[must_use]
-    pub fn new(rate: u32, burst: u32) -> Self {
+    pub fn new(quotas: Quotas) -> Self {
         Self {
-            rate: f64::from(rate),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::default(),
+            quotas,
+            table: Arc::default(),
         }
     }
 
-    /// Takes one request's token, or answers 429 with the seconds until one is there.
-    pub fn admit(&self, principal: &Principal) -> Result<(), ApiError> {
-        if self.rate <= 0.0 || principal.superuser {
-            return Ok(());
-        }
+    fn capacities(&self) -> (f64, f64, f64) {
+        let q = &self.quotas;
+        (
+            f64::from(q.request_burst.max(1)),
+            q.produce_bytes_rate as f64,
+            q.fetch_bytes_rate as f64,
+        )
+    }
+
+    /// Runs `f` on the principal's entry (refilled to now), creating it on first use.
+    fn with_entry<R>(&self, principal: &Principal, f: impl FnOnce(&mut Entry) -> R) -> R {
         let now = Instant::now();
-        let mut buckets = self.buckets.lock();
-        if buckets.len() >= MAX_PRINCIPALS && !buckets.contains_key(&principal.name) {
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+        let (requests, produced, fetched) = self.capacities();
+        let q = self.quotas;
+        let mut table = self.table.lock();
+        if table.len() >= MAX_PRINCIPALS && !table.contains_key(&principal.name) {
+            // Keep only entries that hold something: open streams, or a bucket not yet full.
+            table.retain(|_, e| {
+                e.requests.refill(f64::from(q.request_rate), requests, now);
+                e.produced.refill(produced, produced, now);
+                e.fetched.refill(fetched, fetched, now);
+                e.streams > 0
+                    || e.requests.tokens < requests
+                    || e.produced.tokens < produced
+                    || e.fetched.tokens < fetched
+            });
         }
-        let bucket = buckets.entry(principal.name.clone()).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
+        let entry = table.entry(principal.name.clone()).or_insert(Entry {
+            requests: Bucket::full(requests, now),
+            produced: Bucket::full(produced, now),
+            fetched: Bucket::full(fetched, now),
+            streams: 0,
         });
-        let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
-        bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        entry
+            .requests
+            .refill(f64::from(q.request_rate), requests, now);
+        entry.produced.refill(produced, produced, now);
+        entry.fetched.refill(fetched, fetched, now);
+        f(entry)
+    }
+
+    /// Takes one request's token, or answers 429 (42901) with the seconds until one is there.
+    pub fn admit(&self, principal: &Principal) -> Result<(), ApiError> {
+        let rate = f64::from(self.quotas.request_rate);
+        if rate <= 0.0 || principal.superuser {
             return Ok(());
         }
-        let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            1,
-            format!(
-                "principal '{}' is over its request rate of {} per second",
-                principal.name, self.rate
-            ),
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        Err(e)
+        self.with_entry(principal, |e| {
+            if e.requests.tokens >= 1.0 {
+                e.requests.tokens -= 1.0;
+                return Ok(());
+            }
+            let message = format!(
+                "principal '{}' is over its request rate of {rate} per second",
+                principal.name
+            );
+            Err(too_many(1, e.requests.wait(1.0, rate), message))
+        })
+    }
+
+    /// Refuses a request body (429, 42902) while the principal's produce bytes are in debt.
+    pub fn check_produce(&self, principal: &Principal) -> Result<(), ApiError> {
+        let rate = self.quotas.produce_bytes_rate as f64;
+        if rate <= 0.0 || principal.superuser {
+            return Ok(());
+        }
+        self.with_entry(principal, |e| {
+            if e.produced.tokens >= 0.0 {
+                return Ok(());
+            }
+            let message = format!(
+                "principal '{}' is over its produce rate of {} bytes per second",
+                principal.name, self.quotas.produce_bytes_rate
+            );
+            Err(too_many(2, e.produced.wait(0.0, rate), message))
+        })
+    }
+
+    /// Charges `bytes` of request body.
+    pub fn charge_produce(&self, principal: &Principal, bytes: usize) {
+        if self.quotas.produce_bytes_rate == 0 || principal.superuser {
+            return;
+        }
+        self.with_entry(principal, |e| e.produced.tokens -= bytes as f64);
+    }
+
+    /// Refuses a fetch (429, 42903) while the principal's fetched bytes are in debt.
+    pub fn check_fetch(&self, principal: &Principal) -> Result<(), ApiError> {
+        let rate = self.quotas.fetch_bytes_rate as f64;
+        if rate <= 0.0 || principal.superuser {
+            return Ok(());
+        }
+        self.with_entry(principal, |e| {
+            if e.fetched.tokens >= 0.0 {
+                return Ok(());
+            }
+            let message = format!(
+                "principal '{}' is over its fetch rate of {} bytes per second",
+                principal.name, self.quotas.fetch_bytes_rate
+            );
+            Err(too_many(3, e.fetched.wait(0.0, rate), message))
+        })
+    }
+
+    /// Charges `bytes` a fetch returned.
+    pub fn charge_fetch(&self, principal: &Principal, bytes: usize) {
+        if self.quotas.fetch_bytes_rate == 0 || principal.superuser {
+            return;
+        }
+        self.with_entry(principal, |e| e.fetched.tokens -= bytes as f64);
+    }
+
+    /// Counts one more open stream until the permit is dropped; refused (429, 42904) at the
+    /// principal's limit.
+    pub fn open_stream(&self, principal: &Principal) -> Result<StreamPermit, ApiError> {
+        let max = self.quotas.max_streams;
+        if max == 0 || principal.superuser {
+            return Ok(StreamPermit(None));
+        }
+        self.with_entry(principal, |e| {
+            if e.streams >= max {
+                let message = format!(
+                    "principal '{}' has {max} streams open, its limit; close one first",
+                    principal.name
+                );
+                return Err(too_many(4, 1, message));
+            }
+            e.streams += 1;
+            Ok(StreamPermit(Some((
+                Arc::clone(&self.table),
+                principal.name.clone(),
+            ))))
+        })
+    }
+}
+
+/// One open stream of a principal; dropping it frees the slot.
+pub struct StreamPermit(Option<(Table, String)>);
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        if let Some((table, name)) = self.0.take()
+            && let Some(entry) = table.lock().get_mut(&name)
+        {
+            entry.streams = entry.streams.saturating_sub(1);
+        }
     }
 }

@@ -12,6 +12,8 @@ use prometheus_client::registry::Registry;
 
 use crate::broker::Broker;
 
+mod workers;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
@@ -44,11 +46,6 @@ struct LagLabels {
     group: String,
     topic: String,
     partition: u32,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ConnectorLabels {
-    connector: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -308,72 +305,14 @@ impl Metrics {
             "Records between a group's commit and the end",
             lag,
         );
-        connector_metrics(&mut snapshot, broker);
+        workers::connectors(&mut snapshot, broker);
+        workers::transforms(&mut snapshot, broker);
+        workers::plugins(&mut snapshot, broker);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
         let _ = encode_registry(&mut out, &snapshot);
         let _ = encode_eof(&mut out);
         out
-    }
-}
-
-/// Per-connector counters and state, read from the broker now.
-fn connector_metrics(snapshot: &mut Registry, broker: &Broker) {
-    let families: [(&str, &str, Family<ConnectorLabels, Gauge>); 6] = [
-        (
-            "connector_records",
-            "Records acknowledged (sink) or written (source)",
-            Family::default(),
-        ),
-        (
-            "connector_retries",
-            "Retried connector calls",
-            Family::default(),
-        ),
-        (
-            "connector_dead_letters",
-            "Records sent to the connector's dead-letter topic",
-            Family::default(),
-        ),
-        (
-            "connector_running",
-            "1 while the connector's task runs",
-            Family::default(),
-        ),
-        (
-            "connector_failed",
-            "1 while the connector's task is FAILED",
-            Family::default(),
-        ),
-        (
-            "connector_lag",
-            "Sinks: records not yet delivered and committed",
-            Family::default(),
-        ),
-    ];
-    for name in broker.list_connectors() {
-        let Ok(status) = broker.connector_status(&name) else {
-            continue;
-        };
-        let labels = ConnectorLabels { connector: name };
-        let task = status.tasks.first().map_or("STOPPED", |t| t.state);
-        let c = &status.tidegate;
-        let values = [
-            c.records,
-            c.retries,
-            c.dead_letters,
-            u64::from(task == "RUNNING"),
-            u64::from(task == "FAILED"),
-            c.lag.unwrap_or(0),
-        ];
-        for ((_, _, family), value) in families.iter().zip(values) {
-            family
-                .get_or_create(&labels)
-                .set(i64::try_from(value).unwrap_or(i64::MAX));
-        }
-    }
-    for (name, help, family) in families {
-        snapshot.register(name, help, family);
     }
 }

@@ -3,11 +3,17 @@
 //! claim (`sub` by default) and its groups in another (`groups`), so ACLs can name
 //! `Group:<name>` (which Kafka cannot).
 //!
-//! Owns loading the JWKS (a file, read at start) and checking tokens. Only asymmetric
-//! algorithms are accepted, and a key is used only with its own algorithm: a token cannot pick
-//! HS256 and sign with a public key. It must not authorize.
+//! Owns loading the JWKS — a file read at start, or a URL fetched at start and again when the
+//! cached set is older than the refresh interval or a token names a key id the set lacks (the
+//! identity provider rotated its keys), at most once per [`MIN_REFETCH`] (or per refresh
+//! interval, when that is shorter) — and checking
+//! tokens. A failed refetch keeps the previous set. Only asymmetric algorithms are accepted,
+//! and a key is used only with its own algorithm: a token cannot pick HS256 and sign with a
+//! public key. It must not authorize.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -22,34 +28,75 @@ pub struct OidcSettings {
     pub issuer: String,
     /// The `aud` every token must include.
     pub audience: String,
-    /// The JWKS file (`{"keys": [...]}`).
-    pub jwks_file: PathBuf,
+    /// Where the key set (`{"keys": [...]}`) comes from.
+    pub jwks: JwksSource,
     /// The claim naming the principal.
     pub principal_claim: String,
     /// The claim listing the principal's groups (an array of strings, or one string).
     pub groups_claim: String,
 }
 
+/// Where the JWKS comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A file, read once at start.
+    File(PathBuf),
+    /// An `https://` URL (or `http://` on a loopback address), fetched at start and refreshed
+    /// every `refresh`.
+    Url {
+        /// The URL.
+        url: String,
+        /// Age after which the cached set is fetched again.
+        refresh: Duration,
+    },
+}
+
+impl std::fmt::Display for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Url { url, .. } => f.write_str(url),
+        }
+    }
+}
+
+/// Least time between two fetches of a JWKS URL, so tokens with made-up key ids cannot make
+/// the gateway hammer the identity provider.
+pub const MIN_REFETCH: Duration = Duration::from_secs(30);
+/// Longest a JWKS fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest JWKS document accepted.
+const MAX_JWKS_BYTES: usize = 1 << 20;
+
 /// Why the JWKS could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("OIDC JWKS {path}: {problem}")]
+#[error("OIDC JWKS {source_name}: {problem}")]
 pub struct OidcError {
-    path: PathBuf,
+    source_name: String,
     problem: String,
 }
+
+/// (kid, algorithm, key) of every usable key.
+type Keys = Vec<(Option<String>, Algorithm, DecodingKey)>;
+
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Empty<bytes::Bytes>,
+>;
 
 /// A loaded verifier.
 pub struct Oidc {
     settings: OidcSettings,
-    /// (kid, algorithm, key) of every usable key.
-    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
+    keys: parking_lot::RwLock<Arc<Keys>>,
+    /// For URL sources: the client, and when the set was last fetched (tried).
+    fetcher: Option<(HttpsClient, tokio::sync::Mutex<Instant>)>,
 }
 
 impl std::fmt::Debug for Oidc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Oidc")
             .field("settings", &self.settings)
-            .field("keys", &self.keys.len())
+            .field("keys", &self.keys.read().len())
             .finish()
     }
 }
@@ -79,35 +126,90 @@ fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
 }
 
 impl Oidc {
-    /// Reads the JWKS file.
+    /// Reads the JWKS file, or fetches the URL.
     ///
     /// # Errors
-    /// The file is missing, not a JWKS, or has no usable key.
-    pub fn load(settings: OidcSettings) -> Result<Self, OidcError> {
+    /// The file or URL cannot be read, is not a JWKS, or has no usable key.
+    pub async fn load(settings: OidcSettings) -> Result<Self, OidcError> {
         let fail = |problem: String| OidcError {
-            path: settings.jwks_file.clone(),
+            source_name: settings.jwks.to_string(),
             problem,
         };
-        let text = std::fs::read(&settings.jwks_file).map_err(|e| fail(e.to_string()))?;
-        let set: JwkSet = serde_json::from_slice(&text).map_err(|e| fail(e.to_string()))?;
-        let mut keys = Vec::new();
-        for jwk in &set.keys {
-            let Some(algorithm) = algorithm_of(jwk) else {
-                continue;
-            };
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| fail(e.to_string()))?;
-            keys.push((jwk.common.key_id.clone(), algorithm, key));
-        }
-        if keys.is_empty() {
-            return Err(fail("no asymmetric signing key in the set".into()));
-        }
-        Ok(Self { settings, keys })
+        let (text, fetcher) = match &settings.jwks {
+            JwksSource::File(path) => (std::fs::read(path).map_err(|e| fail(e.to_string()))?, None),
+            JwksSource::Url { url, .. } => {
+                let client = https_client().map_err(fail)?;
+                let text = fetch(&client, url).await.map_err(fail)?;
+                (
+                    text,
+                    Some((client, tokio::sync::Mutex::new(Instant::now()))),
+                )
+            }
+        };
+        let keys = parse_keys(&text).map_err(fail)?;
+        Ok(Self {
+            settings,
+            keys: parking_lot::RwLock::new(Arc::new(keys)),
+            fetcher,
+        })
     }
 
-    /// The principal a valid token names; `None` for any token that does not verify.
-    pub fn verify(&self, token: &str) -> Option<Principal> {
+    /// Fetches the set again unless that was tried less than `min_gap` ago. With `wait`, a
+    /// fetch already under way is waited for (the caller needs the newest set); without, the
+    /// caller goes on with the cached one.
+    async fn refetch(&self, min_gap: Duration, wait: bool) {
+        let (Some((client, last)), JwksSource::Url { url, .. }) =
+            (&self.fetcher, &self.settings.jwks)
+        else {
+            return;
+        };
+        let mut last = if wait {
+            last.lock().await
+        } else {
+            match last.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            }
+        };
+        if last.elapsed() < min_gap {
+            return;
+        }
+        *last = Instant::now();
+        match fetch(client, url).await.and_then(|text| parse_keys(&text)) {
+            Ok(keys) => {
+                tracing::info!(url, keys = keys.len(), "OIDC key set refreshed.");
+                *self.keys.write() = Arc::new(keys);
+            }
+            Err(e) => {
+                tracing::warn!(url, error = %e, "OIDC key set refresh failed; keeping the previous set.")
+            }
+        }
+    }
+
+    /// The principal a valid token names; `None` for any token that does not verify. A key id
+    /// the cached set lacks makes a URL source fetch the set again first.
+    pub async fn verify(&self, token: &str) -> Option<Principal> {
         let header = decode_header(token).ok()?;
-        let candidates = self.keys.iter().filter(|(kid, algorithm, _)| {
+        if let JwksSource::Url { refresh, .. } = self.settings.jwks {
+            let known = |keys: &Keys| {
+                header.kid.is_none()
+                    || keys
+                        .iter()
+                        .any(|(kid, ..)| kid.as_ref() == header.kid.as_ref())
+            };
+            if known(&self.keys.read()) {
+                // Only one request pays for a periodic refresh; the others use the cached set.
+                self.refetch(refresh, false).await;
+            } else {
+                self.refetch(MIN_REFETCH.min(refresh), true).await;
+            }
+        }
+        let keys = Arc::clone(&self.keys.read());
+        self.check(&keys, &header, token)
+    }
+
+    fn check(&self, keys: &Keys, header: &jsonwebtoken::Header, token: &str) -> Option<Principal> {
+        let candidates = keys.iter().filter(|(kid, algorithm, _)| {
             *algorithm == header.alg
                 && (header.kid.is_none() || kid.as_ref() == header.kid.as_ref())
         });
@@ -136,8 +238,95 @@ impl Oidc {
                 name,
                 groups,
                 superuser: false,
+                key_id: None,
             });
         }
         None
+    }
+}
+
+fn parse_keys(text: &[u8]) -> Result<Keys, String> {
+    let set: JwkSet = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let Some(algorithm) = algorithm_of(jwk) else {
+            continue;
+        };
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        keys.push((jwk.common.key_id.clone(), algorithm, key));
+    }
+    if keys.is_empty() {
+        return Err("no asymmetric signing key in the set".into());
+    }
+    Ok(keys)
+}
+
+/// A client that verifies servers against the Mozilla roots.
+fn https_client() -> Result<HttpsClient, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector),
+    )
+}
+
+/// GETs `url`: 200 with a body of at most [`MAX_JWKS_BYTES`], within [`FETCH_TIMEOUT`].
+async fn fetch(client: &HttpsClient, url: &str) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    let request = hyper::Request::get(url)
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(http_body_util::Empty::new())
+        .map_err(|e| e.to_string())?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        if response.status() != hyper::StatusCode::OK {
+            return Err(format!("answered {}", response.status()));
+        }
+        let body = http_body_util::Limited::new(response.into_body(), MAX_JWKS_BYTES);
+        body.collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(FETCH_TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("no answer within {FETCH_TIMEOUT:?}"))?
+}
+
+/// Whether `url` may serve keys: `https://`, or `http://` on a loopback address (where no
+/// one can sit in the middle).
+///
+/// # Errors
+/// Why not.
+pub fn check_jwks_url(url: &str) -> Result<(), String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    let host = uri.host().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if loopback => Ok(()),
+        _ => Err(format!(
+            "{url}: a key set URL must be https:// (http:// only on a loopback address)"
+        )),
     }
 }

@@ -289,6 +289,7 @@ async fn dispatch(
             name: "ANONYMOUS".into(),
             groups: Vec::new(),
             superuser: false,
+            key_id: None,
         }
     } else {
         match super::auth::authenticate(state, &req, streaming).await {
@@ -564,7 +565,11 @@ fn error_response(e: &ApiError) -> Response<Body> {
 
 /// Reads a whole request body, refusing more than the configured limit with 413.
 pub async fn read_body(state: &AppState, req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    read_body_limited(req, state.config.max_body_bytes).await
+    // Refused before it is read while the principal's produce bytes are in debt.
+    state.limits.check_produce(&state.principal)?;
+    let body = read_body_limited(req, state.config.max_body_bytes).await?;
+    state.limits.charge_produce(&state.principal, body.len());
+    Ok(body)
 }
 
 /// Reads a whole request body, refusing more than `limit` bytes with 413.

@@ -31,6 +31,8 @@ pub struct TlsFiles {
     /// CA certificates, PEM, that client certificates must chain to; `None`: no client
     /// certificates asked for.
     pub client_ca: Option<PathBuf>,
+    /// Which name of a client certificate is the principal.
+    pub client_principal: super::client_cert::CertPrincipal,
 }
 
 /// Why TLS could not be set up.
@@ -117,7 +119,14 @@ impl Tls {
         Ok(Self { files, current })
     }
 
+    /// Which name of a client certificate is the principal.
+    #[must_use]
+    pub fn client_principal(&self) -> super::client_cert::CertPrincipal {
+        self.files.client_principal
+    }
+
     /// An acceptor with the configuration current now.
+    #[must_use]
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(Arc::clone(&self.current.read()))
     }

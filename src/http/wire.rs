@@ -595,12 +595,4 @@ mod tests {
         assert_eq!(v["records"][0]["headers"]["h\""], "v");
         assert_eq!(v["next_offset"], 8);
     }
-
-    proptest::proptest! {
-        /// Any request body is decoded or refused with an error, never a panic.
-        #[test]
-        fn arbitrary_produce_bodies_never_panic(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..2048)) {
-            let _ = decode_produce(&bytes, 100);
-        }
-    }
 }

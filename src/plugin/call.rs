@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use wasmtime::{Store, Trap};
 
+use super::call_counts::Outcome;
 use super::error::{Error, Result};
 use super::grants::Grants;
 use super::host::HostState;
@@ -23,12 +24,13 @@ pub(crate) fn new_store(
     state: Arc<dyn StateStore>,
     grants: &Arc<Grants>,
 ) -> Result<Store<HostState>> {
-    let host = HostState::new(Arc::clone(&t.plugin), limits, state, grants).map_err(|message| {
-        Error::InvalidConfig {
+    let counts = Arc::clone(&t.counts);
+    let host = HostState::new(Arc::clone(&t.plugin), counts, limits, state, grants).map_err(
+        |message| Error::InvalidConfig {
             plugin: t.info.digest.clone(),
             message,
-        }
-    })?;
+        },
+    )?;
     let mut store = Store::new(t.pre.engine(), host);
     store.limiter(|s| &mut s.limiter);
     store.epoch_deadline_callback(|ctx| Ok(super::limits::on_epoch(ctx.data().deadline)));
@@ -53,6 +55,7 @@ pub(crate) fn finish<T>(
     let plugin = state.plugin.to_string();
     let error = match outcome {
         Ok(Ok(value)) => {
+            state.counts.count(Outcome::Ok);
             if !stderr.is_empty() {
                 tracing::debug!(plugin, stderr, "Plugin stderr.");
             }
@@ -60,23 +63,27 @@ pub(crate) fn finish<T>(
         }
         Ok(Err(error)) => error,
         Err(_elapsed) => {
+            state.counts.count(Outcome::Deadline);
             return Err(Error::Timeout {
                 plugin,
                 limit_ms: limits.call_timeout_ms,
             });
         }
     };
-    Err(if state.limiter.hit {
+    let failure = if state.limiter.hit {
+        state.counts.count(Outcome::Memory);
         Error::MemoryLimit {
             plugin,
             limit: limits.max_memory_bytes,
         }
     } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        state.counts.count(Outcome::Deadline);
         Error::Timeout {
             plugin,
             limit_ms: limits.call_timeout_ms,
         }
     } else {
+        state.counts.count(Outcome::Trap);
         tracing::debug!(plugin, error = format!("{error:?}"), "Plugin trapped.");
         let cause = error
             .downcast_ref::<Trap>()
@@ -87,5 +94,6 @@ pub(crate) fn finish<T>(
             format!("{cause}; guest stderr: {stderr}")
         };
         Error::Trap { plugin, message }
-    })
+    };
+    Err(failure)
 }

@@ -37,6 +37,8 @@ pub(crate) struct HostState {
     pub(crate) plugin: Arc<str>,
     /// When the running call must stop; `None` between calls.
     pub(crate) deadline: Option<Instant>,
+    /// How the plugin's calls ended.
+    pub(crate) counts: Arc<super::call_counts::CallCounts>,
 }
 
 impl HostState {
@@ -44,6 +46,7 @@ impl HostState {
     /// The granted directory cannot be opened.
     pub(crate) fn new(
         plugin: Arc<str>,
+        counts: Arc<super::call_counts::CallCounts>,
         limits: &Limits,
         state: Arc<dyn StateStore>,
         grants: &Arc<Grants>,
@@ -62,6 +65,7 @@ impl HostState {
             state,
             plugin,
             deadline: None,
+            counts,
         })
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) compile_permit: Arc<tokio::sync::Semaphore>,
     /// Loaded plugins by digest.
     loaded: Mutex<HashMap<String, Arc<Template>>>,
+    /// How guest calls ended, by digest.
+    pub(crate) call_counts: super::call_counts::Registry,
 }
 
 thread_local! {
@@ -70,6 +72,7 @@ impl Shared {
             linker,
             compile_permit: Arc::new(tokio::sync::Semaphore::new(1)),
             loaded: Mutex::new(HashMap::new()),
+            call_counts: super::call_counts::Registry::default(),
         }))
     }
 

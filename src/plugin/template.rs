@@ -38,6 +38,8 @@ pub(crate) struct Template {
     pub(crate) pre: InstancePre<HostState>,
     pub(crate) indices: Indices,
     pub(crate) init: Option<config::GuestIndices>,
+    /// How this plugin's calls ended (shared by every template of the digest).
+    pub(crate) counts: Arc<super::call_counts::CallCounts>,
 }
 
 impl Template {
@@ -70,8 +72,10 @@ impl Template {
         };
         let init = config::GuestIndices::new(&pre).ok();
         let plugin = Arc::from(info.digest.as_str());
+        let counts = shared.call_counts.of(&info.digest);
         Ok(Arc::new(Self {
             info,
+            counts,
             plugin,
             pre,
             indices,

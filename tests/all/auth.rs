@@ -392,3 +392,170 @@ async fn a_principal_over_its_rate_gets_429_while_others_are_served() {
     }
     gw.stop().await;
 }
+
+/// Byte rates and open streams are limited per principal: a produce that puts a principal in
+/// debt is let in and the next one is refused (42902, nothing appended) until it is paid for;
+/// fetched bytes likewise (42903); a second open stream is refused (42904) until the first
+/// closes; another principal is served all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_rates_and_open_streams_are_limited_per_principal() {
+    let args = ServeArgs {
+        principal_produce_bytes_rate: Some(1_000),
+        principal_fetch_bytes_rate: Some(1_000),
+        principal_max_streams: Some(1),
+        ..args()
+    };
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    let post = Method::POST;
+    let topic = json!({"name": "t", "partitions": 1});
+    let r = as_user(c, post.clone(), "/v1/topics", &topic, Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for operation in ["read", "write", "describe"] {
+        let acl = json!({"principal": "User:*", "resource_type": "topic", "resource_name": "t",
+                         "operation": operation, "permission": "allow"});
+        let r = as_user(c, post.clone(), "/v1/acls", &acl, Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+    let mut keys = Vec::new();
+    for who in ["heavy", "light"] {
+        let body = json!({"principal": who});
+        let r = as_user(c, post.clone(), "/v1/auth/keys", &body, Some(&admin)).await;
+        keys.push(r.json["key"].as_str().unwrap().to_owned());
+    }
+    let (heavy, light) = (bearer(&keys[0]), bearer(&keys[1]));
+    let records = "/v1/topics/t/records";
+    let big = json!({"records": [{"value": "x".repeat(5_000)}]});
+    let small = json!({"records": [{"value": 1}]});
+
+    let r = as_user(c, post.clone(), records, &big, Some(&heavy)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = as_user(c, post.clone(), records, &small, Some(&heavy)).await;
+    assert_eq!(
+        (r.status, r.json["error_code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!(42902))
+    );
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&wait), "Retry-After {wait}");
+    assert_eq!(
+        end_offset(c, "t").await,
+        1,
+        "the refused produce appended nothing"
+    );
+    let r = as_user(c, post.clone(), records, &small, Some(&light)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(end_offset(c, "t").await, 2);
+
+    let fetch = "/v1/topics/t/partitions/0/records?offset=0";
+    let r = as_user(c, Method::GET, fetch, &Value::Null, Some(&light)).await;
+    assert_eq!(r.json["records"].as_array().unwrap().len(), 2);
+    let r = as_user(c, Method::GET, fetch, &Value::Null, Some(&light)).await;
+    assert_eq!(
+        (r.status, r.json["error_code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!(42903))
+    );
+    let r = as_user(c, Method::GET, fetch, &Value::Null, Some(&heavy)).await;
+    assert_eq!(r.status, StatusCode::OK, "the other principal reads on");
+
+    let stream = |key: &str| format!("/v1/topics/t/events?token={key}");
+    let first = sse::open(gw.addr(), &stream(&keys[0]), &[]).await;
+    assert!(first.is_ok());
+    let (status, body) = sse::open(gw.addr(), &stream(&keys[0]), &[])
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        (status, &body["error_code"]),
+        (StatusCode::TOO_MANY_REQUESTS, &json!(42904))
+    );
+    assert!(sse::open(gw.addr(), &stream(&keys[1]), &[]).await.is_ok());
+    drop(first);
+    // The slot is freed when the server sees the stream close: a bounded wait for that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sse::open(gw.addr(), &stream(&keys[0]), &[]).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed stream kept its slot"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    gw.stop().await;
+}
+
+/// Revoking a key, or removing the ACL a stream was opened under, reaches streams already
+/// open: the next record is not delivered, the stream ends with an error event instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_key_or_an_acl_ends_open_streams() {
+    let gw = start().await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    let post = Method::POST;
+    let topic = json!({"name": "t", "partitions": 1});
+    assert_eq!(
+        as_user(c, post.clone(), "/v1/topics", &topic, Some(&admin))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let acl = |who: &str| {
+        json!({"principal": format!("User:{who}"), "resource_type": "topic",
+               "resource_name": "t", "operation": "read", "permission": "allow"})
+    };
+    let mut keys = Vec::new();
+    for who in ["revoked", "unlisted"] {
+        let r = as_user(c, post.clone(), "/v1/acls", &acl(who), Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let body = json!({"principal": who});
+        let r = as_user(c, post.clone(), "/v1/auth/keys", &body, Some(&admin)).await;
+        keys.push(r.json["key"].as_str().unwrap().to_owned());
+    }
+    let mut streams = Vec::new();
+    for key in &keys {
+        let path = format!("/v1/topics/t/events?from=earliest&token={key}");
+        let mut s = sse::open(gw.addr(), &path, &[])
+            .await
+            .map_err(|e| e.0)
+            .unwrap();
+        assert_eq!(s.next().await.unwrap().event.as_deref(), Some("subscribed"));
+        streams.push(s);
+    }
+    let produce = |v: i32| {
+        let body = json!({"records": [{"value": v}]});
+        let admin = admin.clone();
+        async move { as_user(c, Method::POST, "/v1/topics/t/records", &body, Some(&admin)).await }
+    };
+    produce(1).await;
+    for s in &mut streams {
+        assert_eq!(s.records(1).await[0].json()["value"], 1);
+    }
+
+    let (id, _) = keys[0].split_once('.').unwrap();
+    let r = as_user(
+        c,
+        Method::DELETE,
+        &format!("/v1/auth/keys/{id}"),
+        &Value::Null,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = as_user(
+        c,
+        Method::DELETE,
+        "/v1/acls",
+        &acl("unlisted"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.json["removed"], 1);
+
+    produce(2).await;
+    for (s, code) in streams.iter_mut().zip([40101, 40301]) {
+        let e = s.next().await.unwrap();
+        assert_eq!(e.event.as_deref(), Some("error"), "{e:?}");
+        assert_eq!(e.json()["error_code"], code);
+        assert!(s.next().await.is_none(), "the stream ended");
+    }
+    gw.stop().await;
+}

@@ -411,3 +411,155 @@ async fn a_client_certificate_names_the_principal_for_acls() {
     assert_eq!(produce(&ops).await, StatusCode::FORBIDDEN);
     gw.stop().await;
 }
+
+/// Runs the CLI with `args`, feeding `stdin`; (success, stdout, stderr).
+async fn cli(args: Vec<String>, stdin: &'static str) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// The CLI speaks TLS: `--ca` verifies the server, `--cert`/`--key` authenticate under mutual
+/// TLS, for the HTTP commands and for `consume --ws`. Without the client certificate the
+/// handshake is refused; without `--ca` the server's private CA is not trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_speaks_tls_and_mutual_tls() {
+    let server_ca = ca("server ca");
+    let client_ca = ca("client ca");
+    let (gw, certs) = start(&server_ca, Some(&client_ca)).await;
+    let dir = certs.path();
+    let ca_file = write(dir, "ca.pem", &server_ca.pem);
+    let (cert, key) = leaf(&client_ca, "cli-user", &[], false);
+    let (cert, key) = (write(dir, "cli.pem", &cert), write(dir, "cli.key", &key));
+    let server = format!("https://localhost:{}", gw.addr().port());
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "--server".to_owned(),
+            server.clone(),
+            "--ca".to_owned(),
+            ca_file.display().to_string(),
+            "--cert".to_owned(),
+            cert.display().to_string(),
+            "--key".to_owned(),
+            key.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+
+    let (ok, _, err) = cli(with(&["topic", "create", "secure"]), "").await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(with(&["produce", "secure"]), "{\"n\":1}\n{\"n\":2}\n").await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = cli(with(&["consume", "secure", "--max-records", "2"]), "").await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "{\"n\":1}\n{\"n\":2}\n");
+    let ws = with(&[
+        "consume",
+        "secure",
+        "--ws",
+        "--from",
+        "earliest",
+        "--max-records",
+        "2",
+    ]);
+    let (ok, out, err) = cli(ws, "").await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "{\"n\":1}\n{\"n\":2}\n");
+
+    let no_cert = vec![
+        "--server".to_owned(),
+        server.clone(),
+        "--ca".to_owned(),
+        ca_file.display().to_string(),
+        "topic".to_owned(),
+        "list".to_owned(),
+    ];
+    let (ok, _, _) = cli(no_cert, "").await;
+    assert!(!ok, "a client without a certificate got through");
+    let no_ca = vec![
+        "--server".to_owned(),
+        server.clone(),
+        "topic".to_owned(),
+        "list".to_owned(),
+    ];
+    let (ok, _, err2) = cli(no_ca, "").await;
+    assert!(!ok, "the private CA was trusted without --ca");
+    assert!(err2.to_lowercase().contains("certificate"), "{err2}");
+    gw.stop().await;
+}
+
+/// With `--tls-client-principal dns` the principal is the certificate's first DNS name, not
+/// its common name; a certificate without one names no principal (401).
+#[tokio::test]
+async fn a_subject_alternative_name_can_name_the_principal() {
+    let server_ca = ca("Server CA");
+    let clients = ca("Client CA");
+    let args = ServeArgs {
+        auth_required: Some(true),
+        auth_admin_token: Some("tls-admin".into()),
+        tls_client_principal: Some("dns".into()),
+        ..ServeArgs::default()
+    };
+    let (gw, _certs) = start_with(&server_ca, Some(&clients), args).await;
+    let service = connector(
+        &server_ca,
+        Some(leaf(&clients, "ignored-cn", &["svc-a.internal"], false)),
+        &[b"http/1.1"],
+    );
+    let cn_only = connector(
+        &server_ca,
+        Some(leaf(&clients, "svc-a.internal", &[], false)),
+        &[b"http/1.1"],
+    );
+    let post = hyper::Method::POST;
+    let topic = json!({"name": "t", "partitions": 1});
+    let created = send(
+        &gw,
+        &service,
+        post.clone(),
+        "/v1/topics",
+        topic,
+        Some("tls-admin"),
+    );
+    assert_eq!(created.await, StatusCode::CREATED);
+    let grant = json!({"principal": "User:svc-a.internal", "resource_type": "topic",
+                       "resource_name": "t", "operation": "write", "permission": "allow"});
+    let granted = send(&gw, &service, post, "/v1/acls", grant, Some("tls-admin")).await;
+    assert_eq!(granted, StatusCode::CREATED);
+    let produce = |who| {
+        let body = json!({"records": [{"value": 1}]});
+        send(
+            &gw,
+            who,
+            hyper::Method::POST,
+            "/v1/topics/t/records",
+            body,
+            None,
+        )
+    };
+    assert_eq!(produce(&service).await, StatusCode::OK);
+    assert_eq!(produce(&cn_only).await, StatusCode::UNAUTHORIZED);
+    gw.stop().await;
+}

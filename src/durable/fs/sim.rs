@@ -6,7 +6,7 @@
 //! [`SimFs::crash`] throws the rest away, wholly or torn at any byte, using a seeded PRNG so a
 //! failing case replays exactly. It can also fail fsyncs with EIO (and then, like Linux after
 //! an EIO, report later fsyncs of that file as fine while the data stays lost) and run out of
-//! space at a byte budget. It must never be used outside tests.
+//! space at a byte budget. It must never be used outside tests (fuzzing counts as one).
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::stream_params::{format_positions, parse_spec};
 use crate::broker::Subscription;
+use crate::http::limits::StreamPermit;
 use crate::http::metrics::OpenSubscription;
 use crate::http::router::{HandlerResult, query};
 use crate::http::{ApiError, AppState, wire};
@@ -44,8 +45,10 @@ pub async fn events(state: &AppState, topic: &str, req: &Request<Incoming>) -> H
         })
         .transpose()?;
     let spec = parse_spec(&query(req), resume)?;
+    let permit = state.limits.open_stream(&state.principal)?;
     let subscription = state.broker.subscribe(topic, spec).await?;
     let stream = Events {
+        _permit: permit,
         subscription,
         topic_json: serde_json::to_string(topic).unwrap_or_default(),
         shutdown: state.shutdown.clone(),
@@ -71,6 +74,8 @@ pub async fn events(state: &AppState, topic: &str, req: &Request<Incoming>) -> H
 }
 
 struct Events {
+    /// The principal's stream slot, freed when the stream ends.
+    _permit: StreamPermit,
     subscription: Subscription,
     topic_json: String,
     shutdown: CancellationToken,

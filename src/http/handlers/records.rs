@@ -196,6 +196,7 @@ pub async fn fetch(
     let max_records = usize::try_from(max_records.max(1)).unwrap_or(MAX_FETCH_RECORDS);
     let max_bytes = usize::try_from(max_bytes.max(1)).unwrap_or(MAX_FETCH_BYTES);
     let wait = Duration::from_millis(wait_ms);
+    state.limits.check_fetch(&state.principal)?;
     // The budget covers reads only: a long poll waits for data without holding any.
     let mut budget = Some(reserve_fetch_budget(state, max_bytes, wait).await?);
     let broker = &state.broker;
@@ -230,6 +231,7 @@ pub async fn fetch(
     state
         .metrics
         .fetched(topic, read.records.len() as u64, bytes as u64);
+    state.limits.charge_fetch(&state.principal, bytes);
     if decode {
         broker.decode_records(&mut read.records);
     }

@@ -302,23 +302,7 @@ fn encode(
     match format {
         // Stored as sent, like native produce: no parse into a tree and back.
         Format::Json => Ok((compact(body, raw), true)),
-        Format::Binary => {
-            let text: String = serde_json::from_str(raw.get()).map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    400,
-                    format!("data={} is not a base64 string.", raw.get()),
-                )
-            })?;
-            let bytes = BASE64.decode(text.as_bytes()).map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    400,
-                    format!("data={text} is not a (valid) base64 string."),
-                )
-            })?;
-            Ok((Bytes::from(bytes), false))
-        }
+        Format::Binary => Ok((base64_data(raw)?, false)),
         Format::Avro | Format::JsonSchema => {
             let Some(id) = id else {
                 let side = if missing == 42201 { "key" } else { "value" };
@@ -338,6 +322,41 @@ fn encode(
                 )
             })?;
             Ok((Bytes::from(bytes), false))
+        }
+    }
+}
+
+/// The bytes of a `binary` key or value: a JSON string of base64.
+fn base64_data(raw: &RawValue) -> Result<Bytes, ApiError> {
+    let text: String = serde_json::from_str(raw.get()).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            400,
+            format!("data={} is not a base64 string.", raw.get()),
+        )
+    })?;
+    let bytes = BASE64.decode(text.as_bytes()).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            400,
+            format!("data={text} is not a (valid) base64 string."),
+        )
+    })?;
+    Ok(Bytes::from(bytes))
+}
+
+/// The parsers a v2 produce body meets before any schema is involved: the request, then each
+/// key and value as the json and the binary formats read them.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_body(data: &[u8]) {
+    let body = Bytes::copy_from_slice(data);
+    let Ok(request) = serde_json::from_slice::<ProduceBody<'_>>(&body) else {
+        return;
+    };
+    for record in &request.records {
+        for raw in [record.key, record.value].into_iter().flatten() {
+            let _ = compact(&body, raw);
+            let _ = base64_data(raw);
         }
     }
 }

@@ -574,11 +574,14 @@ async fn records(state: &AppState, g: &str, i: &str, req: &Request<Incoming>) ->
         }
     }
     let wait = timeout.unwrap_or(crate::broker::DEFAULT_INSTANCE_WAIT);
+    state.limits.check_fetch(&state.principal)?;
     let budget = reserve_fetch_budget(state, max_bytes, wait).await?;
     let got = state
         .broker
         .instance_records(g, i, max_bytes, timeout)
         .await?;
+    let bytes = got.iter().map(|r| r.record.record.payload_len()).sum();
+    state.limits.charge_fetch(&state.principal, bytes);
     let rendered = render(state, format, &got);
     let body = match rendered {
         Ok(body) => body,

@@ -334,3 +334,18 @@ fn partition(state: &AppState, base: &str, topic: &str, partition: &str) -> Hand
         .ok_or_else(not_found)?;
     reply(StatusCode::OK, &partition_json(base, topic, p))
 }
+
+/// The parser a streamed v3 produce meets: the body framed into records as it arrives, in
+/// chunks whose sizes the input's first byte picks.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_stream(data: &[u8]) {
+    let Some((&chunk, data)) = data.split_first() else {
+        return;
+    };
+    let chunk = usize::from(chunk).max(1);
+    let mut buffer = bytes::BytesMut::new();
+    for piece in data.chunks(chunk) {
+        buffer.extend_from_slice(piece);
+        let _ = records::split_records(&mut buffer);
+    }
+}

@@ -44,11 +44,13 @@ pub async fn subscribe(
     let pairs = query(&req);
     let options = parse_options(&pairs)?;
     let spec = parse_spec(&pairs, None)?;
+    let permit = state.limits.open_stream(&state.principal)?;
     let subscription = state.broker.subscribe(topic, spec).await?;
     let session_state = Arc::clone(state);
     let topic = topic.to_owned();
-    start(state, &mut req, &key, move |upgraded| {
-        session::run(session_state, topic, subscription, options, upgraded)
+    start(state, &mut req, &key, move |upgraded| async move {
+        session::run(session_state, topic, subscription, options, upgraded).await;
+        drop(permit);
     })
 }
 
@@ -147,4 +149,43 @@ fn handshake_key(req: &Request<Incoming>) -> Result<String, ApiError> {
         .get(SEC_WEBSOCKET_KEY)
         .ok_or_else(|| ApiError::bad_request("Sec-WebSocket-Key is missing"))?;
     Ok(derive_accept_key(key.as_bytes()))
+}
+
+/// The parsers a client's bytes meet after the upgrade, without a broker: WebSocket framing
+/// (server role, the sockets' own settings and a 64 KiB frame limit), then each text message
+/// as both kinds of socket read it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_frames(data: &[u8]) {
+    use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
+
+    /// The client's bytes to read; what the server writes (pongs, closes) is dropped.
+    struct Wire(std::io::Cursor<Vec<u8>>);
+    impl std::io::Read for Wire {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+    impl std::io::Write for Wire {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let wire = Wire(std::io::Cursor::new(data.to_vec()));
+    let config = session::socket_config(64 << 10);
+    let mut socket = WebSocket::from_raw_socket(wire, Role::Server, Some(config));
+    // Bounded: each read consumes input or fails, but a close handshake may repeat.
+    for _ in 0..256 {
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                session::fuzz_text(&text);
+                multiplex::fuzz_text(&text);
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
 }

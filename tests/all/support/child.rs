@@ -13,7 +13,7 @@ pub struct ChildServer {
 }
 
 impl ChildServer {
-    /// Starts the real binary on port 0 over `dir` and waits until it is listening.
+    /// Starts the real binary on port 0 over `dir` and waits until it serves.
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidegate"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -30,7 +30,11 @@ impl ChildServer {
         // Keep draining stderr for the child's whole life, so it never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening addr=").nth(1) {
+                // Ready once storage has recovered (the port answers 503 before that).
+                if !line.contains("Tidegate serving.") {
+                    continue;
+                }
+                if let Some(rest) = line.split("addr=").nth(1) {
                     let addr = rest
                         .split_whitespace()
                         .next()

@@ -7,6 +7,7 @@
 //! the per-record results. Each group of records that arrived together is one
 //! `produce_partial` call, so one bad record fails alone and later ones go on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -23,6 +24,7 @@ use super::{CLUSTER_ID, error};
 use crate::broker::{Broker, ProduceRecord, RecordStatus, StorageError};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::limits::PrincipalLimits;
 use crate::http::router::{Body, HandlerResult, read_body, respond};
 
 /// Most records produced together from one stream read.
@@ -209,6 +211,8 @@ pub(super) async fn produce(
     // The topic is checked before the stream starts, so a typo is one plain 404.
     super::describe(state, topic)?;
     let stream = RecordStream {
+        limits: Arc::clone(&state.limits),
+        principal: Arc::clone(&state.principal),
         broker: state.broker.clone(),
         topic: topic.to_owned(),
         body: req.into_body(),
@@ -232,6 +236,10 @@ pub(super) async fn produce(
 }
 
 struct RecordStream {
+    /// The principal's produce bytes are charged as the body arrives; while they are in debt
+    /// the stream is read no further (throttled, not refused).
+    limits: Arc<PrincipalLimits>,
+    principal: Arc<crate::broker::Principal>,
     broker: Broker,
     topic: String,
     body: Incoming,
@@ -245,7 +253,7 @@ struct RecordStream {
 
 /// What the buffer holds: complete records (parsed or not), and whether the rest is a record
 /// still arriving.
-fn split_records(buffer: &mut BytesMut) -> (Vec<Result<V3Record, ApiError>>, bool) {
+pub(super) fn split_records(buffer: &mut BytesMut) -> (Vec<Result<V3Record, ApiError>>, bool) {
     let mut out = Vec::new();
     let mut consumed = 0;
     let mut partial = false;
@@ -312,6 +320,17 @@ impl RecordStream {
                 let e = json!({"error_code": 413, "message": format!("a record exceeds the limit of {} bytes", self.limit)});
                 return Some(lines(&[e]));
             }
+            if let Err(e) = self.limits.check_produce(&self.principal) {
+                let wait = Duration::from_secs(e.retry_after.unwrap_or(1));
+                tokio::select! {
+                    () = self.shutdown.cancelled() => {
+                        self.done = true;
+                        return Some(lines(&[json!({"error_code": 503, "message": "the server is shutting down"})]));
+                    }
+                    () = tokio::time::sleep(wait) => {}
+                }
+                continue;
+            }
             let frame = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => {
@@ -327,6 +346,7 @@ impl RecordStream {
             match frame {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
+                        self.limits.charge_produce(&self.principal, data.len());
                         self.buffer.extend_from_slice(&data);
                     }
                 }

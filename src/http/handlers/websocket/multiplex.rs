@@ -223,6 +223,43 @@ async fn handle(
     }
 }
 
+/// A subscribe's options as query pairs: they are /subscribe's query parameters, given as
+/// strings, numbers, booleans, or a list.
+fn option_pairs(fields: serde_json::Map<String, Value>) -> Vec<(String, String)> {
+    fields
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect()
+}
+
+/// The parsers a `/v1/ws` text message meets without a broker: the message, a subscribe's
+/// options (as the query parsers read them), a produce's records (as a produce body).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(super) fn fuzz_text(text: &str) {
+    let Ok(message) = serde_json::from_str::<ClientMessage<'_>>(text) else {
+        return;
+    };
+    if let Some(Value::Object(fields)) = message.subscribe {
+        let pairs = option_pairs(fields);
+        let _ = parse_options(&pairs);
+        let _ = parse_spec(&pairs, None);
+    }
+    if let Some(records) = message.produce {
+        let _ = crate::http::wire::decode_produce(records.get().as_bytes(), 1_000);
+    }
+}
+
 fn refusal(tag: &str, e: &ApiError) -> String {
     format!(
         r#"{{"subscription":{tag},"error":{}}}"#,
@@ -265,29 +302,15 @@ async fn subscribe(
         ));
         return refusal(&tag, &e);
     }
-    // The options are those of /subscribe's query: strings, numbers, booleans, or a list.
-    let pairs: Vec<(String, String)> = fields
-        .into_iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s,
-                Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => other.to_string(),
-            };
-            (k, text)
-        })
-        .collect();
+    let pairs = option_pairs(fields);
     let opened = async {
         let options = parse_options(&pairs)?;
         let spec = parse_spec(&pairs, None)?;
+        let permit = state.limits.open_stream(&state.principal)?;
         let subscription = state.broker.subscribe(&topic, spec).await?;
-        Ok::<_, ApiError>((options, subscription))
+        Ok::<_, ApiError>((options, subscription, permit))
     };
-    let (options, subscription) = match opened.await {
+    let (options, subscription, permit) = match opened.await {
         Ok(opened) => opened,
         Err(e) => return refusal(&tag, &e),
     };
@@ -305,6 +328,7 @@ async fn subscribe(
         subscription,
         commits: queued,
         open,
+        _permit: permit,
     };
     feeds.push(feed(tag, &topic, source, options, stop));
     json!({"subscribed": id, "positions": positions}).to_string()
@@ -316,6 +340,8 @@ struct Source {
     subscription: Subscription,
     commits: mpsc::Receiver<Commit>,
     open: OpenSubscription,
+    /// The principal's stream slot, freed when the subscription ends.
+    _permit: crate::http::limits::StreamPermit,
 }
 
 /// The batches of one subscription until it is stopped or fails (the failure is the last).

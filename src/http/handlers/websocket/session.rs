@@ -253,6 +253,18 @@ pub(super) async fn commit_reply(
     reply.to_string()
 }
 
+/// The parsers a subscription socket's text message meets without a broker.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(super) fn fuzz_text(text: &str) {
+    if let Ok(ClientMessage {
+        produce: Some(records),
+        ..
+    }) = serde_json::from_str::<ClientMessage<'_>>(text)
+    {
+        let _ = crate::http::wire::decode_produce(records.get().as_bytes(), 1_000);
+    }
+}
+
 /// Produces `{"records": [...]}` through the REST path; the `ack` or `nack` frame for `id`.
 pub(super) async fn produce_reply(
     state: &AppState,
@@ -261,6 +273,11 @@ pub(super) async fn produce_reply(
     id: &serde_json::Value,
 ) -> String {
     let body = Bytes::copy_from_slice(records.get().as_bytes());
+    if let Err(e) = state.limits.check_produce(&state.principal) {
+        let retry = e.retry_after.unwrap_or(1);
+        return json!({"nack": id, "error_code": e.error_code, "message": e.message, "retry_after": retry}).to_string();
+    }
+    state.limits.charge_produce(&state.principal, body.len());
     match produce_body(state, topic, &body, None).await {
         Ok(offsets) => json!({"ack": id, "offsets": offsets}).to_string(),
         Err(e) => json!({"nack": id, "error_code": e.error_code, "message": e.message}).to_string(),
