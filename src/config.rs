@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// SSE streams and WebSocket subscriptions each principal may hold open (0: unlimited).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_MAX_STREAMS")]
     pub principal_max_streams: Option<u32>,
+    /// Connections each principal may hold open, counted for the principal of a connection's
+    /// first authenticated request (0: unlimited).
+    #[arg(long, env = "TIDEGATE_PRINCIPAL_MAX_CONNECTIONS")]
+    pub principal_max_connections: Option<u32>,
     /// Accept OIDC/JWT bearer tokens from this issuer (`iss`); needs the audience and JWKS.
     #[arg(long, env = "TIDEGATE_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
@@ -185,6 +189,7 @@ impl ServeArgs {
             principal_produce_bytes_rate,
             principal_fetch_bytes_rate,
             principal_max_streams,
+            principal_max_connections,
             oidc_issuer,
             oidc_audience,
             oidc_jwks_file,
@@ -491,6 +496,7 @@ impl Config {
                 produce_bytes_rate: s.principal_produce_bytes_rate.unwrap_or(0),
                 fetch_bytes_rate: s.principal_fetch_bytes_rate.unwrap_or(0),
                 max_streams: s.principal_max_streams.unwrap_or(0),
+                max_connections: s.principal_max_connections.unwrap_or(0),
             },
             oidc,
             auth: crate::http::auth::AuthConfig {

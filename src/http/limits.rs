@@ -38,6 +38,8 @@ pub struct Quotas {
     pub fetch_bytes_rate: u64,
     /// Open SSE streams and WebSocket subscriptions.
     pub max_streams: u32,
+    /// Open connections, each counted for the principal of its first authenticated request.
+    pub max_connections: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -72,6 +74,7 @@ struct Entry {
     produced: Bucket,
     fetched: Bucket,
     streams: u32,
+    connections: u32,
 }
 
 /// Entries by principal name.
@@ -128,6 +131,7 @@ impl PrincipalLimits {
                 e.produced.refill(produced, produced, now);
                 e.fetched.refill(fetched, fetched, now);
                 e.streams > 0
+                    || e.connections > 0
                     || e.requests.tokens < requests
                     || e.produced.tokens < produced
                     || e.fetched.tokens < fetched
@@ -138,6 +142,7 @@ impl PrincipalLimits {
             produced: Bucket::full(produced, now),
             fetched: Bucket::full(fetched, now),
             streams: 0,
+            connections: 0,
         });
         entry
             .requests
@@ -220,10 +225,10 @@ impl PrincipalLimits {
 
     /// Counts one more open stream until the permit is dropped; refused (429, 42904) at the
     /// principal's limit.
-    pub fn open_stream(&self, principal: &Principal) -> Result<StreamPermit, ApiError> {
+    pub fn open_stream(&self, principal: &Principal) -> Result<Permit, ApiError> {
         let max = self.quotas.max_streams;
         if max == 0 || principal.superuser {
-            return Ok(StreamPermit(None));
+            return Ok(Permit(None));
         }
         self.with_entry(principal, |e| {
             if e.streams >= max {
@@ -234,23 +239,68 @@ impl PrincipalLimits {
                 return Err(too_many(4, 1, message));
             }
             e.streams += 1;
-            Ok(StreamPermit(Some((
-                Arc::clone(&self.table),
-                principal.name.clone(),
-            ))))
+            Ok(self.permit(principal, Held::Stream))
         })
+    }
+
+    /// Counts the connection `slot` belongs to for `principal`, unless it is counted already
+    /// (for whoever first used it); refused (429, 42905) at the principal's limit.
+    pub fn attribute_connection(
+        &self,
+        slot: &Mutex<Option<Permit>>,
+        principal: &Principal,
+    ) -> Result<(), ApiError> {
+        let max = self.quotas.max_connections;
+        if max == 0 || principal.superuser {
+            return Ok(());
+        }
+        let mut slot = slot.lock();
+        if slot.is_some() {
+            return Ok(());
+        }
+        self.with_entry(principal, |e| {
+            if e.connections >= max {
+                let message = format!(
+                    "principal '{}' has {max} connections open, its limit",
+                    principal.name
+                );
+                return Err(too_many(5, 1, message));
+            }
+            e.connections += 1;
+            *slot = Some(self.permit(principal, Held::Connection));
+            Ok(())
+        })
+    }
+
+    fn permit(&self, principal: &Principal, held: Held) -> Permit {
+        Permit(Some((
+            Arc::clone(&self.table),
+            principal.name.clone(),
+            held,
+        )))
     }
 }
 
-/// One open stream of a principal; dropping it frees the slot.
-pub struct StreamPermit(Option<(Table, String)>);
+/// What a permit holds.
+#[derive(Clone, Copy)]
+enum Held {
+    Stream,
+    Connection,
+}
 
-impl Drop for StreamPermit {
+/// One open stream or connection of a principal; dropping it frees the slot.
+pub struct Permit(Option<(Table, String, Held)>);
+
+impl Drop for Permit {
     fn drop(&mut self) {
-        if let Some((table, name)) = self.0.take()
+        if let Some((table, name, held)) = self.0.take()
             && let Some(entry) = table.lock().get_mut(&name)
         {
-            entry.streams = entry.streams.saturating_sub(1);
+            let count = match held {
+                Held::Stream => &mut entry.streams,
+                Held::Connection => &mut entry.connections,
+            };
+            *count = count.saturating_sub(1);
         }
     }
 }

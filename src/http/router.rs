@@ -31,6 +31,9 @@ pub struct Service {
     peer: SocketAddr,
     /// The common name of the connection's verified client certificate (mutual TLS).
     client: Option<Arc<str>>,
+    /// The connection's slot in its principal's connection count (taken by the first
+    /// authenticated request, freed when the connection closes and the service is dropped).
+    counted: Arc<parking_lot::Mutex<Option<super::limits::Permit>>>,
 }
 
 /// A request's verified client certificate name, for authentication.
@@ -43,6 +46,7 @@ impl Service {
             state,
             peer,
             client: None,
+            counted: Arc::default(),
         }
     }
 
@@ -61,6 +65,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let state = Arc::clone(&self.state);
         let peer = self.peer;
+        let counted = Arc::clone(&self.counted);
         if let Some(client) = &self.client {
             req.extensions_mut()
                 .insert(ClientCertificate(Arc::clone(client)));
@@ -69,8 +74,16 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             let started = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            let (route, result) = dispatch(&state, req, peer).await;
-            let response = result.unwrap_or_else(|e| error_response(&e));
+            let (route, result) = dispatch(&state, req, peer, &counted).await;
+            let over_connections = matches!(&result, Err(e) if e.error_code == 42905);
+            let mut response = result.unwrap_or_else(|e| error_response(&e));
+            if over_connections {
+                // The connection is not the principal's to keep.
+                response.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+            }
             let status = response.status().as_u16();
             state
                 .metrics
@@ -273,6 +286,7 @@ async fn dispatch(
     state: &Arc<AppState>,
     req: Request<Incoming>,
     peer: SocketAddr,
+    counted: &parking_lot::Mutex<Option<super::limits::Permit>>,
 ) -> (&'static str, HandlerResult) {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
@@ -298,6 +312,9 @@ async fn dispatch(
         }
     };
     if let Err(e) = state.limits.admit(&principal) {
+        return ("rate_limited", Err(e));
+    }
+    if !public && let Err(e) = state.limits.attribute_connection(counted, &principal) {
         return ("rate_limited", Err(e));
     }
     // Everything this request does through the broker is checked against its ACLs.

@@ -559,3 +559,85 @@ async fn revoking_a_key_or_an_acl_ends_open_streams() {
     }
     gw.stop().await;
 }
+
+/// One connection of `addr`, and a GET on it with `auth`: (status, error_code, whether the
+/// server asked to close).
+struct Connection(hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>);
+
+impl Connection {
+    async fn open(addr: std::net::SocketAddr) -> Self {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(tcp);
+        let (sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        Self(sender)
+    }
+
+    async fn get(&mut self, path: &str, auth: &str) -> (StatusCode, Value, bool) {
+        use http_body_util::BodyExt;
+        let req = hyper::Request::get(path)
+            .header("host", "t")
+            .header("authorization", auth)
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        let resp = self.0.send_request(req).await.unwrap();
+        let status = resp.status();
+        let close = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v == "close");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (status, json["error_code"].clone(), close)
+    }
+}
+
+/// Connections count for the principal of their first request: a second one of the same
+/// principal is refused (42905) and closed, another principal's is served, and closing the
+/// first frees the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_are_limited_per_principal() {
+    let args = ServeArgs {
+        principal_max_connections: Some(1),
+        ..args()
+    };
+    let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
+    let c = &gw.client;
+    let admin = bearer(ADMIN);
+    let mut keys = Vec::new();
+    for who in ["one", "two"] {
+        let body = json!({"principal": who});
+        let r = as_user(c, Method::POST, "/v1/auth/keys", &body, Some(&admin)).await;
+        keys.push(bearer(r.json["key"].as_str().unwrap()));
+    }
+    let mut first = Connection::open(gw.addr()).await;
+    let (status, _, _) = first.get("/v1/topics", &keys[0]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = first.get("/v1/topics", &keys[0]).await;
+    assert_eq!(status, StatusCode::OK, "the same connection goes on");
+
+    let mut second = Connection::open(gw.addr()).await;
+    let (status, code, close) = second.get("/v1/topics", &keys[0]).await;
+    assert_eq!(
+        (status, code, close),
+        (StatusCode::TOO_MANY_REQUESTS, json!(42905), true)
+    );
+    let mut other = Connection::open(gw.addr()).await;
+    assert_eq!(other.get("/v1/topics", &keys[1]).await.0, StatusCode::OK);
+
+    drop(first);
+    // The slot is freed when the server sees the connection close: a bounded wait for that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut next = Connection::open(gw.addr()).await;
+        if next.get("/v1/topics", &keys[0]).await.0 == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed connection kept its slot"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    gw.stop().await;
+}

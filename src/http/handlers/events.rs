@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::stream_params::{format_positions, parse_spec};
 use crate::broker::Subscription;
-use crate::http::limits::StreamPermit;
+use crate::http::limits::Permit;
 use crate::http::metrics::OpenSubscription;
 use crate::http::router::{HandlerResult, query};
 use crate::http::{ApiError, AppState, wire};
@@ -75,7 +75,7 @@ pub async fn events(state: &AppState, topic: &str, req: &Request<Incoming>) -> H
 
 struct Events {
     /// The principal's stream slot, freed when the stream ends.
-    _permit: StreamPermit,
+    _permit: Permit,
     subscription: Subscription,
     topic_json: String,
     shutdown: CancellationToken,

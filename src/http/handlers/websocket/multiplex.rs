@@ -341,7 +341,7 @@ struct Source {
     commits: mpsc::Receiver<Commit>,
     open: OpenSubscription,
     /// The principal's stream slot, freed when the subscription ends.
-    _permit: crate::http::limits::StreamPermit,
+    _permit: crate::http::limits::Permit,
 }
 
 /// The batches of one subscription until it is stopped or fails (the failure is the last).
