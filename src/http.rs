@@ -128,6 +128,20 @@ impl Shared {
     }
 }
 
+/// The next connection; accept errors (EMFILE and friends) back off instead of spinning.
+/// Cancel safe: nothing is lost when it is dropped.
+pub(crate) async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(pair) => return pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "Accept failed.");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets
 /// in-flight requests finish (up to `drain_timeout`).
 ///
@@ -174,15 +188,7 @@ pub async fn serve(
             biased;
             () = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "Accept failed.");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener) => accepted,
         };
         let _ = stream.set_nodelay(true);
         let settings = connection::Settings {

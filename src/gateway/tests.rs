@@ -40,16 +40,21 @@ async fn call(
     (status, serde_json::from_str(json).unwrap())
 }
 
+/// A loopback, port-0 configuration over `dir`.
+fn config_in(dir: &std::path::Path) -> Config {
+    let args = ServeArgs {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.to_path_buf()),
+        ..ServeArgs::default()
+    };
+    Config::load(&args).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_507_appends_nothing_and_recovers() {
     let sim = SimFs::new(7);
     let dir = tempfile::tempdir().unwrap();
-    let args = ServeArgs {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.path().to_path_buf()),
-        ..ServeArgs::default()
-    };
-    let config = Config::load(&args).unwrap();
+    let config = config_in(dir.path());
     let log = Log::open(LogConfig {
         fs: sim.clone(),
         ..LogConfig::new(PathBuf::from("/data"))
@@ -104,12 +109,7 @@ async fn a_full_disk_answers_507_appends_nothing_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_answers_503_until_storage_has_recovered() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ServeArgs {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.path().to_path_buf()),
-        ..ServeArgs::default()
-    };
-    let config = Config::load(&args).unwrap();
+    let config = config_in(dir.path());
     let starting = Gateway::bind(config).await.unwrap();
     let addr = starting.addr();
     let (finish_recovery, recovered) = tokio::sync::oneshot::channel::<()>();

@@ -173,54 +173,52 @@ impl PrincipalLimits {
 
     /// Refuses a request body (429, 42902) while the principal's produce bytes are in debt.
     pub fn check_produce(&self, principal: &Principal) -> Result<(), ApiError> {
-        let rate = self.quotas.produce_bytes_rate as f64;
-        if rate <= 0.0 || principal.superuser {
-            return Ok(());
-        }
-        self.with_entry(principal, |e| {
-            if e.produced.tokens >= 0.0 {
-                return Ok(());
-            }
-            let message = format!(
-                "principal '{}' is over its produce rate of {} bytes per second",
-                principal.name, self.quotas.produce_bytes_rate
-            );
-            Err(too_many(2, e.produced.wait(0.0, rate), message))
-        })
+        self.check_bytes(principal, &Bytes::Produce)
     }
 
     /// Charges `bytes` of request body.
     pub fn charge_produce(&self, principal: &Principal, bytes: usize) {
-        if self.quotas.produce_bytes_rate == 0 || principal.superuser {
-            return;
-        }
-        self.with_entry(principal, |e| e.produced.tokens -= bytes as f64);
+        self.charge_bytes(principal, &Bytes::Produce, bytes);
     }
 
     /// Refuses a fetch (429, 42903) while the principal's fetched bytes are in debt.
     pub fn check_fetch(&self, principal: &Principal) -> Result<(), ApiError> {
-        let rate = self.quotas.fetch_bytes_rate as f64;
-        if rate <= 0.0 || principal.superuser {
-            return Ok(());
-        }
-        self.with_entry(principal, |e| {
-            if e.fetched.tokens >= 0.0 {
-                return Ok(());
-            }
-            let message = format!(
-                "principal '{}' is over its fetch rate of {} bytes per second",
-                principal.name, self.quotas.fetch_bytes_rate
-            );
-            Err(too_many(3, e.fetched.wait(0.0, rate), message))
-        })
+        self.check_bytes(principal, &Bytes::Fetch)
     }
 
     /// Charges `bytes` a fetch returned.
     pub fn charge_fetch(&self, principal: &Principal, bytes: usize) {
-        if self.quotas.fetch_bytes_rate == 0 || principal.superuser {
+        self.charge_bytes(principal, &Bytes::Fetch, bytes);
+    }
+
+    fn check_bytes(&self, principal: &Principal, kind: &Bytes) -> Result<(), ApiError> {
+        let rate = kind.rate(&self.quotas);
+        if rate == 0 || principal.superuser {
+            return Ok(());
+        }
+        self.with_entry(principal, |e| {
+            let bucket = kind.bucket(e);
+            if bucket.tokens >= 0.0 {
+                return Ok(());
+            }
+            let message = format!(
+                "principal '{}' is over its {} rate of {rate} bytes per second",
+                principal.name,
+                kind.name()
+            );
+            Err(too_many(
+                kind.code(),
+                bucket.wait(0.0, rate as f64),
+                message,
+            ))
+        })
+    }
+
+    fn charge_bytes(&self, principal: &Principal, kind: &Bytes, bytes: usize) {
+        if kind.rate(&self.quotas) == 0 || principal.superuser {
             return;
         }
-        self.with_entry(principal, |e| e.fetched.tokens -= bytes as f64);
+        self.with_entry(principal, |e| kind.bucket(e).tokens -= bytes as f64);
     }
 
     /// Counts one more open stream until the permit is dropped; refused (429, 42904) at the
@@ -278,6 +276,42 @@ impl PrincipalLimits {
             principal.name.clone(),
             held,
         )))
+    }
+}
+
+/// Which byte rate.
+enum Bytes {
+    Produce,
+    Fetch,
+}
+
+impl Bytes {
+    fn rate(&self, quotas: &Quotas) -> u64 {
+        match self {
+            Self::Produce => quotas.produce_bytes_rate,
+            Self::Fetch => quotas.fetch_bytes_rate,
+        }
+    }
+
+    fn bucket<'a>(&self, entry: &'a mut Entry) -> &'a mut Bucket {
+        match self {
+            Self::Produce => &mut entry.produced,
+            Self::Fetch => &mut entry.fetched,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Produce => "produce",
+            Self::Fetch => "fetch",
+        }
+    }
+
+    fn code(&self) -> u32 {
+        match self {
+            Self::Produce => 2,
+            Self::Fetch => 3,
+        }
     }
 }
 

@@ -37,14 +37,7 @@ pub async fn serve_starting(
             biased;
             () = ready.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Accept failed.");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = super::accept(&listener) => accepted,
         };
         let settings = Settings {
             tls: tls.clone(),

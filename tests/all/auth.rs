@@ -54,6 +54,26 @@ async fn end_offset(c: &Client, topic: &str) -> Value {
     r.json["partitions"][0]["end_offset"].clone()
 }
 
+/// New API keys (the full secret) for `principals`, made by the admin.
+async fn keys_for(c: &Client, principals: &[&str]) -> Vec<String> {
+    let admin = bearer(ADMIN);
+    let mut keys = Vec::new();
+    for who in principals {
+        let body = json!({"principal": who});
+        let r = as_user(c, Method::POST, "/v1/auth/keys", &body, Some(&admin)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        keys.push(r.json["key"].as_str().unwrap().to_owned());
+    }
+    keys
+}
+
+/// Revokes the key with public id `id`, as the admin.
+async fn revoke(c: &Client, id: &str) {
+    let path = format!("/v1/auth/keys/{id}");
+    let r = as_user(c, Method::DELETE, &path, &Value::Null, Some(&bearer(ADMIN))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn every_front_end_refuses_missing_and_wrong_credentials() {
     let gw = start().await;
@@ -243,15 +263,7 @@ async fn api_keys_work_as_bearer_basic_and_token_until_revoked() {
         (StatusCode::FORBIDDEN, json!(40301))
     );
 
-    let r = as_user(
-        c,
-        Method::DELETE,
-        &format!("/v1/auth/keys/{id}"),
-        &Value::Null,
-        Some(&admin),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    revoke(c, &id).await;
     let r = as_user(
         c,
         Method::POST,
@@ -348,18 +360,11 @@ async fn a_principal_over_its_rate_gets_429_while_others_are_served() {
     let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
     let c = &gw.client;
     let admin = bearer(ADMIN);
-    let mut keys = Vec::new();
-    for who in ["flood", "calm"] {
-        let r = as_user(
-            c,
-            Method::POST,
-            "/v1/auth/keys",
-            &json!({"principal": who}),
-            Some(&admin),
-        )
-        .await;
-        keys.push(bearer(r.json["key"].as_str().unwrap()));
-    }
+    let keys: Vec<String> = keys_for(c, &["flood", "calm"])
+        .await
+        .iter()
+        .map(|k| bearer(k))
+        .collect();
     // Three at once fit the burst; the fourth, within the same second, does not.
     for _ in 0..3 {
         let r = as_user(c, Method::GET, "/v1/topics", &Value::Null, Some(&keys[0])).await;
@@ -418,12 +423,7 @@ async fn byte_rates_and_open_streams_are_limited_per_principal() {
         let r = as_user(c, post.clone(), "/v1/acls", &acl, Some(&admin)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     }
-    let mut keys = Vec::new();
-    for who in ["heavy", "light"] {
-        let body = json!({"principal": who});
-        let r = as_user(c, post.clone(), "/v1/auth/keys", &body, Some(&admin)).await;
-        keys.push(r.json["key"].as_str().unwrap().to_owned());
-    }
+    let keys = keys_for(c, &["heavy", "light"]).await;
     let (heavy, light) = (bearer(&keys[0]), bearer(&keys[1]));
     let records = "/v1/topics/t/records";
     let big = json!({"records": [{"value": "x".repeat(5_000)}]});
@@ -502,14 +502,11 @@ async fn revoking_a_key_or_an_acl_ends_open_streams() {
         json!({"principal": format!("User:{who}"), "resource_type": "topic",
                "resource_name": "t", "operation": "read", "permission": "allow"})
     };
-    let mut keys = Vec::new();
     for who in ["revoked", "unlisted"] {
         let r = as_user(c, post.clone(), "/v1/acls", &acl(who), Some(&admin)).await;
         assert_eq!(r.status, StatusCode::CREATED);
-        let body = json!({"principal": who});
-        let r = as_user(c, post.clone(), "/v1/auth/keys", &body, Some(&admin)).await;
-        keys.push(r.json["key"].as_str().unwrap().to_owned());
     }
+    let keys = keys_for(c, &["revoked", "unlisted"]).await;
     let mut streams = Vec::new();
     for key in &keys {
         let path = format!("/v1/topics/t/events?from=earliest&token={key}");
@@ -530,16 +527,7 @@ async fn revoking_a_key_or_an_acl_ends_open_streams() {
         assert_eq!(s.records(1).await[0].json()["value"], 1);
     }
 
-    let (id, _) = keys[0].split_once('.').unwrap();
-    let r = as_user(
-        c,
-        Method::DELETE,
-        &format!("/v1/auth/keys/{id}"),
-        &Value::Null,
-        Some(&admin),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    revoke(c, keys[0].split_once('.').unwrap().0).await;
     let r = as_user(
         c,
         Method::DELETE,
@@ -603,13 +591,11 @@ async fn open_connections_are_limited_per_principal() {
     };
     let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
     let c = &gw.client;
-    let admin = bearer(ADMIN);
-    let mut keys = Vec::new();
-    for who in ["one", "two"] {
-        let body = json!({"principal": who});
-        let r = as_user(c, Method::POST, "/v1/auth/keys", &body, Some(&admin)).await;
-        keys.push(bearer(r.json["key"].as_str().unwrap()));
-    }
+    let keys: Vec<String> = keys_for(c, &["one", "two"])
+        .await
+        .iter()
+        .map(|k| bearer(k))
+        .collect();
     let mut first = Connection::open(gw.addr()).await;
     let (status, _, _) = first.get("/v1/topics", &keys[0]).await;
     assert_eq!(status, StatusCode::OK);

@@ -1,32 +1,14 @@
 //! The client subcommands against a real server: topic admin, produce from stdin, consume
 //! with a group (resuming where it left off).
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::support::TestGateway;
 
 fn tidegate(server: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidegate"))
-        .args(["--server", server])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let mut all = vec!["--server", server];
+    all.extend_from_slice(args);
+    crate::support::cli(&all, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

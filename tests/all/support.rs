@@ -14,6 +14,31 @@ use tidegate::gateway::Gateway;
 
 pub use client::Client;
 
+/// Runs the `tidegate` binary with `args`, feeding `stdin`: (success, stdout, stderr).
+pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidegate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// A gateway serving from a temp dir; shut it down with [`TestGateway::stop`].
 pub struct TestGateway {
     pub gateway: Option<Gateway>,

@@ -355,6 +355,42 @@ async fn send(
     sender.send_request(req).await.unwrap().status()
 }
 
+/// The admin (over `conn`) creates topic `t`; with `writer`, grants it write on `t`.
+async fn topic_for(gw: &TestGateway, conn: &TlsConnector, writer: Option<&str>) {
+    let post = hyper::Method::POST;
+    let topic = json!({"name": "t", "partitions": 1});
+    let created = send(
+        gw,
+        conn,
+        post.clone(),
+        "/v1/topics",
+        topic,
+        Some("tls-admin"),
+    )
+    .await;
+    assert_eq!(created, StatusCode::CREATED);
+    if let Some(writer) = writer {
+        let grant = json!({"principal": format!("User:{writer}"), "resource_type": "topic",
+                           "resource_name": "t", "operation": "write", "permission": "allow"});
+        let granted = send(gw, conn, post, "/v1/acls", grant, Some("tls-admin")).await;
+        assert_eq!(granted, StatusCode::CREATED);
+    }
+}
+
+/// Produces one record to `t` over `who`, with no credential but its certificate.
+async fn produce_over(gw: &TestGateway, who: &TlsConnector) -> StatusCode {
+    let body = json!({"records": [{"value": 1}]});
+    send(
+        gw,
+        who,
+        hyper::Method::POST,
+        "/v1/topics/t/records",
+        body,
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_client_certificate_names_the_principal_for_acls() {
     let server_ca = ca("Server CA");
@@ -375,69 +411,25 @@ async fn a_client_certificate_names_the_principal_for_acls() {
         Some(leaf(&clients, "alice", &[], false)),
         &[b"http/1.1"],
     );
-    let post = hyper::Method::POST;
-    let topic = json!({"name": "t", "partitions": 1});
-    assert_eq!(
-        send(
-            &gw,
-            &ops,
-            post.clone(),
-            "/v1/topics",
-            topic,
-            Some("tls-admin")
-        )
-        .await,
-        StatusCode::CREATED
-    );
-    let produce = |who| {
-        let body = json!({"records": [{"value": 1}]});
-        send(
-            &gw,
-            who,
-            hyper::Method::POST,
-            "/v1/topics/t/records",
-            body,
-            None,
-        )
-    };
+    topic_for(&gw, &ops, None).await;
     // Known (not 401) but not allowed (403) until an ACL names User:alice.
-    assert_eq!(produce(&alice).await, StatusCode::FORBIDDEN);
+    assert_eq!(produce_over(&gw, &alice).await, StatusCode::FORBIDDEN);
     let grant = json!({"principal": "User:alice", "resource_type": "topic", "resource_name": "t",
                        "operation": "write", "permission": "allow"});
+    let post = hyper::Method::POST;
     let granted = send(&gw, &ops, post, "/v1/acls", grant, Some("tls-admin")).await;
     assert_eq!(granted, StatusCode::CREATED);
-    assert_eq!(produce(&alice).await, StatusCode::OK);
+    assert_eq!(produce_over(&gw, &alice).await, StatusCode::OK);
     // The certificate of "ops" names no ACL'd principal: refused too.
-    assert_eq!(produce(&ops).await, StatusCode::FORBIDDEN);
+    assert_eq!(produce_over(&gw, &ops).await, StatusCode::FORBIDDEN);
     gw.stop().await;
 }
 
 /// Runs the CLI with `args`, feeding `stdin`; (success, stdout, stderr).
 async fn cli(args: Vec<String>, stdin: &'static str) -> (bool, String, String) {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
-            .args(&args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || crate::support::cli(&args, stdin))
+        .await
+        .unwrap()
 }
 
 /// The CLI speaks TLS: `--ca` verifies the server, `--cert`/`--key` authenticate under mutual
@@ -533,33 +525,8 @@ async fn a_subject_alternative_name_can_name_the_principal() {
         Some(leaf(&clients, "svc-a.internal", &[], false)),
         &[b"http/1.1"],
     );
-    let post = hyper::Method::POST;
-    let topic = json!({"name": "t", "partitions": 1});
-    let created = send(
-        &gw,
-        &service,
-        post.clone(),
-        "/v1/topics",
-        topic,
-        Some("tls-admin"),
-    );
-    assert_eq!(created.await, StatusCode::CREATED);
-    let grant = json!({"principal": "User:svc-a.internal", "resource_type": "topic",
-                       "resource_name": "t", "operation": "write", "permission": "allow"});
-    let granted = send(&gw, &service, post, "/v1/acls", grant, Some("tls-admin")).await;
-    assert_eq!(granted, StatusCode::CREATED);
-    let produce = |who| {
-        let body = json!({"records": [{"value": 1}]});
-        send(
-            &gw,
-            who,
-            hyper::Method::POST,
-            "/v1/topics/t/records",
-            body,
-            None,
-        )
-    };
-    assert_eq!(produce(&service).await, StatusCode::OK);
-    assert_eq!(produce(&cn_only).await, StatusCode::UNAUTHORIZED);
+    topic_for(&gw, &service, Some("svc-a.internal")).await;
+    assert_eq!(produce_over(&gw, &service).await, StatusCode::OK);
+    assert_eq!(produce_over(&gw, &cn_only).await, StatusCode::UNAUTHORIZED);
     gw.stop().await;
 }
