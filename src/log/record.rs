@@ -310,7 +310,7 @@ impl Iterator for Records {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 /// Verifies and fully decodes the batch at the start of `buf`; returns its records and the
 /// offset just past its last record.
 pub(crate) fn decode(buf: &Bytes) -> Result<(BatchHeader, Vec<StoredRecord>), DecodeError> {
