@@ -28,7 +28,12 @@ pub fn batch(data: &[u8]) {
 /// the rest as CRC-valid batches in offset order, so recovery accepts them and the read path
 /// decodes them.
 pub fn segment_file(data: &[u8]) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+    // One runtime for every input (the target runs on one thread).
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    let runtime =
+        RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().build().ok());
+    let Some(rt) = runtime else {
         return;
     };
     let contents = match data.split_first() {
