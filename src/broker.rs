@@ -221,6 +221,31 @@ impl Broker {
         })
     }
 
+    /// This broker acting for the gateway itself (no caller): for shared workers such as a
+    /// topic's tail reader, whose subscribers are checked on their own.
+    pub(crate) fn internal(&self) -> Broker {
+        Broker {
+            inner: Arc::clone(&self.inner),
+            caller: None,
+        }
+    }
+
+    /// This broker for the same principal without the credentials of one request (key,
+    /// token expiry): for state that outlives the request and is checked again at each use
+    /// (REST Proxy consumer instances).
+    pub(crate) fn lasting(&self) -> Broker {
+        Broker {
+            inner: Arc::clone(&self.inner),
+            caller: self.caller.as_ref().map(|c| {
+                Arc::new(Principal {
+                    key_id: None,
+                    expires_ms: None,
+                    ..(**c).clone()
+                })
+            }),
+        }
+    }
+
     /// The schema registry.
     #[must_use]
     pub fn schemas(&self) -> &crate::schema::Registry {

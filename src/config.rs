@@ -105,7 +105,8 @@ pub struct ServeArgs {
     /// Request body bytes per second each principal may send (produce; 0: unlimited).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_PRODUCE_BYTES_RATE")]
     pub principal_produce_bytes_rate: Option<u64>,
-    /// Fetched record bytes per second each principal may read (0: unlimited).
+    /// Fetched record bytes per second each principal may read through fetches and REST Proxy
+    /// consumer records (streams are bounded by `--principal-max-streams`; 0: unlimited).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_FETCH_BYTES_RATE")]
     pub principal_fetch_bytes_rate: Option<u64>,
     /// SSE streams and WebSocket subscriptions each principal may hold open (0: unlimited).

@@ -118,6 +118,7 @@ impl Gateway {
             listener,
             tls.clone(),
             config.header_read_timeout,
+            config.max_connections,
             ready.clone(),
         ));
         tracing::info!(%addr, "Listening; recovering storage.");

@@ -163,6 +163,7 @@ pub async fn serve(
             groups: Vec::new(),
             superuser: true,
             key_id: None,
+            expires_ms: None,
         }),
         shared: Arc::new(Shared {
             fetch_budget,

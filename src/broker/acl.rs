@@ -328,6 +328,7 @@ impl Broker {
                 groups: o.groups.clone(),
                 superuser: false,
                 key_id: None,
+                expires_ms: None,
             }),
         }
     }

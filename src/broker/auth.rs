@@ -42,6 +42,9 @@ pub struct Principal {
     /// The API key it authenticated with: open streams end when that key is revoked or
     /// expires.
     pub key_id: Option<String>,
+    /// When its credentials expire (a token's `exp`), ms since the epoch: open streams end
+    /// then.
+    pub expires_ms: Option<i64>,
 }
 
 /// A stored key, without its secret.
@@ -253,6 +256,7 @@ impl Broker {
                 groups: stored.key.groups.clone(),
                 superuser: false,
                 key_id: Some(known),
+                expires_ms: None,
             });
         }
         let hash = {
@@ -288,6 +292,7 @@ impl Broker {
             groups,
             superuser: false,
             key_id: Some(id.to_owned()),
+            expires_ms: None,
         })
     }
 
@@ -297,10 +302,15 @@ impl Broker {
     /// # Errors
     /// [`Error::CredentialsGone`] once the key is gone.
     pub fn credentials_hold(&self) -> Result<()> {
+        let now = now_ms();
+        if let Some(at) = self.caller.as_ref().and_then(|c| c.expires_ms)
+            && at <= now
+        {
+            return Err(Error::CredentialsGone("the token has expired".into()));
+        }
         let Some(id) = self.caller.as_ref().and_then(|c| c.key_id.as_ref()) else {
             return Ok(());
         };
-        let now = now_ms();
         let live = self
             .inner
             .keys

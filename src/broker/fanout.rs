@@ -71,7 +71,7 @@ impl Broker {
         let (tx, rx) = broadcast::channel(HUB_BATCHES);
         let hub = Arc::new(Hub { tx });
         map.insert(topic.clone(), Arc::downgrade(&hub));
-        tokio::spawn(read_tail(self.clone(), topic.clone(), hub));
+        tokio::spawn(read_tail(self.internal(), topic.clone(), hub));
         rx
     }
 }

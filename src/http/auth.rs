@@ -104,6 +104,7 @@ pub(crate) async fn authenticate(
             groups: Vec::new(),
             superuser: true,
             key_id: None,
+            expires_ms: None,
         });
     }
     let Some(token) = credential(req, allow_query)? else {
@@ -114,6 +115,7 @@ pub(crate) async fn authenticate(
                 groups: Vec::new(),
                 superuser: false,
                 key_id: None,
+                expires_ms: None,
             });
         }
         return Err(unauthenticated(
@@ -128,6 +130,7 @@ pub(crate) async fn authenticate(
                 groups: Vec::new(),
                 superuser: true,
                 key_id: None,
+                expires_ms: None,
             });
         }
     }

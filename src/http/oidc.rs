@@ -87,9 +87,9 @@ type HttpsClient = hyper_util::client::legacy::Client<
 /// A loaded verifier.
 pub struct Oidc {
     settings: OidcSettings,
-    keys: parking_lot::RwLock<Arc<Keys>>,
+    keys: Arc<parking_lot::RwLock<Arc<Keys>>>,
     /// For URL sources: the client, and when the set was last fetched (tried).
-    fetcher: Option<(HttpsClient, tokio::sync::Mutex<Instant>)>,
+    fetcher: Option<(HttpsClient, Arc<tokio::sync::Mutex<Instant>>)>,
 }
 
 impl std::fmt::Debug for Oidc {
@@ -142,47 +142,58 @@ impl Oidc {
                 let text = fetch(&client, url).await.map_err(fail)?;
                 (
                     text,
-                    Some((client, tokio::sync::Mutex::new(Instant::now()))),
+                    Some((client, Arc::new(tokio::sync::Mutex::new(Instant::now())))),
                 )
             }
         };
         let keys = parse_keys(&text).map_err(fail)?;
         Ok(Self {
             settings,
-            keys: parking_lot::RwLock::new(Arc::new(keys)),
+            keys: Arc::new(parking_lot::RwLock::new(Arc::new(keys))),
             fetcher,
         })
     }
 
-    /// Fetches the set again unless that was tried less than `min_gap` ago. With `wait`, a
-    /// fetch already under way is waited for (the caller needs the newest set); without, the
-    /// caller goes on with the cached one.
+    /// Fetches the set again unless that was tried less than `min_gap` ago. With `wait`, the
+    /// caller waits for the fetch (and for one already under way): it needs the newest set;
+    /// without, it goes on with the cached one. The fetch runs in a task of its own, so a
+    /// caller that goes away (a reset connection) cannot cancel it halfway.
     async fn refetch(&self, min_gap: Duration, wait: bool) {
         let (Some((client, last)), JwksSource::Url { url, .. }) =
             (&self.fetcher, &self.settings.jwks)
         else {
             return;
         };
-        let mut last = if wait {
-            last.lock().await
+        let mut guard = if wait {
+            Arc::clone(last).lock_owned().await
         } else {
-            match last.try_lock() {
+            match Arc::clone(last).try_lock_owned() {
                 Ok(guard) => guard,
                 Err(_) => return,
             }
         };
-        if last.elapsed() < min_gap {
+        if guard.elapsed() < min_gap {
             return;
         }
-        *last = Instant::now();
-        match fetch(client, url).await.and_then(|text| parse_keys(&text)) {
-            Ok(keys) => {
-                tracing::info!(url, keys = keys.len(), "OIDC key set refreshed.");
-                *self.keys.write() = Arc::new(keys);
+        *guard = Instant::now();
+        let (client, url, keys) = (client.clone(), url.clone(), Arc::clone(&self.keys));
+        let task = tokio::spawn(async move {
+            match fetch(&client, &url)
+                .await
+                .and_then(|text| parse_keys(&text))
+            {
+                Ok(fresh) => {
+                    tracing::info!(url, keys = fresh.len(), "OIDC key set refreshed.");
+                    *keys.write() = Arc::new(fresh);
+                }
+                Err(e) => tracing::warn!(url, error = %e,
+                    "OIDC key set refresh failed; keeping the previous set."),
             }
-            Err(e) => {
-                tracing::warn!(url, error = %e, "OIDC key set refresh failed; keeping the previous set.")
-            }
+            // Held to the end, so callers waiting for a fetch see its result.
+            drop(guard);
+        });
+        if wait {
+            let _ = task.await;
         }
     }
 
@@ -239,6 +250,10 @@ impl Oidc {
                 groups,
                 superuser: false,
                 key_id: None,
+                expires_ms: claims
+                    .get("exp")
+                    .and_then(Value::as_i64)
+                    .map(|s| s.saturating_mul(1000)),
             });
         }
         None

@@ -36,6 +36,11 @@ pub struct Service {
     counted: Arc<parking_lot::Mutex<Option<super::limits::Permit>>>,
 }
 
+/// The connection's slot in its principal's connection count, for a WebSocket upgrade to
+/// carry along: hyper drops the connection's service when it hands the socket over.
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(pub(crate) Arc<parking_lot::Mutex<Option<super::limits::Permit>>>);
+
 /// A request's verified client certificate name, for authentication.
 #[derive(Clone)]
 pub(crate) struct ClientCertificate(pub(crate) Arc<str>);
@@ -66,6 +71,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let state = Arc::clone(&self.state);
         let peer = self.peer;
         let counted = Arc::clone(&self.counted);
+        req.extensions_mut()
+            .insert(ConnectionSlot(Arc::clone(&self.counted)));
         if let Some(client) = &self.client {
             req.extensions_mut()
                 .insert(ClientCertificate(Arc::clone(client)));
@@ -304,6 +311,7 @@ async fn dispatch(
             groups: Vec::new(),
             superuser: false,
             key_id: None,
+            expires_ms: None,
         }
     } else {
         match super::auth::authenticate(state, &req, streaming).await {
@@ -311,11 +319,14 @@ async fn dispatch(
             Err(e) => return ("unauthenticated", Err(e)),
         }
     };
-    if let Err(e) = state.limits.admit(&principal) {
-        return ("rate_limited", Err(e));
-    }
-    if !public && let Err(e) = state.limits.attribute_connection(counted, &principal) {
-        return ("rate_limited", Err(e));
+    // Health checks are never limited: a flood of them must not fail the orchestrator's.
+    if !public {
+        if let Err(e) = state.limits.admit(&principal) {
+            return ("rate_limited", Err(e));
+        }
+        if let Err(e) = state.limits.attribute_connection(counted, &principal) {
+            return ("rate_limited", Err(e));
+        }
     }
     // Everything this request does through the broker is checked against its ACLs.
     let state = &Arc::new(state.acting_as(principal));

@@ -24,15 +24,26 @@ use super::tls::Tls;
 /// is ready; the real server then takes the listener.
 const HANDOVER: Duration = Duration::from_secs(1);
 
-/// Answers on `listener` until `ready` is cancelled, then hands the listener back.
+/// Answers on `listener` until `ready` is cancelled, then hands the listener back. At most
+/// `max_connections` are open at once, as for the real server: a flood during recovery waits
+/// in the accept queue instead of taking the file descriptors recovery needs.
 pub async fn serve_starting(
     listener: TcpListener,
     tls: Option<Arc<Tls>>,
     header_timeout: Duration,
+    max_connections: usize,
     ready: CancellationToken,
 ) -> TcpListener {
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     let mut connections = tokio::task::JoinSet::new();
     loop {
+        let permit = tokio::select! {
+            biased;
+            () = ready.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { break };
         let (stream, peer) = tokio::select! {
             biased;
             () = ready.cancelled() => break,
@@ -44,7 +55,11 @@ pub async fn serve_starting(
             header_timeout,
             service: |_client| hyper::service::service_fn(answer),
         };
-        connections.spawn(connection::serve(stream, peer, settings, ready.clone()));
+        let stop = ready.clone();
+        connections.spawn(async move {
+            connection::serve(stream, peer, settings, stop).await;
+            drop(permit);
+        });
     }
     // `ready` also ends those connections gracefully: the request in flight is answered.
     let drained = async { while connections.join_next().await.is_some() {} };

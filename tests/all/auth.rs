@@ -388,6 +388,10 @@ async fn a_principal_over_its_rate_gets_429_while_others_are_served() {
             .map(|v| v.to_str().unwrap().to_owned()),
         Some("1".to_owned())
     );
+    // Health checks are never limited, however many come.
+    for _ in 0..10 {
+        assert_eq!(c.get("/healthz").await.status, StatusCode::OK);
+    }
     // Another principal keeps being served, and the admin is never limited.
     let r = as_user(c, Method::GET, "/v1/topics", &Value::Null, Some(&keys[1])).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -526,6 +530,8 @@ async fn revoking_a_key_or_an_acl_ends_open_streams() {
     for s in &mut streams {
         assert_eq!(s.records(1).await[0].json()["value"], 1);
     }
+    let ws_url = format!("ws://{}/v1/ws?token={}", gw.addr(), keys[0]);
+    let (mut open_socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
 
     revoke(c, keys[0].split_once('.').unwrap().0).await;
     let r = as_user(
@@ -539,6 +545,25 @@ async fn revoking_a_key_or_an_acl_ends_open_streams() {
     assert_eq!(r.json["removed"], 1);
 
     produce(2).await;
+    // A socket opened before the revocation produces nothing more: 40101, not the 40301 its
+    // missing write ACL would give.
+    use futures_util::{SinkExt, StreamExt};
+    let frame = json!({"produce": {"records": [{"value": 3}]}, "topic": "t", "id": 7});
+    open_socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            frame.to_string(),
+        ))
+        .await
+        .unwrap();
+    let reply = loop {
+        let message = open_socket.next().await.unwrap().unwrap();
+        let text = message.into_text().unwrap();
+        let v: Value = serde_json::from_str(text.as_str()).unwrap();
+        if v.get("nack").is_some() || v.get("ack").is_some() {
+            break v;
+        }
+    };
+    assert_eq!(reply["error_code"], 40101, "{reply}");
     for (s, code) in streams.iter_mut().zip([40101, 40301]) {
         let e = s.next().await.unwrap();
         assert_eq!(e.event.as_deref(), Some("error"), "{e:?}");
@@ -591,7 +616,7 @@ async fn open_connections_are_limited_per_principal() {
     };
     let gw = TestGateway::start_in(tempfile::tempdir().unwrap(), args).await;
     let c = &gw.client;
-    let keys: Vec<String> = keys_for(c, &["one", "two"])
+    let keys: Vec<String> = keys_for(c, &["one", "two", "three"])
         .await
         .iter()
         .map(|k| bearer(k))
@@ -610,6 +635,18 @@ async fn open_connections_are_limited_per_principal() {
     );
     let mut other = Connection::open(gw.addr()).await;
     assert_eq!(other.get("/v1/topics", &keys[1]).await.0, StatusCode::OK);
+
+    // An upgraded WebSocket keeps its connection counted for its principal.
+    let raw_three = keys[2].trim_start_matches("Bearer ");
+    let ws_url = format!("ws://{}/v1/ws?token={raw_three}", gw.addr());
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let mut after = Connection::open(gw.addr()).await;
+    let (status, code, _) = after.get("/v1/topics", &keys[2]).await;
+    assert_eq!(
+        (status, code),
+        (StatusCode::TOO_MANY_REQUESTS, json!(42905))
+    );
+    drop(ws);
 
     drop(first);
     // The slot is freed when the server sees the connection close: a bounded wait for that.

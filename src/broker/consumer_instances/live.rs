@@ -165,7 +165,8 @@ impl Broker {
                     ..SubscriptionSpec::default()
                 },
             };
-            match self.subscribe(&topic, spec).await {
+            // Each records request authenticates anew; the cursor keeps no request's key.
+            match self.lasting().subscribe(&topic, spec).await {
                 Ok(sub) => {
                     live.subs.insert(topic, sub);
                 }

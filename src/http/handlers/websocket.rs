@@ -75,8 +75,14 @@ where
     F: FnOnce(hyper::upgrade::Upgraded) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // The upgraded socket stays counted for its principal until the session ends.
+    let counted = req
+        .extensions()
+        .get::<crate::http::router::ConnectionSlot>()
+        .and_then(|slot| slot.0.lock().take());
     let upgrade = hyper::upgrade::on(req);
     state.sessions.spawn(async move {
+        let _counted = counted;
         match upgrade.await {
             Ok(upgraded) => session(upgraded).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete."),

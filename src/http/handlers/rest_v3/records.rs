@@ -321,11 +321,15 @@ impl RecordStream {
                 return Some(lines(&[e]));
             }
             if let Err(e) = self.limits.check_produce(&self.principal) {
-                let wait = Duration::from_secs(e.retry_after.unwrap_or(1));
+                let wait = Duration::from_secs(e.retry_after.unwrap_or(1).min(5));
                 tokio::select! {
                     () = self.shutdown.cancelled() => {
                         self.done = true;
                         return Some(lines(&[json!({"error_code": 503, "message": "the server is shutting down"})]));
+                    }
+                    () = tokio::time::sleep_until(self.deadline) => {
+                        self.done = true;
+                        return Some(lines(&[json!({"error_code": 408, "message": "the stream reached its maximum duration"})]));
                     }
                     () = tokio::time::sleep(wait) => {}
                 }

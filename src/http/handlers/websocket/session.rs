@@ -272,6 +272,11 @@ pub(super) async fn produce_reply(
     records: &RawValue,
     id: &serde_json::Value,
 ) -> String {
+    // A key revoked (or a token expired) since the socket opened produces nothing more.
+    if let Err(e) = state.broker.credentials_hold() {
+        let e = ApiError::from(e);
+        return json!({"nack": id, "error_code": e.error_code, "message": e.message}).to_string();
+    }
     let body = Bytes::copy_from_slice(records.get().as_bytes());
     if let Err(e) = state.limits.check_produce(&state.principal) {
         let retry = e.retry_after.unwrap_or(1);
