@@ -320,21 +320,12 @@ impl RecordStream {
                 let e = json!({"error_code": 413, "message": format!("a record exceeds the limit of {} bytes", self.limit)});
                 return Some(lines(&[e]));
             }
-            if let Err(e) = self.limits.check_produce(&self.principal) {
-                let wait = Duration::from_secs(e.retry_after.unwrap_or(1).min(5));
-                tokio::select! {
-                    () = self.shutdown.cancelled() => {
-                        self.done = true;
-                        return Some(lines(&[json!({"error_code": 503, "message": "the server is shutting down"})]));
-                    }
-                    () = tokio::time::sleep_until(self.deadline) => {
-                        self.done = true;
-                        return Some(lines(&[json!({"error_code": 408, "message": "the stream reached its maximum duration"})]));
-                    }
-                    () = tokio::time::sleep(wait) => {}
-                }
-                continue;
-            }
+            // While the principal's produce bytes are in debt the body is read no further.
+            let throttle = self
+                .limits
+                .check_produce(&self.principal)
+                .err()
+                .map(|e| Duration::from_secs(e.retry_after.unwrap_or(1).min(5)));
             let frame = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => {
@@ -345,7 +336,8 @@ impl RecordStream {
                     self.done = true;
                     return Some(lines(&[json!({"error_code": 408, "message": "the stream reached its maximum duration"})]));
                 }
-                frame = self.body.frame() => frame,
+                () = tokio::time::sleep(throttle.unwrap_or_default()), if throttle.is_some() => continue,
+                frame = self.body.frame(), if throttle.is_none() => frame,
             };
             match frame {
                 Some(Ok(frame)) => {
