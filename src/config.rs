@@ -102,7 +102,8 @@ pub struct ServeArgs {
     /// Requests a principal may make at once above its rate (default: the rate).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_REQUEST_BURST")]
     pub principal_request_burst: Option<u32>,
-    /// Request body bytes per second each principal may send (produce; 0: unlimited).
+    /// Request body bytes per second each principal may send (produce and other JSON
+    /// bodies; 0: unlimited).
     #[arg(long, env = "TIDEGATE_PRINCIPAL_PRODUCE_BYTES_RATE")]
     pub principal_produce_bytes_rate: Option<u64>,
     /// Fetched record bytes per second each principal may read through fetches and REST Proxy

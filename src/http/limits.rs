@@ -32,7 +32,8 @@ pub struct Quotas {
     pub request_rate: u32,
     /// Requests at once (at least 1).
     pub request_burst: u32,
-    /// Request body bytes per second (produce, uploads, WebSocket produce frames).
+    /// Request body bytes per second (produce and other JSON bodies, WebSocket produce
+    /// frames, streamed v3 bodies; not plugin uploads).
     pub produce_bytes_rate: u64,
     /// Bytes of fetched records per second (native fetch, REST Proxy v2 consumer records).
     pub fetch_bytes_rate: u64,
