@@ -593,6 +593,9 @@ impl Connection {
             .header("authorization", auth)
             .body(http_body_util::Empty::new())
             .unwrap();
+        // The previous answer's end may still be in flight: wait until the connection can
+        // take the next request.
+        self.0.ready().await.unwrap();
         let resp = self.0.send_request(req).await.unwrap();
         let status = resp.status();
         let close = resp
