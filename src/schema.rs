@@ -6,6 +6,7 @@
 //! the broker implements over its internal topic `__schemas`; nothing here does I/O.
 
 pub mod avro;
+pub mod capture;
 mod cel_message;
 pub mod compat;
 mod error;

@@ -11,6 +11,7 @@ pub mod compat;
 pub mod data_error;
 pub mod encode;
 pub mod names;
+pub mod stream;
 
 use apache_avro::Schema;
 use serde_json::{Map, Value};

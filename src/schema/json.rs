@@ -5,6 +5,8 @@
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
+use super::capture::Capture;
+
 /// Base URI relative `$ref`s (a reference's `name`, e.g. `address.json`) resolve against.
 /// `.invalid` never resolves: with the crate's network features off nothing is fetched anyway.
 const BASE_URI: &str = "https://tidegate.invalid/schemas/";
@@ -75,6 +77,12 @@ pub fn parse(text: &str, references: &[(String, String)]) -> Result<(JsonSchema,
 }
 
 impl JsonSchema {
+    /// Whether `bytes` (JSON text) is valid, judged without a tree; `false` also when the fast
+    /// validator cannot tell (then [`JsonSchema::check`] on the parsed value decides).
+    pub fn fast_check(&self, _bytes: &[u8], _capture: &mut Capture<'_>) -> bool {
+        false
+    }
+
     /// Checks `instance`; `Err` lists up to ten violations, the first one's path reported.
     pub fn check(&self, instance: &Value) -> Result<(), Violation> {
         if self.validator.is_valid(instance) {

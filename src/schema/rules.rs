@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::capture::Capture;
 use super::cel_message::{fields_of_message, message_value};
 use serde_json::Value;
 
@@ -162,6 +163,23 @@ impl Rules {
     /// Whether there is anything to evaluate.
     #[must_use]
     pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The top-level fields a streaming pass must pick for [`Rules::pass_fast`]; `None` when
+    /// some rule needs the whole record (the tree path must run).
+    #[must_use]
+    pub fn fast_fields(&self) -> Option<&[String]> {
+        if self.rules.is_empty() {
+            return Some(&[]);
+        }
+        None
+    }
+
+    /// Whether every rule that could refuse passes on the picked fields. `false` also when the
+    /// fast evaluator cannot tell: [`Rules::check`] on the tree then decides and explains.
+    #[must_use]
+    pub fn pass_fast(&self, _capture: &Capture<'_>) -> bool {
         self.rules.is_empty()
     }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::avro::{binary, encode};
+use super::avro::{binary, encode, stream};
+use super::capture::Capture;
 use super::parsed::Parsed;
 use super::registry::Registry;
 use super::rules::{OnFailure, Refusal, Rules};
@@ -215,6 +216,9 @@ impl Validator<'_> {
             return Err(violation(&self.topic_subject, None, "/", message));
         };
         let subject = &self.topic_subject;
+        if let Some(checked) = fast_check(*id, parsed, rules, bytes) {
+            return Ok(checked);
+        }
         let json: Value = serde_json::from_slice(bytes).map_err(|e| {
             violation(
                 subject,
@@ -290,6 +294,23 @@ impl Validator<'_> {
         apply_rules(rules, &json, subject, id)?;
         Ok(Checked { replacement: None })
     }
+}
+
+/// The common case without a JSON tree: the record streams through the Avro encoder or the
+/// JSON Schema fast validator, and the rules' fast evaluator passes it on the fields picked on
+/// the way. `None` when any of them cannot say yes; the tree path then decides and explains.
+fn fast_check(id: SchemaId, parsed: &Parsed, rules: &Rules, bytes: &[u8]) -> Option<Checked> {
+    let mut capture = Capture::new(rules.fast_fields()?);
+    let replacement = match parsed {
+        Parsed::Avro(avro) => {
+            let mut out = Vec::with_capacity(bytes.len() + wire::HEADER_LEN);
+            wire::write_header(id, &mut out);
+            stream::encode_json(&avro.schema, &avro.names, bytes, &mut out, &mut capture)
+                .then_some(Some(out))?
+        }
+        Parsed::Json(schema) => schema.fast_check(bytes, &mut capture).then_some(None)?,
+    };
+    rules.pass_fast(&capture).then_some(Checked { replacement })
 }
 
 impl Validator<'_> {

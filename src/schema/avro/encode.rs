@@ -59,6 +59,27 @@ pub fn encode(
     result
 }
 
+/// Appends the encoding of a record field's `default` (where unions take their first branch), as
+/// [`encode`] writes a missing field; for the streaming encoder, which meets missing fields too.
+pub(super) fn encode_default(
+    schema: &Schema,
+    names: &Names,
+    default: &Value,
+    out: &mut Vec<u8>,
+) -> Result<(), DataError> {
+    let start = out.len();
+    let at = At {
+        path: Path::Root,
+        depth: 0,
+        mode: Mode::Default,
+    };
+    let result = Encoder { names, out }.value(schema, default, at);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
 /// Whether we encode user data or a schema default (where unions take their first branch).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -481,7 +502,7 @@ fn parse_decimal(text: &str, precision: usize, scale: usize) -> Result<Option<i1
     Ok(Some(if negative { -unscaled } else { unscaled }))
 }
 
-fn is_long(schema: &Schema) -> bool {
+pub(super) fn is_long(schema: &Schema) -> bool {
     use Schema as S;
     matches!(
         schema,
@@ -521,7 +542,7 @@ fn float(json: &Value) -> Option<f64> {
 }
 
 /// Zig-zag varint, as Avro writes int and long.
-fn write_long(out: &mut Vec<u8>, v: i64) {
+pub(super) fn write_long(out: &mut Vec<u8>, v: i64) {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
     while z >= 0x80 {
         out.push((z as u8) | 0x80);
@@ -531,11 +552,11 @@ fn write_long(out: &mut Vec<u8>, v: i64) {
 }
 
 /// A length, count or index: in-memory sizes always fit a long.
-fn write_len(out: &mut Vec<u8>, n: usize) {
+pub(super) fn write_len(out: &mut Vec<u8>, n: usize) {
     write_long(out, i64::try_from(n).unwrap_or(i64::MAX));
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     write_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
 }

@@ -1,0 +1,81 @@
+//! The top-level fields of a record that data-contract rules read, picked out while a
+//! streaming pass (the JSON Schema fast validator, the streaming Avro encoder) reads the
+//! record anyway, so the rules' fast evaluator needs no JSON tree.
+//!
+//! Owns only the slots and what a slot may hold. It must not parse JSON or evaluate rules.
+
+/// What a streaming pass saw at one top-level field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Captured {
+    /// The record has no such field (or the pass has not reached it).
+    Absent,
+    /// JSON `null`.
+    Null,
+    /// JSON `true`/`false`.
+    Bool(bool),
+    /// An integer that fits `i64`.
+    Int(i64),
+    /// An integer above `i64::MAX`.
+    Uint(u64),
+    /// Any other number.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// An object or array: the fast evaluator cannot use it.
+    Complex,
+}
+
+/// The fields to pick (sorted, distinct) and what was picked for each.
+#[derive(Debug, Clone)]
+pub struct Capture<'f> {
+    fields: &'f [String],
+    /// `values[i]` is what was seen for `fields[i]`.
+    pub values: Vec<Captured>,
+}
+
+impl<'f> Capture<'f> {
+    /// Slots for `fields`, which must be sorted and distinct, all [`Captured::Absent`].
+    #[must_use]
+    pub fn new(fields: &'f [String]) -> Self {
+        Self {
+            fields,
+            values: vec![Captured::Absent; fields.len()],
+        }
+    }
+
+    /// The slot of top-level field `key`, if a rule reads it.
+    #[must_use]
+    pub fn slot(&self, key: &str) -> Option<usize> {
+        self.fields.binary_search_by(|f| f.as_str().cmp(key)).ok()
+    }
+
+    /// Records `value` for slot `slot` (the last occurrence of a duplicated key wins, as in a
+    /// parsed JSON tree).
+    pub fn set(&mut self, slot: usize, value: Captured) {
+        if let Some(v) = self.values.get_mut(slot) {
+            *v = value;
+        }
+    }
+
+    /// Whether no field is wanted (nothing to pick).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_the_sorted_fields_and_the_last_value_wins() {
+        let fields = vec!["amount".to_owned(), "currency".to_owned()];
+        let mut capture = Capture::new(&fields);
+        assert_eq!(capture.slot("currency"), Some(1));
+        assert_eq!(capture.slot("note"), None);
+        capture.set(0, Captured::Int(1));
+        capture.set(0, Captured::Float(2.5));
+        assert_eq!(capture.values, vec![Captured::Float(2.5), Captured::Absent]);
+    }
+}

@@ -1,0 +1,416 @@
+//! The fast path for data-contract conditions: a subset of CEL compiled from the `cel` crate's
+//! AST into a small tree, evaluated over the record's captured top-level scalar fields
+//! ([`Captured`]) without building a JSON tree, a CEL map or a context.
+//!
+//! It owns the subset and its semantics, which mirror the `cel` crate 0.15 exactly: its
+//! cross-type numeric comparisons (`1 == 1.0`, `1 == 1u`, int against double through a lossy
+//! `as f64`), `&&` / `||` absorbing an error on one side when the other decides, a missing
+//! field being an error for a select and `false` for `has()`. It must never give an answer the
+//! `cel` crate would not: whenever it is unsure (an error, a `Complex` value, an operation it does
+//! not model) it says `None` and the caller runs the `cel` crate on the full record. It must not
+//! parse CEL, read JSON or decide what a failed rule does.
+//!
+//! The subset: int, uint, double, string, bool and null literals; `message.<field>` and
+//! `has(message.<field>)`; `&&`, `||`, `!`, `? :`; `==`, `!=`, `<`, `<=`, `>`, `>=`;
+//! `x in [literals]`; `+ - * / %` and unary `-` on ints, uints and doubles; `size` (global or
+//! member), `startsWith`, `endsWith`, `contains` and `matches` (member, or global `matches`,
+//! with a literal pattern) on strings.
+
+use std::cmp::Ordering;
+
+use cel::common::ast::{CallExpr, Expr, LiteralValue, operators};
+
+use super::capture::Captured;
+
+/// A condition compiled for the fast path.
+#[derive(Debug)]
+pub struct FastCondition {
+    root: Node,
+}
+
+#[derive(Debug)]
+enum Node {
+    Lit(Lit),
+    /// `message.<fields[slot]>`.
+    Field(usize),
+    /// `has(message.<fields[slot]>)`.
+    Has(usize),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Cond(Box<[Node; 3]>),
+    Cmp(Cmp, Box<Node>, Box<Node>),
+    Arith(Arith, Box<Node>, Box<Node>),
+    In(Box<Node>, Box<[Lit]>),
+    Size(Box<Node>),
+    Text(Text, Box<Node>, Box<Node>),
+    Matches(Box<Node>, Box<regex::Regex>),
+}
+
+#[derive(Debug)]
+enum Lit {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+    Str(Box<str>),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Text {
+    StartsWith,
+    EndsWith,
+    Contains,
+}
+
+/// A value during evaluation; strings borrow the compiled literal or the captured field, so
+/// evaluating allocates nothing.
+#[derive(Debug, Clone, Copy)]
+enum Val<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+    Str(&'a str),
+}
+
+impl FastCondition {
+    /// `None` when the expression uses anything outside the subset. `fields` is the sorted,
+    /// distinct list of top-level message fields the caller will capture (the union over all of
+    /// a schema's rules); an expression reading a field not in `fields` → None.
+    #[must_use]
+    pub fn compile(expr: &Expr, fields: &[String]) -> Option<FastCondition> {
+        compile(expr, fields).map(|root| FastCondition { root })
+    }
+
+    /// `Some(b)` only when the `cel` crate, evaluating the same expression with `message` bound
+    /// to a map of the non-Absent captured fields, would return `Ok(Value::Bool(b))`; `None` for
+    /// anything else (an error, a non-boolean, a `Complex` value needed, anything unsure), which
+    /// the caller settles with the `cel` crate. `message[i]` is what was captured for
+    /// `fields[i]` of [`FastCondition::compile`].
+    #[must_use]
+    pub fn eval(&self, message: &[Captured]) -> Option<bool> {
+        match eval(&self.root, message)? {
+            Val::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+fn compile(expr: &Expr, fields: &[String]) -> Option<Node> {
+    match expr {
+        Expr::Literal(literal) => literal_of(literal).map(Node::Lit),
+        Expr::Select(select) => {
+            // Only `message.x` itself: `message.x.y` would need the nested value, which the
+            // streaming pass does not capture.
+            if !matches!(&select.operand.expr, Expr::Ident(name) if name == "message") {
+                return None;
+            }
+            let slot = fields.iter().position(|f| *f == select.field)?;
+            Some(if select.test {
+                Node::Has(slot)
+            } else {
+                Node::Field(slot)
+            })
+        }
+        Expr::Call(call) => compile_call(call, fields),
+        _ => None,
+    }
+}
+
+fn compile_call(call: &CallExpr, fields: &[String]) -> Option<Node> {
+    let arg = |i: usize| call.args.get(i).and_then(|a| compile(&a.expr, fields));
+    let boxed = |i: usize| arg(i).map(Box::new);
+    let name = call.func_name.as_str();
+    let Some(target) = &call.target else {
+        let arity = call.args.len();
+        let binary = |make: fn(Box<Node>, Box<Node>) -> Node| {
+            if arity == 2 {
+                Some(make(boxed(0)?, boxed(1)?))
+            } else {
+                None
+            }
+        };
+        return match name {
+            operators::LOGICAL_AND => binary(Node::And),
+            operators::LOGICAL_OR => binary(Node::Or),
+            operators::EQUALS => binary(|l, r| Node::Cmp(Cmp::Eq, l, r)),
+            operators::NOT_EQUALS => binary(|l, r| Node::Cmp(Cmp::Ne, l, r)),
+            operators::LESS => binary(|l, r| Node::Cmp(Cmp::Lt, l, r)),
+            operators::LESS_EQUALS => binary(|l, r| Node::Cmp(Cmp::Le, l, r)),
+            operators::GREATER => binary(|l, r| Node::Cmp(Cmp::Gt, l, r)),
+            operators::GREATER_EQUALS => binary(|l, r| Node::Cmp(Cmp::Ge, l, r)),
+            operators::ADD => binary(|l, r| Node::Arith(Arith::Add, l, r)),
+            operators::SUBSTRACT => binary(|l, r| Node::Arith(Arith::Sub, l, r)),
+            operators::MULTIPLY => binary(|l, r| Node::Arith(Arith::Mul, l, r)),
+            operators::DIVIDE => binary(|l, r| Node::Arith(Arith::Div, l, r)),
+            operators::MODULO => binary(|l, r| Node::Arith(Arith::Rem, l, r)),
+            operators::CONDITIONAL if arity == 3 => {
+                Some(Node::Cond(Box::new([arg(0)?, arg(1)?, arg(2)?])))
+            }
+            operators::LOGICAL_NOT if arity == 1 => Some(Node::Not(boxed(0)?)),
+            operators::NEGATE if arity == 1 => Some(Node::Neg(boxed(0)?)),
+            operators::IN if arity == 2 => {
+                let Expr::List(list) = &call.args.get(1)?.expr else {
+                    return None;
+                };
+                if !list.optional_indices.is_empty() {
+                    return None;
+                }
+                let items = list
+                    .elements
+                    .iter()
+                    .map(|e| match &e.expr {
+                        Expr::Literal(literal) => literal_of(literal),
+                        _ => None,
+                    })
+                    .collect::<Option<Box<[Lit]>>>()?;
+                Some(Node::In(boxed(0)?, items))
+            }
+            "size" if arity == 1 => Some(Node::Size(boxed(0)?)),
+            "matches" if arity == 2 => Some(Node::Matches(boxed(0)?, pattern(call.args.get(1)?)?)),
+            _ => None,
+        };
+    };
+    let this = || compile(&target.expr, fields).map(Box::new);
+    match (name, call.args.len()) {
+        ("size", 0) => Some(Node::Size(this()?)),
+        ("startsWith", 1) => Some(Node::Text(Text::StartsWith, this()?, boxed(0)?)),
+        ("endsWith", 1) => Some(Node::Text(Text::EndsWith, this()?, boxed(0)?)),
+        ("contains", 1) => Some(Node::Text(Text::Contains, this()?, boxed(0)?)),
+        ("matches", 1) => Some(Node::Matches(this()?, pattern(call.args.first()?)?)),
+        _ => None,
+    }
+}
+
+/// A literal pattern, compiled once here where the `cel` crate compiles it on every call (with
+/// the same `regex` crate and defaults, so it matches the same strings, anywhere in them). A
+/// pattern that does not compile is an error on every record: left to the `cel` crate.
+fn pattern(expr: &cel::common::ast::IdedExpr) -> Option<Box<regex::Regex>> {
+    match &expr.expr {
+        Expr::Literal(LiteralValue::String(s)) => regex::Regex::new(s.inner()).ok().map(Box::new),
+        _ => None,
+    }
+}
+
+fn literal_of(literal: &LiteralValue) -> Option<Lit> {
+    Some(match literal {
+        LiteralValue::Null => Lit::Null,
+        LiteralValue::Boolean(b) => Lit::Bool(*b.inner()),
+        LiteralValue::Int(i) => Lit::Int(*i.inner()),
+        LiteralValue::UInt(u) => Lit::Uint(*u.inner()),
+        LiteralValue::Double(d) => Lit::Double(*d.inner()),
+        LiteralValue::String(s) => Lit::Str(s.inner().into()),
+        LiteralValue::Bytes(_) => return None,
+    })
+}
+
+impl Lit {
+    fn val(&self) -> Val<'_> {
+        match self {
+            Lit::Null => Val::Null,
+            Lit::Bool(b) => Val::Bool(*b),
+            Lit::Int(i) => Val::Int(*i),
+            Lit::Uint(u) => Val::Uint(*u),
+            Lit::Double(d) => Val::Double(*d),
+            Lit::Str(s) => Val::Str(s),
+        }
+    }
+}
+
+/// `None`: the `cel` crate errs, or gives something this evaluator does not model. The two are
+/// not told apart: only `&&` / `||` turn an error into a value, and they do so only when their
+/// other side decides, whatever this side was.
+fn eval<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
+    Some(match node {
+        Node::Lit(lit) => lit.val(),
+        Node::Field(slot) => match message.get(*slot)? {
+            // The `cel` crate: no such key.
+            Captured::Absent => return None,
+            Captured::Null => Val::Null,
+            Captured::Bool(b) => Val::Bool(*b),
+            Captured::Int(i) => Val::Int(*i),
+            Captured::Uint(u) => Val::Uint(*u),
+            Captured::Float(f) => Val::Double(*f),
+            Captured::Str(s) => Val::Str(s),
+            Captured::Complex => return None,
+        },
+        Node::Has(slot) => Val::Bool(!matches!(message.get(*slot)?, Captured::Absent)),
+        Node::Not(operand) => Val::Bool(!as_bool(eval(operand, message))?),
+        Node::Neg(operand) => match eval(operand, message)? {
+            Val::Int(i) => Val::Int(i.checked_neg()?),
+            Val::Double(d) => Val::Double(-d),
+            _ => return None,
+        },
+        // The `cel` crate evaluates the left side first and stops at a `false` (`true` for
+        // `||`); otherwise the right side decides when it is `false` (`true`), even when the
+        // left one erred or was not a boolean. So a deciding side decides whatever the other
+        // was, which is what lets an unsure side be `None` here.
+        Node::And(left, right) => {
+            let left = as_bool(eval(left, message));
+            if left == Some(false) {
+                return Some(Val::Bool(false));
+            }
+            match (left, as_bool(eval(right, message))?) {
+                (_, false) => Val::Bool(false),
+                (Some(true), true) => Val::Bool(true),
+                (_, true) => return None,
+            }
+        }
+        Node::Or(left, right) => {
+            let left = as_bool(eval(left, message));
+            if left == Some(true) {
+                return Some(Val::Bool(true));
+            }
+            match (left, as_bool(eval(right, message))?) {
+                (_, true) => Val::Bool(true),
+                (Some(false), false) => Val::Bool(false),
+                (_, false) => return None,
+            }
+        }
+        Node::Cond(parts) => {
+            let [cond, then, otherwise] = &**parts;
+            if as_bool(eval(cond, message))? {
+                eval(then, message)?
+            } else {
+                eval(otherwise, message)?
+            }
+        }
+        Node::Cmp(op, left, right) => {
+            let (left, right) = (eval(left, message)?, eval(right, message)?);
+            Val::Bool(match op {
+                Cmp::Eq => equals(left, right),
+                Cmp::Ne => !equals(left, right),
+                Cmp::Lt => compare(left, right)? == Ordering::Less,
+                Cmp::Le => compare(left, right)? != Ordering::Greater,
+                Cmp::Gt => compare(left, right)? == Ordering::Greater,
+                Cmp::Ge => compare(left, right)? != Ordering::Less,
+            })
+        }
+        Node::Arith(op, left, right) => arith(*op, eval(left, message)?, eval(right, message)?)?,
+        Node::In(needle, items) => {
+            let needle = eval(needle, message)?;
+            Val::Bool(items.iter().any(|item| equals(item.val(), needle)))
+        }
+        Node::Size(operand) => match eval(operand, message)? {
+            // Code points, as the `cel` crate counts them.
+            Val::Str(s) => Val::Int(i64::try_from(s.chars().count()).ok()?),
+            _ => return None,
+        },
+        Node::Text(op, this, arg) => match (eval(this, message)?, eval(arg, message)?) {
+            (Val::Str(s), Val::Str(needle)) => Val::Bool(match op {
+                Text::StartsWith => s.starts_with(needle),
+                Text::EndsWith => s.ends_with(needle),
+                Text::Contains => s.contains(needle),
+            }),
+            _ => return None,
+        },
+        Node::Matches(this, re) => match eval(this, message)? {
+            Val::Str(s) => Val::Bool(re.is_match(s)),
+            _ => return None,
+        },
+    })
+}
+
+fn as_bool(value: Option<Val<'_>>) -> Option<bool> {
+    match value? {
+        Val::Bool(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// The `cel` crate's `==`, which never errs: numbers of any kind compare by value (as
+/// [`compare`] does, so NaN equals nothing), other kinds only equal their own, and mixed kinds
+/// are unequal.
+fn equals(left: Val<'_>, right: Val<'_>) -> bool {
+    match (left, right) {
+        (Val::Null, Val::Null) => true,
+        (Val::Bool(a), Val::Bool(b)) => a == b,
+        (Val::Str(a), Val::Str(b)) => a == b,
+        (Val::Int(_) | Val::Uint(_) | Val::Double(_), _) => {
+            compare(left, right) == Some(Ordering::Equal)
+        }
+        _ => false,
+    }
+}
+
+/// The `cel` crate's ordering; `None` where it errs (NaN, mixed kinds, null). Int against uint
+/// is exact, but int or uint against double converts the integer `as f64` (rounding), as the
+/// `cel` crate does: `9223372036854775807 == 9223372036854775808.0` holds there.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "the cel crate compares through the same lossy conversion"
+)]
+fn compare(left: Val<'_>, right: Val<'_>) -> Option<Ordering> {
+    match (left, right) {
+        (Val::Int(a), Val::Int(b)) => Some(a.cmp(&b)),
+        (Val::Uint(a), Val::Uint(b)) => Some(a.cmp(&b)),
+        (Val::Int(a), Val::Uint(b)) => Some(u64::try_from(a).map_or(Ordering::Less, |a| a.cmp(&b))),
+        (Val::Uint(a), Val::Int(b)) => {
+            Some(i64::try_from(a).map_or(Ordering::Greater, |a| a.cmp(&b)))
+        }
+        (Val::Double(a), Val::Double(b)) => a.partial_cmp(&b),
+        (Val::Int(a), Val::Double(b)) => (a as f64).partial_cmp(&b),
+        (Val::Uint(a), Val::Double(b)) => (a as f64).partial_cmp(&b),
+        (Val::Double(a), Val::Int(b)) => a.partial_cmp(&(b as f64)),
+        (Val::Double(a), Val::Uint(b)) => a.partial_cmp(&(b as f64)),
+        (Val::Str(a), Val::Str(b)) => Some(a.cmp(b)),
+        (Val::Bool(a), Val::Bool(b)) => Some(a.cmp(&b)),
+        _ => None,
+    }
+}
+
+/// Arithmetic within one numeric kind, as the `cel` crate allows it: integer overflow and
+/// division or remainder by zero are errors, doubles follow IEEE and have no `%`. Joining
+/// strings would allocate: left to the `cel` crate.
+fn arith<'a>(op: Arith, left: Val<'a>, right: Val<'a>) -> Option<Val<'a>> {
+    Some(match (left, right) {
+        (Val::Int(a), Val::Int(b)) => Val::Int(match op {
+            Arith::Add => a.checked_add(b)?,
+            Arith::Sub => a.checked_sub(b)?,
+            Arith::Mul => a.checked_mul(b)?,
+            Arith::Div => a.checked_div(b)?,
+            Arith::Rem => a.checked_rem(b)?,
+        }),
+        (Val::Uint(a), Val::Uint(b)) => Val::Uint(match op {
+            Arith::Add => a.checked_add(b)?,
+            Arith::Sub => a.checked_sub(b)?,
+            Arith::Mul => a.checked_mul(b)?,
+            Arith::Div => a.checked_div(b)?,
+            Arith::Rem => a.checked_rem(b)?,
+        }),
+        (Val::Double(a), Val::Double(b)) => Val::Double(match op {
+            Arith::Add => a + b,
+            Arith::Sub => a - b,
+            Arith::Mul => a * b,
+            Arith::Div => a / b,
+            Arith::Rem => return None,
+        }),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
