@@ -7,6 +7,7 @@
 
 pub mod avro;
 pub mod capture;
+mod cel_fast;
 mod cel_message;
 pub mod compat;
 mod error;

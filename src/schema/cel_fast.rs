@@ -112,10 +112,7 @@ impl FastCondition {
     /// `fields[i]` of [`FastCondition::compile`].
     #[must_use]
     pub fn eval(&self, message: &[Captured]) -> Option<bool> {
-        match eval(&self.root, message)? {
-            Val::Bool(b) => Some(b),
-            _ => None,
-        }
+        truth(&self.root, message)
     }
 }
 
@@ -240,67 +237,55 @@ impl Lit {
     }
 }
 
-/// `None`: the `cel` crate errs, or gives something this evaluator does not model. The two are
-/// not told apart: only `&&` / `||` turn an error into a value, and they do so only when their
-/// other side decides, whatever this side was.
-fn eval<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
-    Some(match node {
-        Node::Lit(lit) => lit.val(),
-        Node::Field(slot) => match message.get(*slot)? {
-            // The `cel` crate: no such key.
-            Captured::Absent => return None,
-            Captured::Null => Val::Null,
-            Captured::Bool(b) => Val::Bool(*b),
-            Captured::Int(i) => Val::Int(*i),
-            Captured::Uint(u) => Val::Uint(*u),
-            Captured::Float(f) => Val::Double(*f),
-            Captured::Str(s) => Val::Str(s),
-            Captured::Complex => return None,
-        },
-        Node::Has(slot) => Val::Bool(!matches!(message.get(*slot)?, Captured::Absent)),
-        Node::Not(operand) => Val::Bool(!as_bool(eval(operand, message))?),
-        Node::Neg(operand) => match eval(operand, message)? {
-            Val::Int(i) => Val::Int(i.checked_neg()?),
-            Val::Double(d) => Val::Double(-d),
-            _ => return None,
-        },
+// Both evaluators say `None` where the `cel` crate errs, or gives something this one does not
+// model. The two are not told apart: only `&&` / `||` turn an error into a value, and they do
+// so only when their other side decides, whatever this side was.
+
+/// A node in a boolean position. Conditions are mostly booleans over comparisons of fields with
+/// literals: this path returns them in a register and reads the leaves in place. Going through
+/// [`value`] for every node, whose result is returned through memory, was markedly slower.
+fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
+    match node {
+        Node::Has(slot) => Some(!matches!(message.get(*slot)?, Captured::Absent)),
+        Node::Not(operand) => truth(operand, message).map(|b| !b),
         // The `cel` crate evaluates the left side first and stops at a `false` (`true` for
         // `||`); otherwise the right side decides when it is `false` (`true`), even when the
         // left one erred or was not a boolean. So a deciding side decides whatever the other
         // was, which is what lets an unsure side be `None` here.
         Node::And(left, right) => {
-            let left = as_bool(eval(left, message));
+            let left = truth(left, message);
             if left == Some(false) {
-                return Some(Val::Bool(false));
+                return Some(false);
             }
-            match (left, as_bool(eval(right, message))?) {
-                (_, false) => Val::Bool(false),
-                (Some(true), true) => Val::Bool(true),
-                (_, true) => return None,
+            match (left, truth(right, message)?) {
+                (_, false) => Some(false),
+                (Some(true), true) => Some(true),
+                (_, true) => None,
             }
         }
         Node::Or(left, right) => {
-            let left = as_bool(eval(left, message));
+            let left = truth(left, message);
             if left == Some(true) {
-                return Some(Val::Bool(true));
+                return Some(true);
             }
-            match (left, as_bool(eval(right, message))?) {
-                (_, true) => Val::Bool(true),
-                (Some(false), false) => Val::Bool(false),
-                (_, false) => return None,
+            match (left, truth(right, message)?) {
+                (_, true) => Some(true),
+                (Some(false), false) => Some(false),
+                (_, false) => None,
             }
         }
         Node::Cond(parts) => {
             let [cond, then, otherwise] = &**parts;
-            if as_bool(eval(cond, message))? {
-                eval(then, message)?
+            let branch = if truth(cond, message)? {
+                then
             } else {
-                eval(otherwise, message)?
-            }
+                otherwise
+            };
+            truth(branch, message)
         }
         Node::Cmp(op, left, right) => {
-            let (left, right) = (eval(left, message)?, eval(right, message)?);
-            Val::Bool(match op {
+            let (left, right) = (operand(left, message)?, operand(right, message)?);
+            Some(match op {
                 Cmp::Eq => equals(left, right),
                 Cmp::Ne => !equals(left, right),
                 Cmp::Lt => compare(left, right)? == Ordering::Less,
@@ -309,36 +294,92 @@ fn eval<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
                 Cmp::Ge => compare(left, right)? != Ordering::Less,
             })
         }
-        Node::Arith(op, left, right) => arith(*op, eval(left, message)?, eval(right, message)?)?,
         Node::In(needle, items) => {
-            let needle = eval(needle, message)?;
-            Val::Bool(items.iter().any(|item| equals(item.val(), needle)))
+            let needle = operand(needle, message)?;
+            Some(items.iter().any(|item| equals(item.val(), needle)))
         }
-        Node::Size(operand) => match eval(operand, message)? {
-            // Code points, as the `cel` crate counts them.
-            Val::Str(s) => Val::Int(i64::try_from(s.chars().count()).ok()?),
-            _ => return None,
-        },
-        Node::Text(op, this, arg) => match (eval(this, message)?, eval(arg, message)?) {
-            (Val::Str(s), Val::Str(needle)) => Val::Bool(match op {
+        Node::Text(op, this, arg) => match (operand(this, message)?, operand(arg, message)?) {
+            (Val::Str(s), Val::Str(needle)) => Some(match op {
                 Text::StartsWith => s.starts_with(needle),
                 Text::EndsWith => s.ends_with(needle),
                 Text::Contains => s.contains(needle),
             }),
-            _ => return None,
+            _ => None,
         },
-        Node::Matches(this, re) => match eval(this, message)? {
-            Val::Str(s) => Val::Bool(re.is_match(s)),
-            _ => return None,
+        Node::Matches(this, re) => match operand(this, message)? {
+            Val::Str(s) => Some(re.is_match(s)),
+            _ => None,
         },
+        Node::Lit(_) | Node::Field(_) | Node::Neg(_) | Node::Arith(..) | Node::Size(_) => {
+            match operand(node, message)? {
+                Val::Bool(b) => Some(b),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// An operand: a leaf read in place, anything else evaluated.
+#[inline]
+fn operand<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
+    match node {
+        Node::Lit(lit) => Some(lit.val()),
+        Node::Field(slot) => field(message, *slot),
+        _ => value(node, message),
+    }
+}
+
+#[inline]
+fn field(message: &[Captured], slot: usize) -> Option<Val<'_>> {
+    Some(match message.get(slot)? {
+        // The `cel` crate: no such key.
+        Captured::Absent => return None,
+        Captured::Null => Val::Null,
+        Captured::Bool(b) => Val::Bool(*b),
+        Captured::Int(i) => Val::Int(*i),
+        Captured::Uint(u) => Val::Uint(*u),
+        Captured::Float(f) => Val::Double(*f),
+        Captured::Str(s) => Val::Str(s),
+        Captured::Complex => return None,
     })
 }
 
-fn as_bool(value: Option<Val<'_>>) -> Option<bool> {
-    match value? {
-        Val::Bool(b) => Some(b),
-        _ => None,
-    }
+/// A node in any position.
+fn value<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
+    Some(match node {
+        Node::Lit(lit) => lit.val(),
+        Node::Field(slot) => field(message, *slot)?,
+        Node::Neg(operand_node) => match operand(operand_node, message)? {
+            Val::Int(i) => Val::Int(i.checked_neg()?),
+            Val::Double(d) => Val::Double(-d),
+            _ => return None,
+        },
+        Node::Arith(op, left, right) => {
+            arith(*op, operand(left, message)?, operand(right, message)?)?
+        }
+        Node::Size(operand_node) => match operand(operand_node, message)? {
+            // Code points, as the `cel` crate counts them.
+            Val::Str(s) => Val::Int(i64::try_from(s.chars().count()).ok()?),
+            _ => return None,
+        },
+        Node::Cond(parts) => {
+            let [cond, then, otherwise] = &**parts;
+            let branch = if truth(cond, message)? {
+                then
+            } else {
+                otherwise
+            };
+            operand(branch, message)?
+        }
+        Node::Has(_)
+        | Node::Not(_)
+        | Node::And(..)
+        | Node::Or(..)
+        | Node::Cmp(..)
+        | Node::In(..)
+        | Node::Text(..)
+        | Node::Matches(..) => Val::Bool(truth(node, message)?),
+    })
 }
 
 /// The `cel` crate's `==`, which never errs: numbers of any kind compare by value (as

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::capture::Capture;
+use super::cel_fast::FastCondition;
 use super::cel_message::{fields_of_message, message_value};
 use serde_json::Value;
 
@@ -47,6 +48,9 @@ pub struct Rules {
     rules: Vec<Rule>,
     /// The fields of `message` the rules select; `None`: all of them.
     fields: Option<std::collections::BTreeSet<String>>,
+    /// Those fields in order, and the conditions of the rules that can refuse, compiled for
+    /// the fast evaluator; `None` when any of them is outside its subset.
+    fast: Option<(Vec<String>, Vec<FastCondition>)>,
 }
 
 /// A rule that refused a record.
@@ -156,7 +160,19 @@ pub fn compile(rule_set: Option<&Value>) -> Result<Rules, String> {
             _ => None,
         };
     }
-    Ok(Rules { rules, fields })
+    let fast = fields.as_ref().and_then(|fields| {
+        let fields: Vec<String> = fields.iter().cloned().collect();
+        let conditions = (rules.iter())
+            .filter(|rule| rule.on_failure != OnFailure::None)
+            .map(|rule| FastCondition::compile(&rule.program.expression().expr, &fields))
+            .collect::<Option<Vec<_>>>()?;
+        Some((fields, conditions))
+    });
+    Ok(Rules {
+        rules,
+        fields,
+        fast,
+    })
 }
 
 impl Rules {
@@ -173,14 +189,20 @@ impl Rules {
         if self.rules.is_empty() {
             return Some(&[]);
         }
-        None
+        self.fast.as_ref().map(|(fields, _)| fields.as_slice())
     }
 
     /// Whether every rule that could refuse passes on the picked fields. `false` also when the
     /// fast evaluator cannot tell: [`Rules::check`] on the tree then decides and explains.
     #[must_use]
-    pub fn pass_fast(&self, _capture: &Capture<'_>) -> bool {
-        self.rules.is_empty()
+    pub fn pass_fast(&self, capture: &Capture<'_>) -> bool {
+        match &self.fast {
+            _ if self.rules.is_empty() => true,
+            Some((_, conditions)) => conditions
+                .iter()
+                .all(|c| c.eval(&capture.values) == Some(true)),
+            None => false,
+        }
     }
 
     /// Evaluates every rule against `message`; the first refusal that is not `NONE` is
@@ -289,5 +311,39 @@ mod tests {
         let no_topic = json!({"domainRules": [{"name": "r", "type": "CEL", "expr": "true", "onFailure": "DLQ"}]});
         assert!(compile(Some(&no_topic)).unwrap_err().contains("dlq.topic"));
         assert!(compile(Some(&json!({"domainRules": "nope"}))).is_err());
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema::capture::Captured;
+
+    #[test]
+    fn the_fast_path_passes_what_cel_passes_and_defers_the_rest() {
+        let rules = compile(Some(&json!({"domainRules": [
+            {"name": "a", "type": "CEL", "expr": "message.amount > 0 && message.currency in ['EUR', 'USD']"},
+            {"name": "b", "type": "CEL", "expr": "message.amount > 1000", "onFailure": "NONE"}]})))
+        .unwrap();
+        let fields = rules.fast_fields().unwrap().to_vec();
+        assert_eq!(fields, ["amount", "currency"]);
+        let mut capture = Capture::new(&fields);
+        capture.set(0, Captured::Float(2.5));
+        capture.set(1, Captured::Str("EUR".into()));
+        assert!(
+            rules.pass_fast(&capture),
+            "rule b never refuses, so it is not evaluated"
+        );
+        capture.set(1, Captured::Str("JPY".into()));
+        assert!(!rules.pass_fast(&capture));
+        // Outside the subset: the tree path runs.
+        let whole = compile(Some(&json!({"domainRules": [
+            {"name": "c", "type": "CEL", "expr": "size(message) > 1"}]})))
+        .unwrap();
+        assert!(whole.fast_fields().is_none());
+        assert!(compile(None).unwrap().fast_fields() == Some(&[][..]));
     }
 }
