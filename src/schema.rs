@@ -16,6 +16,7 @@ mod error;
 pub mod fuzz;
 pub mod json;
 pub mod json_compat;
+mod json_fast;
 pub mod parsed;
 mod registry;
 pub mod rules;

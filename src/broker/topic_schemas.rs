@@ -299,7 +299,7 @@ impl Broker {
                 match validator.check(payload, record.attributes & flag != 0) {
                     Ok(checked) => {
                         if let Some(replacement) = checked.replacement {
-                            *bytes = Some(Bytes::from(replacement));
+                            *bytes = Some(replacement);
                             record.attributes &= !flag;
                         }
                     }

@@ -6,6 +6,7 @@ use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
 use super::capture::Capture;
+use super::json_fast::FastSchema;
 
 /// Base URI relative `$ref`s (a reference's `name`, e.g. `address.json`) resolve against.
 /// `.invalid` never resolves: with the crate's network features off nothing is fetched anyway.
@@ -19,6 +20,8 @@ pub struct JsonSchema {
     /// The schema document, for the compatibility checker.
     pub value: Value,
     validator: Validator,
+    /// The same schema for the fast path, when it stays within its subset.
+    fast: Option<FastSchema>,
 }
 
 impl std::fmt::Debug for JsonSchema {
@@ -73,14 +76,22 @@ pub fn parse(text: &str, references: &[(String, String)]) -> Result<(JsonSchema,
     }
     let validator = options.build(&value).map_err(|e| e.to_string())?;
     let canonical = canonical(&value);
-    Ok((JsonSchema { value, validator }, canonical))
+    let fast = FastSchema::compile(&value);
+    Ok((
+        JsonSchema {
+            value,
+            validator,
+            fast,
+        },
+        canonical,
+    ))
 }
 
 impl JsonSchema {
     /// Whether `bytes` (JSON text) is valid, judged without a tree; `false` also when the fast
     /// validator cannot tell (then [`JsonSchema::check`] on the parsed value decides).
-    pub fn fast_check(&self, _bytes: &[u8], _capture: &mut Capture<'_>) -> bool {
-        false
+    pub fn fast_check(&self, bytes: &[u8], capture: &mut Capture<'_>) -> bool {
+        self.fast.as_ref().is_some_and(|f| f.check(bytes, capture))
     }
 
     /// Checks `instance`; `Err` lists up to ten violations, the first one's path reported.

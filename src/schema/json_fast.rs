@@ -1,20 +1,25 @@
-//! JSON Schema validation straight from a record's bytes, in one pass over serde_json's tokens
-//! with no `serde_json::Value` tree: the fast path of produce-time validation, where parsing
-//! each record into a tree and walking it with `jsonschema` cost more than the rest of produce.
+//! JSON Schema validation straight from a record's bytes, in one pass over `serde_json`'s
+//! tokens with no `serde_json::Value` tree: the fast path of produce-time validation, where
+//! parsing each record into a tree before `jsonschema` walks it cost more than the walk.
 //!
 //! Owns a subset of JSON Schema (drafts 6, 7, 2019-09 and 2020-12; draft 7 when `$schema` is
 //! absent): boolean schemas, `type`, `enum`, `const`, `minimum`, `maximum`, `exclusiveMinimum`,
-//! `exclusiveMaximum`, `minLength`, `maxLength`, `properties`, `required`,
+//! `exclusiveMaximum`, `minLength`, `maxLength`, `properties`, `required` (up to 64 names),
 //! `additionalProperties`, `minProperties`, `maxProperties`, a single-schema `items`,
-//! `minItems`, `maxItems`, and the annotations. A schema using any other keyword of any draft
-//! does not compile here, and the caller keeps the tree path (`super::json`).
+//! `minItems`, `maxItems`, and the annotations. A schema using any other keyword of any draft,
+//! or a size bound written as a float (`2.0`), does not compile here, and the caller keeps the
+//! tree path (`super::json`).
 //!
-//! Must not answer differently from `jsonschema` when it answers "valid": a `true` is final,
-//! a `false` only sends the record to the tree path, which parses, validates and words the
-//! errors. So every doubt answers `false`, and this module never explains why. Numbers compare
-//! exactly across `u64`/`i64`/`f64`, as `jsonschema` does. It must not allocate for a valid
-//! record in the common case: keys and strings are borrowed from the input. An `enum`/`const`
-//! holding an array or object is the exception: the value under it is parsed into a tree.
+//! Must not answer "valid" where `jsonschema` would not: a `true` is final, a `false` only
+//! sends the record to the tree path, which parses, validates and words the errors. So every
+//! doubt answers `false`, and this module never explains why. Numbers compare exactly across
+//! `u64`/`i64`/`f64`, as `jsonschema` does. Deliberately stricter: every occurrence of a
+//! duplicated key is checked (the tree keeps only the last), and with `serde_json`'s
+//! `arbitrary_precision` on (not in this build) no number passes. It must not allocate for a
+//! valid record in the common case: keys and strings are borrowed from the input. The
+//! exceptions: an `enum`/`const` holding an array or object parses the value under it into a
+//! tree, `minProperties` above 1 or `maxProperties` list the keys to count distinct ones, and
+//! a captured string is copied.
 //!
 //! While reading a top-level object it also picks the fields data-contract rules read
 //! ([`Capture`]), so rules need no tree either. After a `false` the capture may be partial.
@@ -49,62 +54,27 @@ const MAX_SCHEMA_DEPTH: usize = 128;
 /// Up to this many property names a linear scan beats a binary search.
 const LINEAR_KEYS: usize = 8;
 
-/// What serde_json sends as the only key of a map standing for a number when a crate in the
+/// What `serde_json` sends as the only key of a map standing for a number when a crate in the
 /// build enables its `arbitrary_precision` feature; such a "map" must not pass for an object.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// Keywords of any draft (4 to 2020-12) this module does not implement: seeing one refuses the
 /// schema. Words that are no keyword of any draft are annotations to `jsonschema`, as here.
-const UNSUPPORTED: &[&str] = &[
-    "$ref",
-    "$recursiveRef",
-    "$dynamicRef",
-    "$anchor",
-    "$recursiveAnchor",
-    "$dynamicAnchor",
-    "$vocabulary",
-    "$defs",
-    "definitions",
-    "id",
-    "allOf",
-    "anyOf",
-    "oneOf",
-    "not",
-    "if",
-    "then",
-    "else",
-    "pattern",
-    "patternProperties",
-    "format",
-    "multipleOf",
-    "uniqueItems",
-    "contains",
-    "minContains",
-    "maxContains",
-    "dependencies",
-    "dependentRequired",
-    "dependentSchemas",
-    "propertyNames",
-    "unevaluatedItems",
-    "unevaluatedProperties",
-    "additionalItems",
-    "prefixItems",
-    "contentEncoding",
-    "contentMediaType",
-    "contentSchema",
-];
+const UNSUPPORTED: &str = "$ref $recursiveRef $dynamicRef $anchor $recursiveAnchor \
+    $dynamicAnchor $vocabulary $defs definitions id allOf anyOf oneOf not if then else pattern \
+    patternProperties format multipleOf uniqueItems contains minContains maxContains \
+    dependencies dependentRequired dependentSchemas propertyNames unevaluatedItems \
+    unevaluatedProperties additionalItems prefixItems contentEncoding contentMediaType \
+    contentSchema";
 
 /// Keywords no validator reads.
-const ANNOTATIONS: &[&str] = &[
-    "title",
-    "description",
-    "$comment",
-    "examples",
-    "default",
-    "readOnly",
-    "writeOnly",
-    "deprecated",
-];
+const ANNOTATIONS: &str = "title description $comment examples default readOnly writeOnly \
+    deprecated";
+
+/// Whether `keyword` is one of the space-separated `words`.
+fn among(words: &str, keyword: &str) -> bool {
+    words.split_ascii_whitespace().any(|w| w == keyword)
+}
 
 /// A JSON Schema compiled for [`FastSchema::check`].
 #[derive(Debug, Clone)]
@@ -161,7 +131,7 @@ struct Choices {
     trees: Box<[Value]>,
 }
 
-/// A JSON number as serde_json reads it; every `u64` and `i64` fits the `i128`.
+/// A JSON number as `serde_json` reads it; every `u64` and `i64` fits the `i128`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Num {
     Int(i128),
@@ -273,6 +243,10 @@ fn compare(a: Num, b: Num) -> Option<Ordering> {
 /// `i`, a `u64` or `i64`, against `f`.
 fn int_vs_float(i: i128, f: f64) -> Option<Ordering> {
     const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    if let Ok(small) = i32::try_from(i) {
+        // The common case: `i` is exactly an `f64`, so the float order is the exact one.
+        return f64::from(small).partial_cmp(&f);
+    }
     if f.is_nan() {
         return None;
     }
@@ -403,7 +377,7 @@ impl FastSchema {
         let mut required: &[Value] = &[];
         for (keyword, value) in object {
             let keyword = keyword.as_str();
-            if ANNOTATIONS.contains(&keyword) {
+            if among(ANNOTATIONS, keyword) {
                 continue;
             }
             if matches!(keyword, "$schema" | "$id") {
@@ -434,7 +408,7 @@ impl FastSchema {
                 "additionalProperties" => node.additional = self.node(value, depth + 1)?,
                 "properties" => properties = Some(value.as_object()?),
                 "required" => required = value.as_array()?,
-                _ if UNSUPPORTED.contains(&keyword) => return None,
+                _ if among(UNSUPPORTED, keyword) => return None,
                 _ => {}
             }
         }
@@ -590,8 +564,10 @@ impl<'s> Seed<'s, '_, '_> {
     }
 
     fn number<E: de::Error>(&self, n: Num) -> Result<(), E> {
-        let ty = if n.is_integer() {
-            NUMBER | INTEGER
+        let node = self.node()?;
+        // `integer` needs the fraction looked at only when `number` is not allowed anyway.
+        let ty = if node.types & NUMBER == 0 && n.is_integer() {
+            INTEGER
         } else {
             NUMBER
         };
@@ -687,10 +663,12 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let node = self.container(OBJECT)?;
         let capturing = self.root && !self.capture.is_empty();
-        // Counting keys needs them distinct (a parsed tree keeps one of duplicates), which
-        // costs a list of them: only for `minProperties` above 1 and `maxProperties`.
+        // The tree keeps one of duplicated keys, so its size is the number of distinct keys:
+        // knowing that costs a list of them, kept only for `minProperties` above 1 (an empty
+        // object is the only one with no key) and for `maxProperties`.
         let mut names = (node.min_properties > 1 || node.max_properties < u64::MAX).then(Vec::new);
         let mut seen = 0u64;
+        let mut any = false;
         while let Some(name) = map.next_key_seed(NameSeed)? {
             let text = name.as_str();
             if text == NUMBER_TOKEN {
@@ -711,11 +689,12 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
                 root: false,
                 chosen: false,
             })?;
+            any = true;
             if let Some(names) = &mut names {
                 names.push(name);
             }
         }
-        if seen & node.required != node.required {
+        if seen & node.required != node.required || (node.min_properties > 0 && !any) {
             return Err(abort());
         }
         if let Some(mut names) = names {

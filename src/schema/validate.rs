@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::avro::{binary, encode, stream};
@@ -65,8 +66,11 @@ impl std::fmt::Display for Violation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// Replacement bytes; `None` keeps the record's own.
-    pub replacement: Option<Vec<u8>>,
+    pub replacement: Option<Bytes>,
 }
+
+/// Replacements are carved from chunks of this size: one allocation serves a batch's records.
+const ARENA_CHUNK: usize = 64 << 10;
 
 /// A subject's latest schema resolved once, to check a batch of records against.
 pub struct Validator<'r> {
@@ -78,6 +82,10 @@ pub struct Validator<'r> {
     /// The last wire-format id resolved and found under its subject: a batch's framed
     /// records usually share one, so the lookups run once per batch.
     framed: Option<(SchemaId, String, Arc<Parsed>, Arc<Rules>)>,
+    /// Where the fast path encodes one record (reused: no allocation per record).
+    scratch: Vec<u8>,
+    /// Where replacements are copied to and split off from.
+    arena: BytesMut,
 }
 
 fn violation(
@@ -111,6 +119,8 @@ impl Registry {
             topic: topic.to_owned(),
             latest,
             framed: None,
+            scratch: Vec::new(),
+            arena: BytesMut::new(),
         }
     }
 
@@ -216,8 +226,12 @@ impl Validator<'_> {
             return Err(violation(&self.topic_subject, None, "/", message));
         };
         let subject = &self.topic_subject;
-        if let Some(checked) = fast_check(*id, parsed, rules, bytes) {
-            return Ok(checked);
+        if fast_check(*id, parsed, rules, bytes, &mut self.scratch) {
+            let replacement = match &**parsed {
+                Parsed::Avro(_) => Some(carve(&mut self.arena, &self.scratch)),
+                Parsed::Json(_) => None,
+            };
+            return Ok(Checked { replacement });
         }
         let json: Value = serde_json::from_slice(bytes).map_err(|e| {
             violation(
@@ -233,7 +247,7 @@ impl Validator<'_> {
                 wire::write_header(*id, &mut out);
                 encode::encode(&avro.schema, &avro.names, &json, &mut out)
                     .map_err(|e| violation(subject, Some(*id), &e.path, e.message))?;
-                Some(out)
+                Some(Bytes::from(out))
             }
             Parsed::Json(schema) => {
                 schema
@@ -296,21 +310,40 @@ impl Validator<'_> {
     }
 }
 
-/// The common case without a JSON tree: the record streams through the Avro encoder or the
-/// JSON Schema fast validator, and the rules' fast evaluator passes it on the fields picked on
-/// the way. `None` when any of them cannot say yes; the tree path then decides and explains.
-fn fast_check(id: SchemaId, parsed: &Parsed, rules: &Rules, bytes: &[u8]) -> Option<Checked> {
-    let mut capture = Capture::new(rules.fast_fields()?);
-    let replacement = match parsed {
-        Parsed::Avro(avro) => {
-            let mut out = Vec::with_capacity(bytes.len() + wire::HEADER_LEN);
-            wire::write_header(id, &mut out);
-            stream::encode_json(&avro.schema, &avro.names, bytes, &mut out, &mut capture)
-                .then_some(Some(out))?
-        }
-        Parsed::Json(schema) => schema.fast_check(bytes, &mut capture).then_some(None)?,
+/// The common case without a JSON tree: the record streams through the Avro encoder (into
+/// `out`, in wire format) or the JSON Schema fast validator, and the rules' fast evaluator
+/// passes it on the fields picked on the way. `false` when any of them cannot say yes; the
+/// tree path then decides and explains.
+fn fast_check(
+    id: SchemaId,
+    parsed: &Parsed,
+    rules: &Rules,
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(fields) = rules.fast_fields() else {
+        return false;
     };
-    rules.pass_fast(&capture).then_some(Checked { replacement })
+    let mut capture = Capture::new(fields);
+    let passed = match parsed {
+        Parsed::Avro(avro) => {
+            out.clear();
+            wire::write_header(id, out);
+            stream::encode_json(&avro.schema, &avro.names, bytes, out, &mut capture)
+        }
+        Parsed::Json(schema) => schema.fast_check(bytes, &mut capture),
+    };
+    passed && rules.pass_fast(&capture)
+}
+
+/// `bytes` copied into the arena and split off as their own `Bytes`; the arena takes a new
+/// chunk when the current one is full, so a batch's replacements share a few allocations.
+fn carve(arena: &mut BytesMut, bytes: &[u8]) -> Bytes {
+    if arena.capacity() - arena.len() < bytes.len() {
+        *arena = BytesMut::with_capacity(ARENA_CHUNK.max(bytes.len()));
+    }
+    arena.extend_from_slice(bytes);
+    arena.split().freeze()
 }
 
 impl Validator<'_> {
