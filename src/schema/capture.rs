@@ -46,6 +46,9 @@ impl<'f> Capture<'f> {
     /// The slot of top-level field `key`, if a rule reads it.
     #[must_use]
     pub fn slot(&self, key: &str) -> Option<usize> {
+        if self.fields.is_empty() {
+            return None;
+        }
         self.fields.binary_search_by(|f| f.as_str().cmp(key)).ok()
     }
 
