@@ -11,7 +11,7 @@ root=$PWD
 componentize=$(sed -n 's/^pub const COMPONENTIZE_PY: &str = "\(.*\)";/\1/p' tests/support_plugins.rs)
 
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
-(cd plugins && env -u CARGO_TARGET_DIR -u RUSTFLAGS \
+(cd plugins && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
     cargo build --quiet --release --target wasm32-wasip2 --target-dir "$root/plugins/target") &
 plugins=$!
 

@@ -31,6 +31,9 @@ pub struct Capture<'f> {
     fields: &'f [String],
     /// `values[i]` is what was seen for `fields[i]`.
     pub values: Vec<Captured>,
+    /// Whether the record is an object whose fields these are: rules see any other record
+    /// (an array, a scalar, an Avro map) whole, which the fast evaluator does not model.
+    object: bool,
 }
 
 impl<'f> Capture<'f> {
@@ -40,7 +43,21 @@ impl<'f> Capture<'f> {
         Self {
             fields,
             values: vec![Captured::Absent; fields.len()],
+            object: false,
         }
+    }
+
+    /// Records that the record is an object (a JSON object, an Avro record) and that its
+    /// top-level fields were picked.
+    pub fn mark_object(&mut self) {
+        self.object = true;
+    }
+
+    /// Whether the picked fields are the whole story: no field was wanted, or the record is
+    /// an object and absent slots are really absent fields.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.object || self.fields.is_empty()
     }
 
     /// The slot of top-level field `key`, if a rule reads it.

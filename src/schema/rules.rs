@@ -198,6 +198,7 @@ impl Rules {
     pub fn pass_fast(&self, capture: &Capture<'_>) -> bool {
         match &self.fast {
             _ if self.rules.is_empty() => true,
+            Some(_) if !capture.is_complete() => false,
             Some((_, conditions)) => conditions
                 .iter()
                 .all(|c| c.eval(&capture.values) == Some(true)),
@@ -333,6 +334,11 @@ mod fast_tests {
         let mut capture = Capture::new(&fields);
         capture.set(0, Captured::Float(2.5));
         capture.set(1, Captured::Str("EUR".into()));
+        assert!(
+            !rules.pass_fast(&capture),
+            "fields picked from a non-object prove nothing"
+        );
+        capture.mark_object();
         assert!(
             rules.pass_fast(&capture),
             "rule b never refuses, so it is not evaluated"

@@ -463,3 +463,41 @@ async fn bad_requests_get_confluents_codes() {
         "a different schema type is incompatible: {e}"
     );
 }
+
+/// Rules read `message` as the slow path builds it even when the record's top level is not
+/// an object: the fast path must not read a non-object as "no fields".
+#[tokio::test]
+async fn rules_on_records_that_are_not_objects_judge_as_the_tree_does() {
+    use crate::schema::types::SchemaKind;
+    use crate::schema::validate::Strategy;
+    let (r, _) = registry();
+    let guard = |kind, schema: &str| SchemaRequest {
+        schema: schema.into(),
+        kind,
+        rule_set: Some(serde_json::json!({"domainRules": [
+            {"name": "no-ssn", "type": "CEL", "expr": "!has(message.ssn)"}]})),
+        ..SchemaRequest::default()
+    };
+    r.register(
+        "m-value",
+        guard(SchemaKind::Avro, r#"{"type":"map","values":"string"}"#),
+    )
+    .await
+    .unwrap();
+    let mut v = r.validator("m", false, Strategy::TopicName);
+    assert!(v.check(br#"{"name":"x"}"#, true).is_ok());
+    let refused = v.check(br#"{"ssn":"123-45-6789"}"#, true).unwrap_err();
+    assert_eq!(
+        refused.rule.as_deref().map(|(name, _)| name.as_str()),
+        Some("no-ssn")
+    );
+    r.register("j-value", guard(SchemaKind::Json, "{}"))
+        .await
+        .unwrap();
+    let mut v = r.validator("j", false, Strategy::TopicName);
+    assert!(v.check(br#"{"name":"x"}"#, true).is_ok());
+    assert!(v.check(br#"{"ssn":"1"}"#, true).is_err());
+    // `has` on a list or a number is an error in CEL, so the rule refuses.
+    assert!(v.check(b"[1]", true).is_err());
+    assert!(v.check(b"42", true).is_err());
+}
