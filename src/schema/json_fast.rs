@@ -32,6 +32,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Number, Value};
 
 use super::capture::{Capture, Captured};
+use super::object_key::KeySeed;
 
 const NULL: u8 = 1;
 const BOOLEAN: u8 = 1 << 1;
@@ -666,6 +667,9 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let node = self.container(OBJECT)?;
+        if self.root {
+            self.capture.mark_object();
+        }
         let capturing = self.root && !self.capture.is_empty();
         // The tree keeps one of duplicated keys, so its size is the number of distinct keys:
         // knowing that costs a list of them, kept only for `minProperties` above 1 (an empty
@@ -673,7 +677,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
         let mut names = (node.min_properties > 1 || node.max_properties < u64::MAX).then(Vec::new);
         let mut seen = 0u64;
         let mut any = false;
-        while let Some(name) = map.next_key_seed(NameSeed)? {
+        while let Some(name) = map.next_key_seed(KeySeed)? {
             let text = name.as_str();
             if text == NUMBER_TOKEN {
                 return Err(abort());
@@ -710,51 +714,6 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
             }
         }
         Ok(())
-    }
-}
-
-/// An object key, borrowed from the input unless it had escapes.
-enum Name<'de> {
-    Borrowed(&'de str),
-    Owned(String),
-}
-
-impl Name<'_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Name::Borrowed(s) => s,
-            Name::Owned(s) => s,
-        }
-    }
-}
-
-struct NameSeed;
-
-impl<'de> DeserializeSeed<'de> for NameSeed {
-    type Value = Name<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name<'de>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for NameSeed {
-    type Value = Name<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'de>, E> {
-        Ok(Name::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'de>, E> {
-        Ok(Name::Owned(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Name<'de>, E> {
-        Ok(Name::Owned(v))
     }
 }
 

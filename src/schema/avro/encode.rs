@@ -46,34 +46,37 @@ pub fn encode(
     json: &Value,
     out: &mut Vec<u8>,
 ) -> Result<(), DataError> {
-    let start = out.len();
-    let at = At {
-        path: Path::Root,
-        depth: 0,
-        mode: Mode::Data,
-    };
-    let result = Encoder { names, out }.value(schema, json, at);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+    encode_as(Mode::Data, 0, schema, names, json, out)
 }
 
 /// Appends the encoding of a record field's `default` (where unions take their first branch), as
-/// [`encode`] writes a missing field; for the streaming encoder, which meets missing fields too.
+/// [`encode`] writes a missing field at nesting `depth`; for the streaming encoder, which meets
+/// missing fields too.
 pub(super) fn encode_default(
     schema: &Schema,
     names: &Names,
     default: &Value,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), DataError> {
+    encode_as(Mode::Default, depth, schema, names, default, out)
+}
+
+fn encode_as(
+    mode: Mode,
+    depth: usize,
+    schema: &Schema,
+    names: &Names,
+    json: &Value,
     out: &mut Vec<u8>,
 ) -> Result<(), DataError> {
     let start = out.len();
     let at = At {
         path: Path::Root,
-        depth: 0,
-        mode: Mode::Default,
+        depth,
+        mode,
     };
-    let result = Encoder { names, out }.value(schema, default, at);
+    let result = Encoder { names, out }.value(schema, json, at);
     if result.is_err() {
         out.truncate(start);
     }

@@ -22,6 +22,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::encode::{encode_default, is_long, write_len, write_long, write_str};
 use super::names::Names;
 use crate::schema::capture::{Capture, Captured};
+use crate::schema::object_key::KeySeed;
 
 /// Deeper than this the tree path takes over (it caps nesting at 128 with a precise error).
 const MAX_DEPTH: usize = 100;
@@ -287,6 +288,9 @@ impl<'de, 'a> Seed<'_, 'a, '_, '_> {
         record: &'a RecordSchema,
         mut map: A,
     ) -> Result<(), A::Error> {
+        if self.depth == 0 {
+            self.state.capture.mark_object();
+        }
         let mut next = 0;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let key = key.as_str();
@@ -325,12 +329,15 @@ impl<'de, 'a> Seed<'_, 'a, '_, '_> {
         to: usize,
     ) -> Result<(), E> {
         let fields = record.fields.get(from..to).ok_or_else(abort)?;
+        // The tree counts a record's fields one level below the record.
+        let depth = self.depth + 1;
         for field in fields {
             let default = field.default.as_ref().ok_or_else(abort)?;
             encode_default(
                 &field.schema,
                 self.state.names,
                 default,
+                depth,
                 &mut *self.state.out,
             )
             .map_err(|_| abort())?;
@@ -378,47 +385,6 @@ fn finish_block(out: &mut Vec<u8>, start: usize, count: usize) {
         out.splice(start..start, head);
     }
     out.push(0);
-}
-
-/// An object key, borrowed from the input unless it had escapes.
-enum Key<'de> {
-    Borrowed(&'de str),
-    Owned(String),
-}
-
-impl Key<'_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
-        }
-    }
-}
-
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Key<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-        Ok(Key::Owned(v.to_owned()))
-    }
 }
 
 #[cfg(test)]
