@@ -69,7 +69,9 @@ pub struct Checked {
     pub replacement: Option<Bytes>,
 }
 
-/// Replacements are carved from chunks of this size: one allocation serves a batch's records.
+/// Replacements are carved from chunks that start small (a one-record request holds little)
+/// and double up to the largest, so a big batch needs a few allocations, not one per record.
+const ARENA_FIRST_CHUNK: usize = 2 << 10;
 const ARENA_CHUNK: usize = 64 << 10;
 
 /// A subject's latest schema resolved once, to check a batch of records against.
@@ -85,7 +87,7 @@ pub struct Validator<'r> {
     /// Where the fast path encodes one record (reused: no allocation per record).
     scratch: Vec<u8>,
     /// Where replacements are copied to and split off from.
-    arena: BytesMut,
+    arena: Arena,
 }
 
 fn violation(
@@ -120,7 +122,7 @@ impl Registry {
             latest,
             framed: None,
             scratch: Vec::new(),
-            arena: BytesMut::new(),
+            arena: Arena::default(),
         }
     }
 
@@ -228,7 +230,7 @@ impl Validator<'_> {
         let subject = &self.topic_subject;
         if fast_check(*id, parsed, rules, bytes, &mut self.scratch) {
             let replacement = match &**parsed {
-                Parsed::Avro(_) => Some(carve(&mut self.arena, &self.scratch)),
+                Parsed::Avro(_) => Some(self.arena.carve(&self.scratch)),
                 Parsed::Json(_) => None,
             };
             return Ok(Checked { replacement });
@@ -336,14 +338,25 @@ fn fast_check(
     passed && rules.pass_fast(&capture)
 }
 
-/// `bytes` copied into the arena and split off as their own `Bytes`; the arena takes a new
-/// chunk when the current one is full, so a batch's replacements share a few allocations.
-fn carve(arena: &mut BytesMut, bytes: &[u8]) -> Bytes {
-    if arena.capacity() - arena.len() < bytes.len() {
-        *arena = BytesMut::with_capacity(ARENA_CHUNK.max(bytes.len()));
+/// Where replacements are copied to and split off from.
+#[derive(Default)]
+struct Arena {
+    buf: BytesMut,
+    /// The size of the last chunk taken (0 before the first).
+    chunk: usize,
+}
+
+impl Arena {
+    /// `bytes` copied into the current chunk and split off as their own `Bytes`; a full
+    /// chunk is left to the records that share it and a twice bigger one is taken.
+    fn carve(&mut self, bytes: &[u8]) -> Bytes {
+        if self.buf.capacity() - self.buf.len() < bytes.len() {
+            self.chunk = (self.chunk * 2).clamp(ARENA_FIRST_CHUNK, ARENA_CHUNK);
+            self.buf = BytesMut::with_capacity(self.chunk.max(bytes.len()));
+        }
+        self.buf.extend_from_slice(bytes);
+        self.buf.split().freeze()
     }
-    arena.extend_from_slice(bytes);
-    arena.split().freeze()
 }
 
 impl Validator<'_> {
@@ -412,5 +425,37 @@ fn apply_rules(rules: &Rules, json: &Value, subject: &str, id: SchemaId) -> Resu
                 rule: Some(Box::new((rule, dead_letter))),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod arena_tests {
+    use super::*;
+
+    #[test]
+    fn carved_records_keep_their_bytes_and_chunks_grow_from_small() {
+        let mut arena = Arena::default();
+        let first = arena.carve(b"one");
+        assert_eq!(
+            arena.chunk, ARENA_FIRST_CHUNK,
+            "a small request takes a small chunk"
+        );
+        let records: Vec<Bytes> = (0..20_000u32)
+            .map(|i| arena.carve(format!("record-{i}").as_bytes()))
+            .collect();
+        assert_eq!(
+            arena.chunk, ARENA_CHUNK,
+            "a big batch grows to the largest chunk"
+        );
+        assert_eq!(&first[..], b"one");
+        for (i, record) in records.iter().enumerate() {
+            assert_eq!(record[..], *format!("record-{i}").as_bytes());
+        }
+        let big = vec![7u8; ARENA_CHUNK * 2];
+        assert_eq!(
+            arena.carve(&big)[..],
+            big[..],
+            "a record bigger than a chunk fits"
+        );
     }
 }
