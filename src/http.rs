@@ -162,8 +162,7 @@ pub async fn serve(
             name: "ANONYMOUS".into(),
             groups: Vec::new(),
             superuser: true,
-            key_id: None,
-            expires_ms: None,
+            ..crate::broker::Principal::default()
         }),
         shared: Arc::new(Shared {
             fetch_budget,

@@ -327,8 +327,7 @@ impl Broker {
                 name: o.name.clone(),
                 groups: o.groups.clone(),
                 superuser: false,
-                key_id: None,
-                expires_ms: None,
+                ..Principal::default()
             }),
         }
     }

@@ -30,8 +30,9 @@ const MAX_CACHED: usize = 10_000;
 /// Longest principal name accepted.
 pub const MAX_PRINCIPAL_LEN: usize = 255;
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An authenticated caller. The default is an anonymous caller with no groups, key or
+/// expiry, which literals complete with `..Principal::default()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Principal {
     /// Its name (`User:<name>` in ACL terms).
     pub name: String,
@@ -256,7 +257,7 @@ impl Broker {
                 groups: stored.key.groups.clone(),
                 superuser: false,
                 key_id: Some(known),
-                expires_ms: None,
+                ..Principal::default()
             });
         }
         let hash = {
@@ -292,7 +293,7 @@ impl Broker {
             groups,
             superuser: false,
             key_id: Some(id.to_owned()),
-            expires_ms: None,
+            ..Principal::default()
         })
     }
 

@@ -103,8 +103,7 @@ pub(crate) async fn authenticate(
             name: "ANONYMOUS".into(),
             groups: Vec::new(),
             superuser: true,
-            key_id: None,
-            expires_ms: None,
+            ..Principal::default()
         });
     }
     let Some(token) = credential(req, allow_query)? else {
@@ -114,8 +113,7 @@ pub(crate) async fn authenticate(
                 name: cert.0.to_string(),
                 groups: Vec::new(),
                 superuser: false,
-                key_id: None,
-                expires_ms: None,
+                ..Principal::default()
             });
         }
         return Err(unauthenticated(
@@ -129,8 +127,7 @@ pub(crate) async fn authenticate(
                 name: "admin".into(),
                 groups: Vec::new(),
                 superuser: true,
-                key_id: None,
-                expires_ms: None,
+                ..Principal::default()
             });
         }
     }

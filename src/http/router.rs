@@ -310,8 +310,7 @@ async fn dispatch(
             name: "ANONYMOUS".into(),
             groups: Vec::new(),
             superuser: false,
-            key_id: None,
-            expires_ms: None,
+            ..crate::broker::Principal::default()
         }
     } else {
         match super::auth::authenticate(state, &req, streaming).await {

@@ -25,6 +25,14 @@ pub enum Captured {
     Complex,
 }
 
+impl Captured {
+    /// A non-negative JSON integer: an `Int` when it fits `i64`, as CEL reads JSON numbers.
+    #[must_use]
+    pub fn unsigned(v: u64) -> Self {
+        i64::try_from(v).map_or(Captured::Uint(v), Captured::Int)
+    }
+}
+
 /// The fields to pick (sorted, distinct) and what was picked for each.
 #[derive(Debug, Clone)]
 pub struct Capture<'f> {

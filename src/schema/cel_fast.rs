@@ -241,6 +241,20 @@ impl Lit {
 // model. The two are not told apart: only `&&` / `||` turn an error into a value, and they do
 // so only when their other side decides, whatever this side was.
 
+/// `&&` (`decider` false) or `||` (`decider` true): a side equal to `decider` decides, even when
+/// the other erred or was not a boolean; otherwise both sides must be known.
+fn junction(decider: bool, left: &Node, right: &Node, message: &[Captured]) -> Option<bool> {
+    let left = truth(left, message);
+    if left == Some(decider) {
+        return Some(decider);
+    }
+    match truth(right, message)? {
+        right if right == decider => Some(decider),
+        _ if left == Some(!decider) => Some(!decider),
+        _ => None,
+    }
+}
+
 /// A node in a boolean position. Conditions are mostly booleans over comparisons of fields with
 /// literals: this path returns them in a register and reads the leaves in place. Going through
 /// [`value`] for every node, whose result is returned through memory, was markedly slower.
@@ -252,28 +266,8 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
         // `||`); otherwise the right side decides when it is `false` (`true`), even when the
         // left one erred or was not a boolean. So a deciding side decides whatever the other
         // was, which is what lets an unsure side be `None` here.
-        Node::And(left, right) => {
-            let left = truth(left, message);
-            if left == Some(false) {
-                return Some(false);
-            }
-            match (left, truth(right, message)?) {
-                (_, false) => Some(false),
-                (Some(true), true) => Some(true),
-                (_, true) => None,
-            }
-        }
-        Node::Or(left, right) => {
-            let left = truth(left, message);
-            if left == Some(true) {
-                return Some(true);
-            }
-            match (left, truth(right, message)?) {
-                (_, true) => Some(true),
-                (Some(false), false) => Some(false),
-                (_, false) => None,
-            }
-        }
+        Node::And(left, right) => junction(false, left, right, message),
+        Node::Or(left, right) => junction(true, left, right, message),
         Node::Cond(parts) => {
             let [cond, then, otherwise] = &**parts;
             let branch = if truth(cond, message)? {

@@ -62,7 +62,7 @@ fn collect(expr: &Expr, fields: &mut BTreeSet<String>) -> bool {
 }
 
 /// `message` for CEL: the record's fields named in `only` (all when `None`).
-pub fn message_value(message: &Value, only: Option<&BTreeSet<String>>) -> cel::Value {
+pub fn message_value(message: &Value, only: Option<&[String]>) -> cel::Value {
     match (message, only) {
         (Value::Object(map), Some(only)) => {
             let picked: HashMap<Key, cel::Value> = only
@@ -139,7 +139,7 @@ mod tests {
             message_value(&record, None),
             cel::to_value(&record).unwrap()
         );
-        let only: BTreeSet<String> = ["a".to_owned(), "zz".to_owned()].into();
+        let only = ["a".to_owned(), "zz".to_owned()];
         let picked = message_value(&record, Some(&only));
         assert_eq!(picked, cel::to_value(serde_json::json!({"a": 1})).unwrap());
     }

@@ -46,11 +46,11 @@ impl std::fmt::Debug for Rule {
 #[derive(Debug, Default)]
 pub struct Rules {
     rules: Vec<Rule>,
-    /// The fields of `message` the rules select; `None`: all of them.
-    fields: Option<std::collections::BTreeSet<String>>,
-    /// Those fields in order, and the conditions of the rules that can refuse, compiled for
-    /// the fast evaluator; `None` when any of them is outside its subset.
-    fast: Option<(Vec<String>, Vec<FastCondition>)>,
+    /// The fields of `message` the rules select, sorted; `None`: all of them.
+    fields: Option<Vec<String>>,
+    /// The conditions of the rules that can refuse, compiled for the fast evaluator over
+    /// `fields`; `None` when any of them is outside its subset.
+    fast: Option<Vec<FastCondition>>,
 }
 
 /// A rule that refused a record.
@@ -160,13 +160,12 @@ pub fn compile(rule_set: Option<&Value>) -> Result<Rules, String> {
             _ => None,
         };
     }
+    let fields: Option<Vec<String>> = fields.map(|set| set.into_iter().collect());
     let fast = fields.as_ref().and_then(|fields| {
-        let fields: Vec<String> = fields.iter().cloned().collect();
-        let conditions = (rules.iter())
+        (rules.iter())
             .filter(|rule| rule.on_failure != OnFailure::None)
-            .map(|rule| FastCondition::compile(&rule.program.expression().expr, &fields))
-            .collect::<Option<Vec<_>>>()?;
-        Some((fields, conditions))
+            .map(|rule| FastCondition::compile(&rule.program.expression().expr, fields))
+            .collect::<Option<Vec<_>>>()
     });
     Ok(Rules {
         rules,
@@ -189,7 +188,7 @@ impl Rules {
         if self.rules.is_empty() {
             return Some(&[]);
         }
-        self.fast.as_ref().map(|(fields, _)| fields.as_slice())
+        self.fast.as_ref().and(self.fields.as_deref())
     }
 
     /// Whether every rule that could refuse passes on the picked fields. `false` also when the
@@ -199,7 +198,7 @@ impl Rules {
         match &self.fast {
             _ if self.rules.is_empty() => true,
             Some(_) if !capture.is_complete() => false,
-            Some((_, conditions)) => conditions
+            Some(conditions) => conditions
                 .iter()
                 .all(|c| c.eval(&capture.values) == Some(true)),
             None => false,
@@ -216,7 +215,7 @@ impl Rules {
         }
         // Only the fields the conditions name are given to CEL (all of them when a condition
         // uses `message` whole): converting a record costs more than evaluating a rule.
-        let value = message_value(message, self.fields.as_ref());
+        let value = message_value(message, self.fields.as_deref());
         let root = root_context();
         for rule in &self.rules {
             let mut context = root.new_inner_scope();

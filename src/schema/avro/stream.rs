@@ -199,7 +199,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_> {
     }
 
     fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<(), E> {
-        self.capture(|| i64::try_from(v).map_or(Captured::Uint(v), Captured::Int));
+        self.capture(|| Captured::unsigned(v));
         self.number(Some(v.into()), v as f64)
     }
 
