@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use super::Broker;
+use super::storage::Storage;
 use super::subscribe::{Delivery, StartAt, SubscriptionSpec};
 use crate::event::TopicName;
 
@@ -48,11 +49,32 @@ pub(crate) struct TailBatch {
     pub(super) deliveries: Vec<Delivery>,
 }
 
-pub(super) type TailReceiver = broadcast::Receiver<Arc<TailBatch>>;
+/// Per partition, the offset the reader's next batch starts from: everything before it was
+/// published (or predates the reader) and will not come through the channel again.
+type Published = Arc<Mutex<BTreeMap<u32, u64>>>;
+
+/// A subscriber's end of a topic's reader.
+pub(super) struct TailReceiver {
+    pub(super) rx: broadcast::Receiver<Arc<TailBatch>>,
+    published: Published,
+}
+
+impl TailReceiver {
+    /// Whether the reader has passed any of `positions` without this receiver getting the
+    /// records in between (it joined after they were published): it must read storage, since
+    /// the channel will never bring them.
+    pub(super) fn passed(&self, positions: &BTreeMap<u32, u64>) -> bool {
+        let published = self.published.lock();
+        positions
+            .iter()
+            .any(|(p, at)| published.get(p).is_some_and(|next| next > at))
+    }
+}
 
 /// One topic's reader, alive while its task runs.
 struct Hub {
     tx: broadcast::Sender<Arc<TailBatch>>,
+    published: Published,
 }
 
 /// Every topic's hub.
@@ -62,25 +84,49 @@ pub(super) struct Hubs {
 }
 
 impl Broker {
-    /// A receiver of `topic`'s new batches, starting the topic's reader if none runs.
-    pub(super) fn tail(&self, topic: &TopicName) -> TailReceiver {
+    /// A receiver of `topic`'s new batches, starting the topic's reader if none runs. A new
+    /// reader starts at `from` (the caller's positions, at the end of the log a moment ago)
+    /// and at the end of every other partition, so its first batch continues from the caller.
+    pub(super) fn tail(&self, topic: &TopicName, from: &BTreeMap<u32, u64>) -> TailReceiver {
         let mut map = self.inner.hubs.map.lock();
         if let Some(hub) = map.get(topic).and_then(Weak::upgrade) {
-            return hub.tx.subscribe();
+            // Subscribed before `passed` reads `published`: a batch published after this
+            // reaches the receiver, one published before shows in `published`.
+            let rx = hub.tx.subscribe();
+            return TailReceiver {
+                rx,
+                published: Arc::clone(&hub.published),
+            };
         }
+        let storage = &self.inner.storage;
+        let partitions = storage.topic(topic).map_or(0, |meta| meta.partitions);
+        let start: BTreeMap<u32, u64> = (0..partitions)
+            .filter_map(|p| {
+                let at = match from.get(&p) {
+                    Some(at) => *at,
+                    None => storage.offsets(topic, p).ok()?.end,
+                };
+                Some((p, at))
+            })
+            .collect();
         let (tx, rx) = broadcast::channel(HUB_BATCHES);
-        let hub = Arc::new(Hub { tx });
+        let published = Arc::new(Mutex::new(start.clone()));
+        let hub = Arc::new(Hub {
+            tx,
+            published: Arc::clone(&published),
+        });
         map.insert(topic.clone(), Arc::downgrade(&hub));
-        tokio::spawn(read_tail(self.internal(), topic.clone(), hub));
-        rx
+        tokio::spawn(read_tail(self.internal(), topic.clone(), start, hub));
+        TailReceiver { rx, published }
     }
 }
 
 /// The reader: follows the topic's end and publishes what it reads, until nobody listens or
 /// the topic is gone (receivers then see the channel closed and read storage themselves).
-async fn read_tail(broker: Broker, topic: TopicName, hub: Arc<Hub>) {
+async fn read_tail(broker: Broker, topic: TopicName, start: BTreeMap<u32, u64>, hub: Arc<Hub>) {
     let spec = SubscriptionSpec {
         start: StartAt::Latest,
+        positions: start,
         ..SubscriptionSpec::default()
     };
     let subscription = broker.subscribe_unshared(topic.as_str(), spec).await;
@@ -116,8 +162,13 @@ async fn read_tail(broker: Broker, topic: TopicName, hub: Arc<Hub>) {
                 })
                 .collect();
             let batch = TailBatch { ranges, deliveries };
+            // Recorded before the send, under the lock `passed` takes: a receiver that misses
+            // this batch (it subscribes after the send) sees the new positions.
+            let mut published = hub.published.lock();
+            published.extend(subscription.positions().iter().map(|(p, at)| (*p, *at)));
             // Nobody listening is not an error: the next idle round ends the reader.
             let _ = hub.tx.send(Arc::new(batch));
+            drop(published);
         }
     }
     forget(&mut broker.inner.hubs.map.lock(), &topic, &hub);

@@ -344,6 +344,9 @@ impl Subscription {
             self.positions = positions;
             return Ok((out, progressed));
         }
+        if self.awaits_shared() {
+            return Ok((Vec::new(), false));
+        }
         let storage = &self.broker.inner.storage;
         let partitions: Vec<u32> = self.positions.keys().copied().collect();
         let n = partitions.len().max(1);

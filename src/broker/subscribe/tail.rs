@@ -43,7 +43,7 @@ impl Subscription {
     /// already, or with no partition to follow).
     pub(super) fn join_tail(&mut self) {
         if matches!(self.tail, Tail::Joinable) && !self.positions.is_empty() {
-            let rx = self.broker.tail(&self.topic);
+            let rx = self.broker.tail(&self.topic, &self.positions);
             self.tail = Tail::Joined { rx, stash: None };
         }
     }
@@ -72,7 +72,7 @@ impl Subscription {
             }
             let batch = match stash.take() {
                 Some(batch) => batch,
-                None => match rx.try_recv() {
+                None => match rx.rx.try_recv() {
                     Ok(batch) => batch,
                     Err(TryRecvError::Empty) => break,
                     Err(_) => {
@@ -123,7 +123,7 @@ impl Subscription {
                 }
             };
             tokio::select! {
-                got = rx.recv() => Some(got),
+                got = rx.rx.recv() => Some(got),
                 () = regrouped => None,
                 () = tokio::time::sleep(wait) => None,
             }
@@ -147,6 +147,21 @@ impl Subscription {
     /// Whether this subscription takes the shared reader's batches now.
     pub(super) fn joined_tail(&self) -> bool {
         matches!(self.tail, Tail::Joined { .. })
+    }
+
+    /// Whether the next records come through the shared reader's channel, so that this
+    /// subscription waits for them there instead of reading storage (which, while the reader
+    /// lingers over a batch, would read and encode the same records once per subscriber).
+    /// False, and no longer joined, when the reader has already published past a position.
+    pub(super) fn awaits_shared(&mut self) -> bool {
+        let Tail::Joined { rx, .. } = &self.tail else {
+            return false;
+        };
+        if rx.passed(&self.positions) {
+            self.tail = Tail::Joinable;
+            return false;
+        }
+        true
     }
 
     /// Waits until any followed partition has a record at or past its position, the group
@@ -180,5 +195,53 @@ impl Subscription {
             (arrived, _, _) = futures_util::future::select_all(waits) => Ok(arrived?),
             () = regrouped => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use crate::broker::tests::{Harness, MemoryHarness, create, record};
+    use crate::broker::{BrokerConfig, StartAt, SubscriptionSpec};
+
+    /// A subscriber that joins the shared reader after it published records the subscriber
+    /// has not delivered reads them from storage at once, instead of waiting for a batch that
+    /// will not bring them.
+    #[tokio::test]
+    async fn joining_behind_the_reader_reads_what_it_already_published() {
+        let broker = MemoryHarness::new().open(BrokerConfig::default()).await;
+        create(&broker, "tail", 1, &[]).await;
+        let latest = || SubscriptionSpec {
+            start: StartAt::Latest,
+            ..SubscriptionSpec::default()
+        };
+        let mut first = broker.subscribe("tail", latest()).await.unwrap();
+        // At the end: this poll joins the shared reader.
+        let none = first.poll(10, 1 << 20, Duration::ZERO).await.unwrap();
+        assert!(none.is_empty());
+        assert!(first.joined_tail());
+        let records = (0..5).map(|i| record(None, &format!("v{i}"))).collect();
+        broker.produce("tail", records, None).await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            let batch = first.poll(10, 1 << 20, Duration::from_secs(30)).await;
+            got.extend(batch.unwrap().into_iter().map(|d| d.record.offset));
+        }
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert!(first.joined_tail(), "served by the shared reader");
+
+        // A second subscriber joins while still owing offsets 2..5, which the reader published
+        // before it joined; no further append comes.
+        let mut second = broker.subscribe("tail", latest()).await.unwrap();
+        second.positions = BTreeMap::from([(0, 2)]);
+        second.join_tail();
+        assert!(second.joined_tail());
+        let batch = second.poll(10, 1 << 20, Duration::from_secs(30)).await;
+        let offsets: Vec<u64> = batch.unwrap().iter().map(|d| d.record.offset).collect();
+        assert_eq!(offsets, vec![2, 3, 4]);
     }
 }
