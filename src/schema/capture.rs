@@ -33,6 +33,10 @@ impl Captured {
     }
 }
 
+/// Fields looked up by a linear scan up to this many (a length check rules most out without
+/// comparing bytes); a binary search past it.
+const LINEAR_FIELDS: usize = 8;
+
 /// The fields to pick (sorted, distinct) and what was picked for each.
 #[derive(Debug, Clone)]
 pub struct Capture<'f> {
@@ -42,16 +46,49 @@ pub struct Capture<'f> {
     /// Whether the record is an object whose fields these are: rules see any other record
     /// (an array, a scalar, an Avro map) whole, which the fast evaluator does not model.
     object: bool,
+    /// Emptied strings of earlier records, reused for picked strings.
+    spare: Vec<String>,
+}
+
+/// A capture's buffers, kept from one record to the next so that picking fields allocates
+/// nothing once they are warm.
+#[derive(Debug, Default)]
+pub struct Slots {
+    values: Vec<Captured>,
+    spare: Vec<String>,
 }
 
 impl<'f> Capture<'f> {
     /// Slots for `fields`, which must be sorted and distinct, all [`Captured::Absent`].
     #[must_use]
     pub fn new(fields: &'f [String]) -> Self {
+        Self::recycle(fields, Slots::default())
+    }
+
+    /// [`Capture::new`] in the buffers of an earlier capture ([`Capture::into_slots`]).
+    #[must_use]
+    pub fn recycle(fields: &'f [String], mut slots: Slots) -> Self {
+        for value in slots.values.drain(..) {
+            if let Captured::Str(mut s) = value {
+                s.clear();
+                slots.spare.push(s);
+            }
+        }
+        slots.values.resize(fields.len(), Captured::Absent);
         Self {
             fields,
-            values: vec![Captured::Absent; fields.len()],
+            values: slots.values,
             object: false,
+            spare: slots.spare,
+        }
+    }
+
+    /// The buffers, for the next record's [`Capture::recycle`].
+    #[must_use]
+    pub fn into_slots(self) -> Slots {
+        Slots {
+            values: self.values,
+            spare: self.spare,
         }
     }
 
@@ -71,10 +108,17 @@ impl<'f> Capture<'f> {
     /// The slot of top-level field `key`, if a rule reads it.
     #[must_use]
     pub fn slot(&self, key: &str) -> Option<usize> {
-        if self.fields.is_empty() {
-            return None;
+        if self.fields.len() <= LINEAR_FIELDS {
+            return self.fields.iter().position(|f| f == key);
         }
         self.fields.binary_search_by(|f| f.as_str().cmp(key)).ok()
+    }
+
+    /// Records the string `value` for slot `slot`, in a reused buffer when there is one.
+    pub fn set_str(&mut self, slot: usize, value: &str) {
+        let mut s = self.spare.pop().unwrap_or_default();
+        s.push_str(value);
+        self.set(slot, Captured::Str(s));
     }
 
     /// Records `value` for slot `slot` (the last occurrence of a duplicated key wins, as in a
@@ -105,5 +149,34 @@ mod tests {
         capture.set(0, Captured::Int(1));
         capture.set(0, Captured::Float(2.5));
         assert_eq!(capture.values, vec![Captured::Float(2.5), Captured::Absent]);
+    }
+
+    #[test]
+    fn a_recycled_capture_starts_absent_and_reuses_its_strings() {
+        let fields: Vec<String> = (0..12).map(|i| format!("f{i:02}")).collect();
+        let mut capture = Capture::new(&fields);
+        assert_eq!(
+            capture.slot("f11"),
+            Some(11),
+            "binary search past the linear scan"
+        );
+        capture.set_str(3, "a long enough string");
+        capture.mark_object();
+        let buffer = match &capture.values[3] {
+            Captured::Str(s) => s.as_ptr(),
+            other => panic!("{other:?}"),
+        };
+        let few = vec!["b".to_owned()];
+        let mut next = Capture::recycle(&few, capture.into_slots());
+        assert_eq!(next.values, vec![Captured::Absent]);
+        assert!(!next.is_complete(), "not marked as an object yet");
+        next.set_str(0, "x");
+        match &next.values[0] {
+            Captured::Str(s) => {
+                assert_eq!(s, "x");
+                assert_eq!(s.as_ptr(), buffer, "the earlier record's string was reused");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -296,6 +296,10 @@ impl Choices {
     }
 
     fn has_string(&self, s: &str) -> bool {
+        // A short list is scanned: comparing lengths first skips most byte comparisons.
+        if self.strings.len() <= LINEAR_KEYS {
+            return self.strings.iter().any(|c| **c == *s);
+        }
         self.strings.binary_search_by(|c| (**c).cmp(s)).is_ok()
     }
 
@@ -555,6 +559,12 @@ impl<'s> Seed<'s, '_, '_> {
         }
     }
 
+    fn capture_str(&mut self, value: &str) {
+        if let Some(slot) = self.slot {
+            self.capture.set_str(slot, value);
+        }
+    }
+
     /// The `type` and `enum`/`const` checks of a scalar.
     fn scalar<E: de::Error>(
         &self,
@@ -630,7 +640,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
     }
 
     fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
-        self.capture(|| Captured::Str(v.to_owned()));
+        self.capture_str(v);
         let node = self.scalar(STRING, |c| c.has_string(v))?;
         if node.length_fits(v) {
             Ok(())

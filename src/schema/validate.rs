@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::avro::{binary, encode, stream};
-use super::capture::Capture;
+use super::capture::{Capture, Slots};
 use super::parsed::Parsed;
 use super::registry::Registry;
 use super::rules::{OnFailure, Refusal, Rules};
@@ -86,6 +86,8 @@ pub struct Validator<'r> {
     framed: Option<(SchemaId, String, Arc<Parsed>, Arc<Rules>)>,
     /// Where the fast path encodes one record (reused: no allocation per record).
     scratch: Vec<u8>,
+    /// The fast path's picked fields, reused from record to record.
+    slots: Slots,
     /// Where replacements are copied to and split off from.
     arena: Arena,
 }
@@ -122,6 +124,7 @@ impl Registry {
             latest,
             framed: None,
             scratch: Vec::new(),
+            slots: Slots::default(),
             arena: Arena::default(),
         }
     }
@@ -228,7 +231,14 @@ impl Validator<'_> {
             return Err(violation(&self.topic_subject, None, "/", message));
         };
         let subject = &self.topic_subject;
-        if fast_check(*id, parsed, rules, bytes, &mut self.scratch) {
+        if fast_check(
+            *id,
+            parsed,
+            rules,
+            bytes,
+            &mut self.scratch,
+            &mut self.slots,
+        ) {
             let replacement = match &**parsed {
                 Parsed::Avro(_) => Some(self.arena.carve(&self.scratch)),
                 Parsed::Json(_) => None,
@@ -322,11 +332,17 @@ fn fast_check(
     rules: &Rules,
     bytes: &[u8],
     out: &mut Vec<u8>,
+    slots: &mut Slots,
 ) -> bool {
     let Some(fields) = rules.fast_fields() else {
         return false;
     };
-    let mut capture = Capture::new(fields);
+    // No field to pick (no rules): no buffers to lend.
+    let mut capture = if fields.is_empty() {
+        Capture::new(fields)
+    } else {
+        Capture::recycle(fields, std::mem::take(slots))
+    };
     let passed = match parsed {
         Parsed::Avro(avro) => {
             out.clear();
@@ -335,7 +351,11 @@ fn fast_check(
         }
         Parsed::Json(schema) => schema.fast_check(bytes, &mut capture),
     };
-    passed && rules.pass_fast(&capture)
+    let passed = passed && rules.pass_fast(&capture);
+    if !fields.is_empty() {
+        *slots = capture.into_slots();
+    }
+    passed
 }
 
 /// Where replacements are copied to and split off from.

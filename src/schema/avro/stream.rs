@@ -102,6 +102,12 @@ impl<'a> Seed<'_, 'a, '_, '_> {
         }
     }
 
+    fn capture_str(&mut self, value: &str) {
+        if let Some(slot) = self.slot {
+            self.state.capture.set_str(slot, value);
+        }
+    }
+
     /// The branch of a union a scalar goes to, chosen as `encode` infers it: the first branch
     /// that takes the JSON type exactly, else the first that takes it loosely.
     fn branch<E: de::Error>(
@@ -209,7 +215,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_> {
     }
 
     fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
-        self.capture(|| Captured::Str(v.to_owned()));
+        self.capture_str(v);
         let special = matches!(v, "NaN" | "Infinity" | "-Infinity");
         let schema = self.branch(|s| match s {
             Schema::String => Some(Fit::Exact),
