@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::json;
 use tidegate::broker::{Broker, ProduceRecord, SchemaKind, SchemaRequest};
 use tidegate::config::{Config, ServeArgs};
 use tidegate::event::{ATTR_VALUE_JSON, Record};
 use tidegate::gateway::Gateway;
+
+mod payments;
 
 const BATCH: usize = 500;
 
@@ -46,18 +47,11 @@ fn main() -> anyhow::Result<()> {
     };
     let records = env("TIDEGATE_BENCH_RECORDS", 200_000) / BATCH * BATCH;
     let rounds = env("TIDEGATE_BENCH_ROUNDS", 3);
-    let avro = json!({"type": "record", "name": "Payment", "fields": [
-        {"name": "id", "type": "string"}, {"name": "amount", "type": "double"},
-        {"name": "currency", "type": {"type": "enum", "name": "Currency", "symbols": ["EUR", "USD"]}},
-        {"name": "note", "type": ["null", "string"], "default": null}]})
-    .to_string();
-    let json_schema = json!({"type": "object", "required": ["id", "amount", "currency"],
-        "additionalProperties": false, "properties": {"id": {"type": "string"},
-        "amount": {"type": "number", "exclusiveMinimum": 0},
-        "currency": {"enum": ["EUR", "USD"]}, "note": {"type": ["null", "string"]}}})
-    .to_string();
-    let rule = json!({"domainRules": [{"name": "valid-amount", "kind": "CONDITION", "type": "CEL",
-        "mode": "WRITE", "expr": "message.amount > 0 && message.currency in ['EUR', 'USD']"}]});
+    let payments::Schemas {
+        avro,
+        json_schema,
+        rule,
+    } = payments::schemas();
     let cases = [
         Case {
             label: "no validation",
@@ -140,11 +134,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn payment(i: usize) -> Bytes {
-    let currency = ["EUR", "USD"][i % 2];
-    Bytes::from(format!(
-        r#"{{"id":"p-{i:08}","amount":{}.5,"currency":"{currency}","note":null}}"#,
-        i % 1000 + 1
-    ))
+    Bytes::from(payments::payment(i))
 }
 
 /// Creates the case's topic and subject, then times producing `records`.

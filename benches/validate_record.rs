@@ -15,9 +15,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::json;
 use serde_json::value::RawValue;
 use tidegate::schema::{Entry, Registry, SchemaKind, SchemaRequest, Store, Strategy};
+
+mod payments;
+
+use payments::payment;
 
 /// The allocator the `tidegate` binary ships with.
 #[global_allocator]
@@ -81,15 +84,6 @@ impl<'de> Visitor<'de> for Walk {
     }
 }
 
-fn payment(i: usize) -> Vec<u8> {
-    let currency = ["EUR", "USD"][i % 2];
-    format!(
-        r#"{{"id":"p-{i:08}","amount":{}.5,"currency":"{currency}","note":null}}"#,
-        i % 1000 + 1
-    )
-    .into_bytes()
-}
-
 /// Nanoseconds per record of `check` over every record, `PASSES` times.
 fn per_record(records: &[Vec<u8>], mut check: impl FnMut(&[u8])) -> f64 {
     let started = Instant::now();
@@ -106,18 +100,11 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let avro = json!({"type": "record", "name": "Payment", "fields": [
-        {"name": "id", "type": "string"}, {"name": "amount", "type": "double"},
-        {"name": "currency", "type": {"type": "enum", "name": "Currency", "symbols": ["EUR", "USD"]}},
-        {"name": "note", "type": ["null", "string"], "default": null}]})
-    .to_string();
-    let json_schema = json!({"type": "object", "required": ["id", "amount", "currency"],
-        "additionalProperties": false, "properties": {"id": {"type": "string"},
-        "amount": {"type": "number", "exclusiveMinimum": 0},
-        "currency": {"enum": ["EUR", "USD"]}, "note": {"type": ["null", "string"]}}})
-    .to_string();
-    let rule = json!({"domainRules": [{"name": "valid-amount", "kind": "CONDITION", "type": "CEL",
-        "mode": "WRITE", "expr": "message.amount > 0 && message.currency in ['EUR', 'USD']"}]});
+    let payments::Schemas {
+        avro,
+        json_schema,
+        rule,
+    } = payments::schemas();
     let registry = Registry::new(Arc::new(Discard));
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     runtime.block_on(async {
