@@ -32,6 +32,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Number, Value};
 
 use super::capture::{Capture, Captured};
+use super::json_reader;
 use super::object_key::KeySeed;
 
 const NULL: u8 = 1;
@@ -466,11 +467,10 @@ impl FastSchema {
     /// The top-level fields `capture` asks for are picked while a top-level object is read.
     #[must_use]
     pub fn check(&self, bytes: &[u8], capture: &mut Capture<'_>) -> bool {
-        // One UTF-8 check of the whole text is cheaper than serde_json's check of each string.
+        // One UTF-8 check of the whole text; the reader then works on `str`.
         let Ok(text) = std::str::from_utf8(bytes) else {
             return false;
         };
-        let mut de = serde_json::Deserializer::from_str(text);
         let seed = Seed {
             schema: self,
             node: self.root,
@@ -479,7 +479,7 @@ impl FastSchema {
             root: true,
             chosen: false,
         };
-        seed.deserialize(&mut de).is_ok() && de.end().is_ok()
+        json_reader::read(text, seed).is_some()
     }
 }
 

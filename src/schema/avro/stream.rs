@@ -22,6 +22,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::encode::{encode_default, is_long, write_len, write_long, write_str};
 use super::names::Names;
 use crate::schema::capture::{Capture, Captured};
+use crate::schema::json_reader;
 use crate::schema::object_key::KeySeed;
 
 /// Deeper than this the tree path takes over (it caps nesting at 128 with a precise error).
@@ -38,11 +39,10 @@ pub fn encode_json(
     capture: &mut Capture<'_>,
 ) -> bool {
     let start = out.len();
-    // One UTF-8 check of the whole text is cheaper than serde_json's check of each string.
+    // One UTF-8 check of the whole text; the reader then works on `str`.
     let Ok(text) = std::str::from_utf8(json) else {
         return false;
     };
-    let mut de = serde_json::Deserializer::from_str(text);
     let mut state = State {
         names,
         out,
@@ -54,7 +54,7 @@ pub fn encode_json(
         depth: 0,
         slot: None,
     };
-    let ok = seed.deserialize(&mut de).is_ok() && de.end().is_ok();
+    let ok = json_reader::read(text, seed).is_some();
     if !ok {
         out.truncate(start);
     }
