@@ -168,6 +168,12 @@ impl Subscription {
     /// changes, or `wait` passes.
     pub(super) async fn wait(&mut self, wait: Duration) -> Result<bool> {
         if self.joined_tail() {
+            // The reader may have published past us before we joined (between our last read of
+            // storage and the subscribe): then nothing coming through the channel would bring
+            // those records, and storage has them now.
+            if !self.awaits_shared() {
+                return Ok(true);
+            }
             return Ok(self.wait_shared(wait).await);
         }
         let storage = &self.broker.inner.storage;
@@ -243,5 +249,16 @@ mod tests {
         let batch = second.poll(10, 1 << 20, Duration::from_secs(30)).await;
         let offsets: Vec<u64> = batch.unwrap().iter().map(|d| d.record.offset).collect();
         assert_eq!(offsets, vec![2, 3, 4]);
+
+        // The same when the join happens after a read found nothing and the subscriber goes
+        // straight to waiting: the wait ends at once, for storage to be read.
+        let mut third = broker.subscribe("tail", latest()).await.unwrap();
+        third.positions = BTreeMap::from([(0, 3)]);
+        third.join_tail();
+        assert!(third.wait(Duration::from_secs(30)).await.unwrap());
+        assert!(!third.joined_tail(), "back to reading storage");
+        let batch = third.poll(10, 1 << 20, Duration::ZERO).await;
+        let offsets: Vec<u64> = batch.unwrap().iter().map(|d| d.record.offset).collect();
+        assert_eq!(offsets, vec![3, 4]);
     }
 }
