@@ -29,20 +29,32 @@ enum Ev {
     Some,
 }
 
-/// Records visitor calls; `option` makes every value go through `deserialize_option` first.
+/// Records visitor calls; `option` makes every value go through `deserialize_option` first;
+/// `key` reads a map key the way Tidegate's `KeySeed` asks for it (`deserialize_str`).
 struct Trace<'a> {
     out: &'a mut Vec<Ev>,
     option: bool,
+    key: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Trace<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        if self.option {
+        if self.key {
+            d.deserialize_str(self)
+        } else if self.option {
             d.deserialize_option(self)
         } else {
             d.deserialize_any(self)
         }
+    }
+}
+
+impl Trace<'_> {
+    /// A string, told apart by how it came and whether it was a key.
+    fn text(self, text: String, value: fn(String) -> Ev, key: fn(String) -> Ev) {
+        self.out
+            .push(if self.key { key(text) } else { value(text) });
     }
 }
 
@@ -72,15 +84,15 @@ impl<'de> Visitor<'de> for Trace<'_> {
         Ok(())
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.out.push(Ev::Borrowed(v.to_owned()));
+        self.text(v.to_owned(), Ev::Borrowed, Ev::KeyBorrowed);
         Ok(())
     }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.out.push(Ev::Copied(v.to_owned()));
+        self.text(v.to_owned(), Ev::Copied, Ev::KeyCopied);
         Ok(())
     }
     fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.out.push(Ev::Owned(v));
+        self.text(v, Ev::Owned, Ev::KeyOwned);
         Ok(())
     }
     fn visit_none<E>(self) -> Result<(), E> {
@@ -92,6 +104,7 @@ impl<'de> Visitor<'de> for Trace<'_> {
         d.deserialize_any(Trace {
             out: self.out,
             option: self.option,
+            key: false,
         })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
@@ -100,6 +113,7 @@ impl<'de> Visitor<'de> for Trace<'_> {
             .next_element_seed(Trace {
                 out: &mut *self.out,
                 option: self.option,
+                key: false,
             })?
             .is_some()
         {}
@@ -109,48 +123,20 @@ impl<'de> Visitor<'de> for Trace<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
         self.out.push(Ev::MapStart);
         while a
-            .next_key_seed(KeyTrace {
+            .next_key_seed(Trace {
                 out: &mut *self.out,
+                option: false,
+                key: true,
             })?
             .is_some()
         {
             a.next_value_seed(Trace {
                 out: &mut *self.out,
                 option: self.option,
+                key: false,
             })?;
         }
         self.out.push(Ev::MapEnd);
-        Ok(())
-    }
-}
-
-/// Keys the way Tidegate's `KeySeed` asks for them: `deserialize_str`.
-struct KeyTrace<'a> {
-    out: &'a mut Vec<Ev>,
-}
-
-impl<'de> DeserializeSeed<'de> for KeyTrace<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyTrace<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.out.push(Ev::KeyBorrowed(v.to_owned()));
-        Ok(())
-    }
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.out.push(Ev::KeyCopied(v.to_owned()));
-        Ok(())
-    }
-    fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.out.push(Ev::KeyOwned(v));
         Ok(())
     }
 }
@@ -161,6 +147,7 @@ fn serde_json_trace(text: &str, option: bool) -> Option<Vec<Ev>> {
     Trace {
         out: &mut out,
         option,
+        key: false,
     }
     .deserialize(&mut de)
     .ok()?;
@@ -175,6 +162,7 @@ fn our_trace(text: &str, option: bool) -> Result<Vec<Ev>, Error> {
         Trace {
             out: &mut out,
             option,
+            key: false,
         },
     )?;
     Ok(out)
