@@ -110,6 +110,8 @@ pub struct Subscription {
     reshape: Option<reshape::Reshaper>,
     /// The shared tail reads, while this subscriber is at the tail.
     tail: tail::Tail,
+    /// The encoding slot of the shared batch the last poll returned whole and unchanged.
+    whole_batch: Option<Arc<OnceLock<Bytes>>>,
 }
 
 impl Broker {
@@ -195,6 +197,7 @@ impl Broker {
             group,
             reshape,
             tail,
+            whole_batch: None,
         };
         subscription.rebalance().await?;
         Ok(subscription)
@@ -260,6 +263,14 @@ impl Subscription {
         Ok(())
     }
 
+    /// When the records the last poll returned are one whole batch of the topic's shared tail
+    /// read, unchanged (no filter, decoding or plugin), the slot where a front end keeps their
+    /// encoding as one message, made once for every subscriber that got the same batch. The
+    /// encoding must depend on nothing but the topic and the records.
+    pub fn batch_encoding(&self) -> Option<&OnceLock<Bytes>> {
+        self.whole_batch.as_deref()
+    }
+
     /// Records between the positions and the ends of the followed partitions (for metrics;
     /// a deleted topic counts 0).
     pub fn lag(&self) -> u64 {
@@ -294,6 +305,7 @@ impl Subscription {
         max_bytes: usize,
         wait: Duration,
     ) -> Result<Vec<Delivery>> {
+        self.whole_batch = None;
         if self.assignment_pending() {
             // The assignment made when subscribing goes out before any wait.
             return Ok(Vec::new());
@@ -336,7 +348,11 @@ impl Subscription {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<(Vec<Delivery>, bool)> {
+        self.whole_batch = None;
         if let Some((taken, positions)) = self.take_shared(max_records, max_bytes) {
+            if !self.filter.is_empty() || self.decode || self.reshape.is_some() {
+                self.whole_batch = None;
+            }
             // Applied after the last await, so a cancelled read leaves the cursor as it was
             // (the batches it took are gone, so the next read sees a gap and reads storage).
             let out = self.refine(taken).await?;

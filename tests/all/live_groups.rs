@@ -323,3 +323,41 @@ async fn many_tail_subscribers_share_reads_and_each_gets_every_record_once_in_or
     }
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_tail_subscribers_share_frames_and_each_gets_its_records_once_in_order() {
+    let gw = TestGateway::start().await;
+    gw.client.create_topic("arrays", 1).await;
+    // Unfiltered ones may share one encoded array per shared batch; the filtered one must not.
+    let mut sockets = Vec::new();
+    for i in 0..6 {
+        let query = if i == 0 {
+            "batch=true&key=k0"
+        } else {
+            "batch=true"
+        };
+        sockets.push(connect(&gw, &format!("/v1/topics/arrays/subscribe?{query}")).await);
+    }
+    for round in 0..20u64 {
+        let records: Vec<Value> = (round * 10..round * 10 + 10)
+            .map(|i| json!({"value": i, "key": format!("k{}", i % 5)}))
+            .collect();
+        gw.client.produce("arrays", json!(records)).await;
+    }
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        let want: Vec<u64> = (0..200).filter(|v| i > 0 || v % 5 == 0).collect();
+        let mut got = Vec::new();
+        while got.len() < want.len() {
+            let frame = next_json(ws).await;
+            let records = frame
+                .as_array()
+                .unwrap_or_else(|| panic!("not an array: {frame}"));
+            for r in records {
+                assert_eq!(r["offset"], r["value"], "subscriber {i}: {r}");
+                got.push(r["value"].as_u64().unwrap());
+            }
+        }
+        assert_eq!(got, want, "subscriber {i}");
+    }
+    gw.stop().await;
+}

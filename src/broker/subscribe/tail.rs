@@ -8,8 +8,10 @@
 //! subscription's position. It must not filter (that is the subscription's `refine`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use tokio::sync::broadcast::error::TryRecvError;
 
@@ -64,6 +66,8 @@ impl Subscription {
         let mut positions = self.positions.clone();
         let mut out = Vec::new();
         let mut took = false;
+        // The one batch taken, while it is all that was taken and taken whole.
+        let mut whole: Option<Arc<OnceLock<Bytes>>> = None;
         let mut leave = false;
         let mut bytes = 0usize;
         loop {
@@ -94,6 +98,8 @@ impl Subscription {
                 break;
             }
             let (taken, moved) = take(&batch, &positions);
+            whole = (!took && taken.len() == batch.deliveries.len())
+                .then(|| Arc::clone(&batch.encoding));
             bytes += taken
                 .iter()
                 .map(|d| d.record.record.payload_len())
@@ -105,6 +111,7 @@ impl Subscription {
         if leave {
             self.tail = Tail::Joinable;
         }
+        self.whole_batch = whole;
         took.then_some((out, positions))
     }
 
@@ -233,12 +240,15 @@ mod tests {
         let records = (0..5).map(|i| record(None, &format!("v{i}"))).collect();
         broker.produce("tail", records, None).await.unwrap();
         let mut got = Vec::new();
+        let mut whole = false;
         while got.len() < 5 {
             let batch = first.poll(10, 1 << 20, Duration::from_secs(30)).await;
             got.extend(batch.unwrap().into_iter().map(|d| d.record.offset));
+            whole |= first.batch_encoding().is_some();
         }
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
         assert!(first.joined_tail(), "served by the shared reader");
+        assert!(whole, "whole shared batches carry one encoding slot");
 
         // A second subscriber joins while still owing offsets 2..5, which the reader published
         // before it joined; no further append comes.
@@ -260,5 +270,9 @@ mod tests {
         let batch = third.poll(10, 1 << 20, Duration::ZERO).await;
         let offsets: Vec<u64> = batch.unwrap().iter().map(|d| d.record.offset).collect();
         assert_eq!(offsets, vec![3, 4]);
+        assert!(
+            third.batch_encoding().is_none(),
+            "read from storage, not shared"
+        );
     }
 }

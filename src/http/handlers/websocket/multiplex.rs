@@ -136,7 +136,15 @@ async fn deliver(
         Ok(records) if records.is_empty() => socket.flush().await,
         Ok(records) => {
             let tag = Some(batch.tag.as_str());
-            send_records(socket, &batch.topic_json, &records, batch.as_array, tag).await
+            send_records(
+                socket,
+                &batch.topic_json,
+                &records,
+                batch.as_array,
+                tag,
+                None,
+            )
+            .await
         }
         Err(e) => {
             // The feed has ended itself; forget it so its id can be used again.

@@ -13,7 +13,7 @@
 //! Backpressure: the next batch is read only after the previous one was written to the
 //! socket, so a stalled client holds one batch at most and never slows anyone else.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -128,7 +128,8 @@ pub(super) async fn run(
                     Ok(batch) if batch.is_empty() => {}
                     Ok(batch) => {
                         open.delivered(batch.len() as u64);
-                        if send_records(&mut socket, &topic_json, &batch, options.batch, None).await.is_err() {
+                        let shared = subscription.batch_encoding();
+                        if send_records(&mut socket, &topic_json, &batch, options.batch, None, shared).await.is_err() {
                             return;
                         }
                     }
@@ -153,13 +154,15 @@ pub(super) async fn run(
 
 /// Writes a batch, one frame per record or one array, and waits until the socket took it.
 /// With `tag` (a JSON value), every record object carries `"subscription": tag` first. A
-/// record from a shared tail read is encoded once for all its subscribers.
+/// record from a shared tail read is encoded once for all its subscribers, and so is an
+/// untagged array of a whole shared batch (`shared`, from [`Subscription::batch_encoding`]).
 pub(super) async fn send_records(
     socket: &mut Socket,
     topic_json: &str,
     batch: &[Delivery],
     as_array: bool,
     tag: Option<&str>,
+    shared: Option<&OnceLock<Bytes>>,
 ) -> Result<(), WsError> {
     let encoded =
         |d: &Delivery| d.encoded(|d| wire::record_bytes(topic_json, d.partition, &d.record));
@@ -168,16 +171,27 @@ pub(super) async fn send_records(
         None => buf.put_slice(record),
     };
     if as_array {
-        let mut buf = BytesMut::new();
-        buf.put_u8(b'[');
-        for (i, d) in batch.iter().enumerate() {
-            if i > 0 {
-                buf.put_u8(b',');
+        let array = || {
+            let records: Vec<Bytes> = batch.iter().map(&encoded).collect();
+            // Sized once: a tag adds `{"subscription":<tag>,` to each record.
+            let per_record = 1 + tag.map_or(0, |t| 18 + t.len());
+            let size: usize = records.iter().map(|r| r.len() + per_record).sum();
+            let mut buf = BytesMut::with_capacity(size + 2);
+            buf.put_u8(b'[');
+            for (i, record) in records.iter().enumerate() {
+                if i > 0 {
+                    buf.put_u8(b',');
+                }
+                put(&mut buf, record);
             }
-            put(&mut buf, &encoded(d));
-        }
-        buf.put_u8(b']');
-        return socket.send(text(buf.freeze())).await;
+            buf.put_u8(b']');
+            buf.freeze()
+        };
+        let frame = match (tag, shared) {
+            (None, Some(slot)) => slot.get_or_init(array).clone(),
+            _ => array(),
+        };
+        return socket.send(text(frame)).await;
     }
     for d in batch {
         let record = encoded(d);
