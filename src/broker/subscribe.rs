@@ -348,16 +348,19 @@ impl Subscription {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<(Vec<Delivery>, bool)> {
-        self.whole_batch = None;
-        if let Some((taken, positions)) = self.take_shared(max_records, max_bytes) {
-            if !self.filter.is_empty() || self.decode || self.reshape.is_some() {
-                self.whole_batch = None;
-            }
+        if let Some(tail::Shared {
+            deliveries,
+            positions,
+            whole,
+        }) = self.take_shared(max_records, max_bytes)
+        {
+            let unchanged = self.filter.is_empty() && !self.decode && self.reshape.is_none();
             // Applied after the last await, so a cancelled read leaves the cursor as it was
             // (the batches it took are gone, so the next read sees a gap and reads storage).
-            let out = self.refine(taken).await?;
+            let out = self.refine(deliveries).await?;
             let progressed = positions != self.positions;
             self.positions = positions;
+            self.whole_batch = whole.filter(|_| unchanged);
             return Ok((out, progressed));
         }
         if self.awaits_shared() {

@@ -467,10 +467,6 @@ impl FastSchema {
     /// The top-level fields `capture` asks for are picked while a top-level object is read.
     #[must_use]
     pub fn check(&self, bytes: &[u8], capture: &mut Capture<'_>) -> bool {
-        // One UTF-8 check of the whole text; the reader then works on `str`.
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            return false;
-        };
         let seed = Seed {
             schema: self,
             node: self.root,
@@ -479,7 +475,7 @@ impl FastSchema {
             root: true,
             chosen: false,
         };
-        json_reader::read(text, seed).is_some()
+        json_reader::read_bytes(bytes, seed).is_some()
     }
 }
 

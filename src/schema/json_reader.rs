@@ -34,6 +34,15 @@ pub(crate) fn read<'de, S: DeserializeSeed<'de>>(text: &'de str, seed: S) -> Opt
     run(text, seed).ok()
 }
 
+/// [`read`] of bytes that should be UTF-8 JSON text (`None` when they are not): one check of
+/// the whole text is cheaper than checking each string.
+pub(crate) fn read_bytes<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+) -> Option<S::Value> {
+    read(std::str::from_utf8(bytes).ok()?, seed)
+}
+
 fn run<'de, S: DeserializeSeed<'de>>(text: &'de str, seed: S) -> Result<S::Value> {
     let mut reader = Reader {
         text,

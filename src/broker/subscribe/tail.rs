@@ -21,6 +21,15 @@ use crate::broker::storage::Storage;
 use super::{Delivery, Subscription};
 use crate::broker::fanout::{TailBatch, TailReceiver, continues, take};
 
+/// What a subscription took from the shared reader.
+pub(super) struct Shared {
+    pub(super) deliveries: Vec<Delivery>,
+    /// The positions after them.
+    pub(super) positions: BTreeMap<u32, u64>,
+    /// The encoding slot of the batch, when they are exactly one whole batch.
+    pub(super) whole: Option<Arc<OnceLock<Bytes>>>,
+}
+
 /// How a subscription relates to its topic's shared reader.
 pub(super) enum Tail {
     /// It is the shared reader (its deliveries get encoding slots to share).
@@ -51,15 +60,11 @@ impl Subscription {
     }
 
     /// Whole shared batches that continue from the positions, up to `max_records` records
-    /// and about `max_bytes` in all, and the positions after them; `None` when none could be used (the caller
-    /// reads storage). A batch that does not continue, a lagged or closed channel, or one
+    /// and about `max_bytes` in all; `None` when none could be used (the caller reads
+    /// storage). A batch that does not continue, a lagged or closed channel, or one
     /// batch larger than `max_records` leaves the shared reader until the next time at the
     /// tail.
-    pub(super) fn take_shared(
-        &mut self,
-        max_records: usize,
-        max_bytes: usize,
-    ) -> Option<(Vec<Delivery>, BTreeMap<u32, u64>)> {
+    pub(super) fn take_shared(&mut self, max_records: usize, max_bytes: usize) -> Option<Shared> {
         let Tail::Joined { rx, stash } = &mut self.tail else {
             return None;
         };
@@ -111,8 +116,11 @@ impl Subscription {
         if leave {
             self.tail = Tail::Joinable;
         }
-        self.whole_batch = whole;
-        took.then_some((out, positions))
+        took.then_some(Shared {
+            deliveries: out,
+            positions,
+            whole,
+        })
     }
 
     /// Waits for the shared reader's next batch, a group change, or `wait`; false when

@@ -39,10 +39,6 @@ pub fn encode_json(
     capture: &mut Capture<'_>,
 ) -> bool {
     let start = out.len();
-    // One UTF-8 check of the whole text; the reader then works on `str`.
-    let Ok(text) = std::str::from_utf8(json) else {
-        return false;
-    };
     let mut state = State {
         names,
         out,
@@ -54,7 +50,7 @@ pub fn encode_json(
         depth: 0,
         slot: None,
     };
-    let ok = json_reader::read(text, seed).is_some();
+    let ok = json_reader::read_bytes(json, seed).is_some();
     if !ok {
         out.truncate(start);
     }
