@@ -32,6 +32,7 @@ mod subscribe;
 mod topic_schemas;
 mod transform_state;
 mod transforms;
+mod value_check;
 
 #[cfg(test)]
 mod tests;
@@ -91,6 +92,7 @@ pub use transforms::{
     BUILTIN_IDENTITY, CommittedState, TransformRequest, TransformState, TransformStatus,
     TransformView,
 };
+pub use value_check::{Prechecked, ValueCheck};
 
 /// Default of [`BrokerConfig::max_records_per_request`].
 pub const DEFAULT_MAX_RECORDS_PER_REQUEST: usize = 10_000;

@@ -16,6 +16,7 @@ pub mod durable;
 pub mod event;
 pub mod gateway;
 pub mod http;
+pub mod json_text;
 pub mod log;
 pub mod pipeline;
 pub mod plugin;

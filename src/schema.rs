@@ -17,7 +17,6 @@ pub mod fuzz;
 pub mod json;
 pub mod json_compat;
 mod json_fast;
-mod json_reader;
 mod object_key;
 pub mod parsed;
 mod registry;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::storage::Storage;
 use super::topic_schemas::{dead_letter_topic, with_rule_headers};
-use super::{Broker, ProduceRecord, ProducedOffset, Result};
+use super::{Broker, Prechecked, ProduceRecord, ProducedOffset, Result};
 use crate::event::{Header, Record, TopicName};
 
 /// One record's outcome.
@@ -33,14 +33,16 @@ impl Broker {
     /// # Errors
     /// What `produce` refuses for the request as a whole (unknown or internal topic, empty,
     /// too many records, a record too large or naming a missing partition), storage failures.
+    /// Values `prechecked` says passed ([`super::ValueCheck`]) are not checked again.
     pub async fn produce_partial(
         &self,
         topic: &str,
         mut records: Vec<ProduceRecord>,
+        prechecked: &Prechecked,
     ) -> Result<Vec<RecordStatus>> {
         let name = self.check_request(topic, records.len())?;
         self.inner.storage.topic(&name)?;
-        let refused = self.check_each(&name, &mut records);
+        let refused = self.check_each(&name, &mut records, prechecked);
         let topic_dlq = self
             .topic_schema(name.as_str())
             .map(|s| s.dead_letter_topic)

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::idempotency::{BATCH_HEADER, Entry, Progress, Slot, fingerprint};
 use super::storage::{Storage, TopicMeta};
-use super::{Broker, Error, Result, now_ms};
+use super::{Broker, Error, Prechecked, Result, now_ms};
 use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, TopicName, partition_for_key};
 
 /// A record as a producer hands it over, with an optional explicit partition.
@@ -87,9 +87,25 @@ impl Broker {
         records: Vec<ProduceRecord>,
         idempotency_key: Option<&str>,
     ) -> Result<Vec<ProducedOffset>> {
+        self.produce_checked(topic, records, idempotency_key, &Prechecked::none())
+            .await
+    }
+
+    /// [`Broker::produce`] of records whose values were checked while they were decoded
+    /// ([`super::ValueCheck`]): those that passed are not checked again.
+    ///
+    /// # Errors
+    /// As [`Broker::produce`].
+    pub async fn produce_checked(
+        &self,
+        topic: &str,
+        records: Vec<ProduceRecord>,
+        idempotency_key: Option<&str>,
+        prechecked: &Prechecked,
+    ) -> Result<Vec<ProducedOffset>> {
         let name = self.check_request(topic, records.len())?;
         let mut records = records;
-        let dead = self.check_schemas(&name, &mut records)?;
+        let dead = self.check_schemas(&name, &mut records, prechecked)?;
         if !dead.is_empty() {
             return self
                 .produce_with_dead_letters(&name, records, dead, idempotency_key)
@@ -399,7 +415,7 @@ impl Broker {
         let checked = checked_json_flags(records);
         if self.topic_schema(topic.as_str()).is_some() {
             let mut owned = checked.unwrap_or_else(|| records.to_vec());
-            let dead = self.check_schemas(&topic, &mut owned)?;
+            let dead = self.check_schemas(&topic, &mut owned, &Prechecked::none())?;
             // Partition-exact appends cannot drop records from their batch: a rule's
             // dead-letter routing is for produce requests; here it refuses the batch.
             if let Some(first) = dead.into_iter().next() {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::storage::Storage;
-use super::{Broker, Error, Result};
+use super::{Broker, Error, Prechecked, Result};
 use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, TopicName};
 use crate::schema::{Strategy, Violation};
 
@@ -45,7 +45,7 @@ pub struct TopicSchemaSettings {
     pub dead_letter_topic: String,
 }
 
-fn strategy(name: &str) -> Option<Strategy> {
+pub(super) fn strategy_of(name: &str) -> Option<Strategy> {
     match name.rsplit('.').next().unwrap_or(name) {
         "" | "TopicNameStrategy" => Some(Strategy::TopicName),
         "RecordNameStrategy" => Some(Strategy::RecordName),
@@ -85,7 +85,7 @@ impl TopicSchemaSettings {
                 _ => Err(bad("must be true or false")),
             };
             let named = || {
-                strategy(value.trim()).map(|_| value.trim().to_owned()).ok_or_else(|| {
+                strategy_of(value.trim()).map(|_| value.trim().to_owned()).ok_or_else(|| {
                     bad("must be TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy")
                 })
             };
@@ -259,10 +259,13 @@ impl Broker {
 
     /// Checks every record against the schemas `topic` requires, rewriting Avro JSON into
     /// wire format; returns each refused record's first violation, in index order.
+    ///
+    /// Values `prechecked` says passed the check this would run are not checked again.
     pub(super) fn check_each(
         &self,
         topic: &TopicName,
         records: &mut [impl Checked],
+        prechecked: &Prechecked,
     ) -> Vec<Refused> {
         let Some(settings) = self.topic_schema(topic.as_str()) else {
             return Vec::new();
@@ -280,10 +283,13 @@ impl Broker {
             let mut validator = registry.validator(
                 topic.as_str(),
                 is_key,
-                strategy(strategy_name).unwrap_or_default(),
+                strategy_of(strategy_name).unwrap_or_default(),
             );
+            let latest = validator.latest_id();
             for (index, record) in records.iter_mut().enumerate() {
-                if refused.iter().any(|r| r.index == index) {
+                if refused.iter().any(|r| r.index == index)
+                    || (!is_key && prechecked.passed(topic.as_str(), latest, index))
+                {
                     continue;
                 }
                 let record = record.record_mut();
@@ -321,9 +327,10 @@ impl Broker {
         &self,
         topic: &TopicName,
         records: &mut [impl Checked],
+        prechecked: &Prechecked,
     ) -> Result<Vec<DeadLetter>> {
         let mut dead = Vec::new();
-        for refused in self.check_each(topic, records) {
+        for refused in self.check_each(topic, records, prechecked) {
             let Some(dlq) = dead_letter_topic(&refused.violation) else {
                 return Err(refused.into_error());
             };
@@ -357,7 +364,7 @@ impl Broker {
         }
         self.inner.storage.topic(&name)?;
         Ok(self
-            .check_schemas(&name, &mut records)?
+            .check_schemas(&name, &mut records, &Prechecked::none())?
             .into_iter()
             .map(|d| d.index)
             .collect())

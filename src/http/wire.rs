@@ -16,7 +16,11 @@ use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::broker::ProduceRecord;
+
+mod one_pass;
+
 use crate::event::{ATTR_KEY_JSON, ATTR_VALUE_JSON, Header, Record, StoredRecord};
+pub use one_pass::read_produce;
 
 /// Most headers one produced record may carry.
 pub const MAX_HEADERS_PER_RECORD: usize = 64;
@@ -185,48 +189,79 @@ impl ProduceEntry<'_> {
     /// Converts to a broker record, slicing JSON text out of `body` (the buffer it was parsed
     /// from). `index` names the record in error messages.
     pub fn into_record(self, body: &Bytes, index: usize) -> Result<ProduceRecord, String> {
+        let json = |raw: Option<&RawValue>| {
+            raw.filter(|raw| raw.get() != "null")
+                .map(|raw| (compact(body, raw), true))
+        };
+        EntryParts {
+            key: json(self.key),
+            value: json(self.value),
+            key_base64: self.key_base64,
+            value_base64: self.value_base64,
+            headers: self.headers.0,
+            partition: self.partition,
+            timestamp: self.timestamp,
+        }
+        .into_record(index)
+    }
+}
+
+/// One record of a produce body as decoded, whichever decoder read it.
+#[derive(Default)]
+struct EntryParts {
+    /// The key's bytes, and whether they are JSON text; `None` for an absent or null key.
+    key: Option<(Bytes, bool)>,
+    /// The value's, likewise.
+    value: Option<(Bytes, bool)>,
+    key_base64: Option<String>,
+    value_base64: Option<String>,
+    headers: Vec<Header>,
+    partition: Option<u32>,
+    timestamp: Option<i64>,
+}
+
+impl EntryParts {
+    fn into_record(self, index: usize) -> Result<ProduceRecord, String> {
         let mut attributes = 0;
-        let key = match (self.key, self.key_base64) {
-            (Some(_), Some(_)) => {
-                return Err(format!("record {index}: give key or key_base64, not both"));
+        let mut payload = |bytes: Option<(Bytes, bool)>,
+                           b64: Option<String>,
+                           field: &str,
+                           flag: u8|
+         -> Result<Option<Bytes>, String> {
+            match (bytes, b64) {
+                (Some(_), Some(_)) => Err(format!(
+                    "record {index}: give {field} or {field}_base64, not both"
+                )),
+                (Some((bytes, is_json)), None) => {
+                    if is_json {
+                        attributes |= flag;
+                    }
+                    Ok(Some(bytes))
+                }
+                (None, Some(b64)) => {
+                    decode_base64(&b64, index, &format!("{field}_base64")).map(Some)
+                }
+                (None, None) => Ok(None),
             }
-            (Some(raw), None) if raw.get() != "null" => {
-                attributes |= ATTR_KEY_JSON;
-                Some(compact(body, raw))
-            }
-            (_, Some(b64)) => Some(decode_base64(&b64, index, "key_base64")?),
-            _ => None,
         };
-        let value = match (self.value, self.value_base64) {
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "record {index}: give value or value_base64, not both"
-                ));
-            }
-            (Some(raw), None) if raw.get() != "null" => {
-                attributes |= ATTR_VALUE_JSON;
-                Some(compact(body, raw))
-            }
-            (_, Some(b64)) => Some(decode_base64(&b64, index, "value_base64")?),
-            _ => None,
-        };
+        let key = payload(self.key, self.key_base64, "key", ATTR_KEY_JSON)?;
+        let value = payload(self.value, self.value_base64, "value", ATTR_VALUE_JSON)?;
         let header_bytes: usize = self
             .headers
-            .0
             .iter()
             .map(|h| h.name.len() + h.value.len())
             .sum();
-        if self.headers.0.len() > MAX_HEADERS_PER_RECORD || header_bytes > MAX_HEADER_BYTES {
+        if self.headers.len() > MAX_HEADERS_PER_RECORD || header_bytes > MAX_HEADER_BYTES {
             return Err(format!(
                 "record {index}: at most {MAX_HEADERS_PER_RECORD} headers of {MAX_HEADER_BYTES} \
                  bytes in all (names + values), got {} of {header_bytes} bytes",
-                self.headers.0.len()
+                self.headers.len()
             ));
         }
         let record = Record {
             key,
             value,
-            headers: self.headers.0,
+            headers: self.headers,
             timestamp: self.timestamp.unwrap_or(0),
             attributes,
         };
@@ -247,7 +282,12 @@ fn decode_base64(text: &str, index: usize, field: &str) -> Result<Bytes, String>
 /// The compact JSON text of `raw`: a zero-copy slice of `body` when it has no insignificant
 /// whitespace, else a minified copy.
 pub fn compact(body: &Bytes, raw: &RawValue) -> Bytes {
-    let text = raw.get().as_bytes();
+    let text = raw.get();
+    compact_text(body, text, !is_compact(text.as_bytes()))
+}
+
+/// Whether JSON text holds no insignificant whitespace.
+fn is_compact(text: &[u8]) -> bool {
     let mut in_string = false;
     let mut escaped = false;
     let mut needs_copy = false;
@@ -266,13 +306,19 @@ pub fn compact(body: &Bytes, raw: &RawValue) -> Bytes {
             break;
         }
     }
-    if !needs_copy {
-        return body.slice_ref(text);
+    !needs_copy
+}
+
+/// `text` (a JSON value inside `body`) as stored: a zero-copy slice when it is compact, else a
+/// minified copy.
+fn compact_text(body: &Bytes, text: &str, spaced: bool) -> Bytes {
+    if !spaced {
+        return body.slice_ref(text.as_bytes());
     }
     // Re-serializing through serde_json yields the canonical compact form.
-    serde_json::from_str::<serde_json::Value>(raw.get())
+    serde_json::from_str::<serde_json::Value>(text)
         .and_then(|v| serde_json::to_vec(&v))
-        .map_or_else(|_| Bytes::copy_from_slice(text), Bytes::from)
+        .map_or_else(|_| Bytes::copy_from_slice(text.as_bytes()), Bytes::from)
 }
 
 /// `POST /v1/topics` body.

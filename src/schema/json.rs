@@ -94,6 +94,18 @@ impl JsonSchema {
         self.fast.as_ref().is_some_and(|f| f.check(bytes, capture))
     }
 
+    /// [`JsonSchema::fast_check`] of the value at `reader`'s position in a larger text; on
+    /// `false` the reader may be left inside the value.
+    pub fn fast_check_in(
+        &self,
+        reader: &mut crate::json_text::Reader<'_>,
+        capture: &mut Capture<'_>,
+    ) -> bool {
+        self.fast
+            .as_ref()
+            .is_some_and(|f| f.check_in(reader, capture))
+    }
+
     /// Checks `instance`; `Err` lists up to ten violations, the first one's path reported.
     pub fn check(&self, instance: &Value) -> Result<(), Violation> {
         if self.validator.is_valid(instance) {

@@ -32,8 +32,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Number, Value};
 
 use super::capture::{Capture, Captured};
-use super::json_reader;
 use super::object_key::KeySeed;
+use crate::json_text;
 
 const NULL: u8 = 1;
 const BOOLEAN: u8 = 1 << 1;
@@ -467,15 +467,25 @@ impl FastSchema {
     /// The top-level fields `capture` asks for are picked while a top-level object is read.
     #[must_use]
     pub fn check(&self, bytes: &[u8], capture: &mut Capture<'_>) -> bool {
-        let seed = Seed {
+        json_text::read_bytes(bytes, self.seed(capture)).is_some()
+    }
+
+    /// [`FastSchema::check`] of the value at `reader`'s position in a larger text. On `false`
+    /// the reader is left somewhere inside the value.
+    #[must_use]
+    pub fn check_in(&self, reader: &mut json_text::Reader<'_>, capture: &mut Capture<'_>) -> bool {
+        reader.value(self.seed(capture)).is_ok()
+    }
+
+    fn seed<'s, 'c, 'f>(&'s self, capture: &'c mut Capture<'f>) -> Seed<'s, 'c, 'f> {
+        Seed {
             schema: self,
             node: self.root,
             capture,
             slot: None,
             root: true,
             chosen: false,
-        };
-        json_reader::read_bytes(bytes, seed).is_some()
+        }
     }
 }
 

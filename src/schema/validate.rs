@@ -16,6 +16,7 @@ use super::registry::Registry;
 use super::rules::{OnFailure, Refusal, Rules};
 use super::wire;
 use crate::event::SchemaId;
+use crate::json_text;
 
 /// How a topic names the subject of its keys or values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -235,7 +236,7 @@ impl Validator<'_> {
             *id,
             parsed,
             rules,
-            bytes,
+            Source::Bytes(bytes),
             &mut self.scratch,
             &mut self.slots,
         ) {
@@ -270,6 +271,37 @@ impl Validator<'_> {
         };
         apply_rules(rules, &json, subject, *id)?;
         Ok(Checked { replacement })
+    }
+
+    /// The id of the schema natural JSON is checked against (the subject's latest when this
+    /// validator was made), if there is one.
+    #[must_use]
+    pub fn latest_id(&self) -> Option<SchemaId> {
+        self.latest.as_ref().map(|(id, ..)| *id)
+    }
+
+    /// Checks the JSON value at `reader`'s position in a larger text (a produce body) on the
+    /// fast path alone, reading it once: `Some` when it passed (with what to store for Avro);
+    /// `None` when it did not or the fast path cannot tell. The reader is then somewhere inside
+    /// the value, and the caller starts over with [`Validator::check`] on the value's text,
+    /// which decides and explains.
+    pub fn check_in(&mut self, reader: &mut json_text::Reader<'_>) -> Option<Checked> {
+        let (id, parsed, rules) = self.latest.as_ref()?;
+        if !fast_check(
+            *id,
+            parsed,
+            rules,
+            Source::Reader(reader),
+            &mut self.scratch,
+            &mut self.slots,
+        ) {
+            return None;
+        }
+        let replacement = match &**parsed {
+            Parsed::Avro(_) => Some(self.arena.carve(&self.scratch)),
+            Parsed::Json(_) => None,
+        };
+        Some(Checked { replacement })
     }
 
     fn check_framed(&mut self, id: SchemaId, payload: &[u8]) -> Result<Checked, Violation> {
@@ -326,11 +358,17 @@ impl Validator<'_> {
 /// `out`, in wire format) or the JSON Schema fast validator, and the rules' fast evaluator
 /// passes it on the fields picked on the way. `false` when any of them cannot say yes; the
 /// tree path then decides and explains.
+/// Where the fast path reads a record: its own bytes, or a reader inside a larger text.
+enum Source<'a, 'r, 'de> {
+    Bytes(&'a [u8]),
+    Reader(&'r mut json_text::Reader<'de>),
+}
+
 fn fast_check(
     id: SchemaId,
     parsed: &Parsed,
     rules: &Rules,
-    bytes: &[u8],
+    source: Source<'_, '_, '_>,
     out: &mut Vec<u8>,
     slots: &mut Slots,
 ) -> bool {
@@ -347,9 +385,19 @@ fn fast_check(
         Parsed::Avro(avro) => {
             out.clear();
             wire::write_header(id, out);
-            stream::encode_json(&avro.schema, &avro.names, bytes, out, &mut capture)
+            match source {
+                Source::Bytes(bytes) => {
+                    stream::encode_json(&avro.schema, &avro.names, bytes, out, &mut capture)
+                }
+                Source::Reader(reader) => {
+                    stream::encode_json_in(&avro.schema, &avro.names, reader, out, &mut capture)
+                }
+            }
         }
-        Parsed::Json(schema) => schema.fast_check(bytes, &mut capture),
+        Parsed::Json(schema) => match source {
+            Source::Bytes(bytes) => schema.fast_check(bytes, &mut capture),
+            Source::Reader(reader) => schema.fast_check_in(reader, &mut capture),
+        },
     };
     let passed = passed && rules.pass_fast(&capture);
     if !fields.is_empty() {

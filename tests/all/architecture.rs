@@ -15,7 +15,7 @@ fn rank(module: &str) -> Option<u32> {
         "broker" => 2,
         "http" | "pipeline" => 3,
         "gateway" | "config" => 4,
-        "shutdown" | "telemetry" | "durable" => 0,
+        "shutdown" | "telemetry" | "durable" | "json_text" => 0,
         _ => return None,
     })
 }
@@ -74,7 +74,7 @@ fn allowed(own_name: &str, own: u32, target: &str, theirs: u32) -> bool {
     if composition_root {
         return theirs < own || (theirs == own && target != "gateway");
     }
-    // Utility modules at rank 0 (shutdown, telemetry) are usable by all.
+    // Utility modules at rank 0 (shutdown, telemetry, durable, json_text) are usable by all.
     theirs == 0 || theirs + 1 == own
 }
 

@@ -9,12 +9,12 @@ use serde_json::json;
 
 use bytes::Bytes;
 
-use crate::broker::{OffsetSpec, ProduceRecord, ProducedOffset, RecordStatus};
+use crate::broker::{OffsetSpec, Prechecked, ProduceRecord, ProducedOffset, RecordStatus};
 use crate::http::AppState;
 use crate::http::cloudevents;
 use crate::http::error::ApiError;
 use crate::http::router::{HandlerResult, json, query, read_body, respond};
-use crate::http::wire::{ProduceDecodeError, decode_produce, encode_records};
+use crate::http::wire::{ProduceDecodeError, decode_produce, encode_records, read_produce};
 
 /// Most records one fetch returns.
 pub const MAX_FETCH_RECORDS: usize = 100_000;
@@ -43,16 +43,24 @@ pub async fn produce(state: &AppState, topic: &str, req: Request<Incoming>) -> H
     let events = cloudevents::mode(req.headers());
     let headers = events.map(|_| req.headers().clone());
     let body = read_body(state, req).await?;
-    let records = match (events, &headers) {
-        (Some(mode), Some(headers)) => {
-            cloudevents::records(mode, headers, &body).map_err(ApiError::bad_request)?
-        }
-        _ => decode_records(state, &body)?,
+    let (records, prechecked) = match (events, &headers) {
+        (Some(mode), Some(headers)) => (
+            cloudevents::records(mode, headers, &body).map_err(ApiError::bad_request)?,
+            Prechecked::none(),
+        ),
+        _ => decode_records(state, topic, &body)?,
     };
     if partial {
-        return produce_partial(state, topic, records).await;
+        return produce_partial(state, topic, records, &prechecked).await;
     }
-    let offsets = produce_records(state, topic, records, idempotency_key.as_deref()).await?;
+    let offsets = produce_records(
+        state,
+        topic,
+        records,
+        idempotency_key.as_deref(),
+        &prechecked,
+    )
+    .await?;
     json(StatusCode::OK, &json!({ "offsets": offsets }))
 }
 
@@ -68,8 +76,8 @@ pub async fn produce_body(
     body: &Bytes,
     idempotency_key: Option<&str>,
 ) -> Result<Vec<ProducedOffset>, ApiError> {
-    let records = decode_records(state, body)?;
-    produce_records(state, topic, records, idempotency_key).await
+    let (records, prechecked) = decode_records(state, topic, body)?;
+    produce_records(state, topic, records, idempotency_key, &prechecked).await
 }
 
 async fn produce_records(
@@ -77,12 +85,13 @@ async fn produce_records(
     topic: &str,
     records: Vec<ProduceRecord>,
     idempotency_key: Option<&str>,
+    prechecked: &Prechecked,
 ) -> Result<Vec<ProducedOffset>, ApiError> {
     let count = records.len() as u64;
     let bytes: usize = records.iter().map(|r| r.record.payload_len()).sum();
     let offsets = state
         .broker
-        .produce(topic, records, idempotency_key)
+        .produce_checked(topic, records, idempotency_key, prechecked)
         .await?;
     state.metrics.produced(topic, count, bytes as u64);
     Ok(offsets)
@@ -94,9 +103,13 @@ async fn produce_partial(
     state: &AppState,
     topic: &str,
     records: Vec<ProduceRecord>,
+    prechecked: &Prechecked,
 ) -> HandlerResult {
     let sizes: Vec<usize> = records.iter().map(|r| r.record.payload_len()).collect();
-    let statuses = state.broker.produce_partial(topic, records).await?;
+    let statuses = state
+        .broker
+        .produce_partial(topic, records, prechecked)
+        .await?;
     let mut appended = (0u64, 0usize);
     let offsets: Vec<serde_json::Value> = statuses
         .into_iter()
@@ -124,9 +137,20 @@ async fn produce_partial(
     json(StatusCode::OK, &json!({ "offsets": offsets }))
 }
 
-/// A produce body's records, with the request limits applied.
-fn decode_records(state: &AppState, body: &Bytes) -> Result<Vec<ProduceRecord>, ApiError> {
-    let parsed = match decode_produce(body, state.config.max_records_per_request) {
+/// A produce body's records, with the request limits applied, and which values of them
+/// passed `topic`'s schema check while they were read (see [`read_produce`]).
+fn decode_records(
+    state: &AppState,
+    topic: &str,
+    body: &Bytes,
+) -> Result<(Vec<ProduceRecord>, Prechecked), ApiError> {
+    let limit = state.config.max_records_per_request;
+    let mut check = state.broker.value_check(topic);
+    if let Some(records) = read_produce(body, limit, check.as_mut()) {
+        return Ok((records, check.map_or_else(Prechecked::none, |c| c.finish())));
+    }
+    // Not taken in one pass: decoded again for its errors, and checked in full by produce.
+    let parsed = match decode_produce(body, limit) {
         Ok(parsed) => parsed,
         Err(ProduceDecodeError::TooManyRecords { limit }) => {
             return Err(ApiError::new(
@@ -145,6 +169,7 @@ fn decode_records(state: &AppState, body: &Bytes) -> Result<Vec<ProduceRecord>, 
         .enumerate()
         .map(|(i, entry)| entry.into_record(body, i))
         .collect::<Result<Vec<ProduceRecord>, String>>()
+        .map(|records| (records, Prechecked::none()))
         .map_err(|message| ApiError::unprocessable(8, message))
 }
 
@@ -257,7 +282,7 @@ pub fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
 /// produce would get.
 pub async fn validate(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let body = read_body(state, req).await?;
-    let records = decode_records(state, &body)?;
+    let (records, _) = decode_records(state, topic, &body)?;
     let dead_lettered = state.broker.validate(topic, records)?;
     json(
         StatusCode::OK,

@@ -21,8 +21,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::encode::{encode_default, is_long, write_len, write_long, write_str};
 use super::names::Names;
+use crate::json_text;
 use crate::schema::capture::{Capture, Captured};
-use crate::schema::json_reader;
 use crate::schema::object_key::KeySeed;
 
 /// Deeper than this the tree path takes over (it caps nesting at 128 with a precise error).
@@ -38,6 +38,32 @@ pub fn encode_json(
     out: &mut Vec<u8>,
     capture: &mut Capture<'_>,
 ) -> bool {
+    encode_with(schema, names, out, capture, |seed| {
+        json_text::read_bytes(json, seed).is_some()
+    })
+}
+
+/// [`encode_json`] of the value at `reader`'s position in a larger text. On `false` the reader
+/// is left somewhere inside the value.
+pub fn encode_json_in(
+    schema: &Schema,
+    names: &Names,
+    reader: &mut json_text::Reader<'_>,
+    out: &mut Vec<u8>,
+    capture: &mut Capture<'_>,
+) -> bool {
+    encode_with(schema, names, out, capture, |seed| {
+        reader.value(seed).is_ok()
+    })
+}
+
+fn encode_with(
+    schema: &Schema,
+    names: &Names,
+    out: &mut Vec<u8>,
+    capture: &mut Capture<'_>,
+    read: impl FnOnce(Seed<'_, '_, '_, '_>) -> bool,
+) -> bool {
     let start = out.len();
     let mut state = State {
         names,
@@ -50,7 +76,7 @@ pub fn encode_json(
         depth: 0,
         slot: None,
     };
-    let ok = json_reader::read_bytes(json, seed).is_some();
+    let ok = read(seed);
     if !ok {
         out.truncate(start);
     }

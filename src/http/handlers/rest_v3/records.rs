@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert::convert;
 use super::{CLUSTER_ID, error};
-use crate::broker::{Broker, ProduceRecord, RecordStatus, StorageError};
+use crate::broker::{Broker, Prechecked, ProduceRecord, RecordStatus, StorageError};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::limits::PrincipalLimits;
@@ -123,7 +123,10 @@ async fn produce_group(
             .iter()
             .map(|r: &ProduceRecord| r.record.timestamp)
             .collect();
-        match broker.produce_partial(topic, batch).await {
+        match broker
+            .produce_partial(topic, batch, &Prechecked::none())
+            .await
+        {
             Ok(statuses) => {
                 for (((index, summary), status), ts) in
                     placed.into_iter().zip(statuses).zip(timestamps)

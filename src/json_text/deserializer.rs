@@ -9,7 +9,7 @@ use super::{Error, MAX_DEPTH, Number, Reader, Result, decline, invalid};
 impl<'de> Reader<'de> {
     /// Runs a container's visitor, then insists on its closing bracket: serde_json fails a
     /// visitor that stops early, and so must we.
-    fn container<T>(
+    pub(super) fn container<T>(
         &mut self,
         close: u8,
         visit: impl FnOnce(Items<'_, 'de>) -> Result<T>,
@@ -140,17 +140,17 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 }
 
 /// The items of an array or the entries of an object.
-struct Items<'a, 'de> {
-    reader: &'a mut Reader<'de>,
+pub(super) struct Items<'a, 'de> {
+    pub(super) reader: &'a mut Reader<'de>,
     first: bool,
 }
 
-impl<'de> SeqAccess<'de> for Items<'_, 'de> {
-    type Error = Error;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+impl Items<'_, '_> {
+    /// Moves past the separator to the next array item; `false` at the closing bracket.
+    #[inline]
+    pub(super) fn next_item(&mut self) -> Result<bool> {
         match self.reader.ws_peek() {
-            Some(b']') => return Ok(None),
+            Some(b']') => return Ok(false),
             Some(b',') if !self.first => {
                 self.reader.pos += 1;
                 if self.reader.ws_peek() == Some(b']') {
@@ -160,16 +160,15 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
             Some(_) if self.first => self.first = false,
             _ => return invalid("expected `,` or `]`"),
         }
-        seed.deserialize(&mut *self.reader).map(Some)
+        Ok(true)
     }
-}
 
-impl<'de> MapAccess<'de> for Items<'_, 'de> {
-    type Error = Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+    /// Moves past the separator and the opening quote of the next key; `false` at the closing
+    /// brace.
+    #[inline]
+    fn next_key(&mut self) -> Result<bool> {
         match self.reader.ws_peek() {
-            Some(b'}') => return Ok(None),
+            Some(b'}') => return Ok(false),
             Some(b',') if !self.first => self.reader.pos += 1,
             Some(_) if self.first => self.first = false,
             _ => return invalid("expected `,` or `}`"),
@@ -178,14 +177,43 @@ impl<'de> MapAccess<'de> for Items<'_, 'de> {
             return invalid("key must be a string");
         }
         self.reader.pos += 1;
-        seed.deserialize(Key(&mut *self.reader)).map(Some)
+        Ok(true)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+    /// Moves past the colon between a key and its value.
+    #[inline]
+    pub(super) fn colon(&mut self) -> Result<()> {
         if self.reader.ws_peek() != Some(b':') {
             return invalid("expected `:`");
         }
         self.reader.pos += 1;
+        Ok(())
+    }
+}
+
+impl<'de> SeqAccess<'de> for Items<'_, 'de> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if !self.next_item()? {
+            return Ok(None);
+        }
+        seed.deserialize(&mut *self.reader).map(Some)
+    }
+}
+
+impl<'de> MapAccess<'de> for Items<'_, 'de> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if !self.next_key()? {
+            return Ok(None);
+        }
+        seed.deserialize(Key(&mut *self.reader)).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        self.colon()?;
         seed.deserialize(&mut *self.reader)
     }
 }

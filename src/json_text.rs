@@ -1,8 +1,12 @@
-//! A strict JSON reader for the validation fast paths: a `serde::Deserializer` over one `&str` that
-//! drives the existing seeds with exactly the visitor calls `serde_json::Deserializer::from_str`
-//! would make, for less (no position tracking, no scratch buffer, an exact-float fast path).
+//! A strict JSON reader for the hot paths: a `serde::Deserializer` over one `&str` that drives
+//! seeds with exactly the visitor calls `serde_json::Deserializer::from_str` would make, for less
+//! (no position tracking, no scratch buffer, an exact-float fast path). The validation fast paths
+//! read records with it, and produce bodies are read with its pull API ([`Reader::object`],
+//! [`Reader::array`], [`Reader::spanned`]), so that a record's value can be checked by a schema's
+//! seed in the same pass that finds where it lies in the body.
 //!
-//! It owns JSON syntax only. It must not know about schemas, and it must never accept a text that
+//! A utility every layer may use. It owns JSON syntax only. It must not know about schemas or
+//! request shapes, and it must never accept a text that
 //! serde_json rejects: anything it is unsure about (deep nesting, surrogate escapes, very long
 //! numbers, hints serde_json reads its own way) it *declines*, which `read` reports as `None` so
 //! the caller falls back to serde_json. Floats follow serde_json built with `float_roundtrip`
@@ -12,6 +16,7 @@ use serde::de::{self, DeserializeSeed, Visitor};
 use std::fmt;
 
 mod deserializer;
+mod pull;
 #[cfg(test)]
 mod tests;
 
@@ -44,23 +49,16 @@ pub(crate) fn read_bytes<'de, S: DeserializeSeed<'de>>(
 }
 
 fn run<'de, S: DeserializeSeed<'de>>(text: &'de str, seed: S) -> Result<S::Value> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-    };
+    let mut reader = Reader::new(text);
     let value = seed.deserialize(&mut reader)?;
-    match reader.ws_peek() {
-        None => Ok(value),
-        Some(_) => invalid("trailing characters"),
-    }
+    reader.finish()?;
+    Ok(value)
 }
 
 /// Why a read failed: whether the reader declined, and a message. Only tests look inside; boxed
 /// so the hot path's results stay two words wide.
 #[derive(Debug)]
-pub(crate) struct Error(Box<(bool, String)>);
+pub struct Error(Box<(bool, String)>);
 
 impl Error {
     #[cold]
@@ -88,7 +86,8 @@ impl de::Error for Error {
     }
 }
 
-type Result<T, E = Error> = std::result::Result<T, E>;
+/// What reading gives.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn invalid<T>(msg: &str) -> Result<T> {
     Err(Error::new(false, msg))
@@ -104,11 +103,25 @@ enum Number {
     F64(f64),
 }
 
-pub(crate) struct Reader<'de> {
+/// A JSON text being read, front to back.
+pub struct Reader<'de> {
     text: &'de str,
     bytes: &'de [u8],
     pos: usize,
     depth: u32,
+    /// Whether insignificant whitespace was skipped since [`Reader::spanned`] started a value.
+    spaced: bool,
+}
+
+/// Where a value read by [`Reader::spanned`] lies in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Byte offset of its first character.
+    pub start: usize,
+    /// Byte offset just past its last character.
+    pub end: usize,
+    /// Whether it holds insignificant whitespace (it is not in compact form).
+    pub spaced: bool,
 }
 
 impl<'de> Reader<'de> {
@@ -121,6 +134,7 @@ impl<'de> Reader<'de> {
     fn ws_peek(&mut self) -> Option<u8> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
+            self.spaced = true;
         }
         self.peek()
     }

@@ -1,0 +1,205 @@
+//! The pull side of the reader: a caller that knows the shape it expects (a produce body) walks
+//! objects and arrays itself and reads each value with a seed of its choice, learning where the
+//! value lay. The syntax rules are the `Deserializer` side's: this module scans no text itself.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+
+use super::{Reader, Result, Span, invalid};
+
+impl<'de> Reader<'de> {
+    /// A reader at the start of `text`.
+    #[must_use]
+    pub fn new(text: &'de str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            spaced: false,
+        }
+    }
+
+    /// Reads an object: `entry` gets each key (unescaped) with the reader at its value, and must
+    /// read that value and nothing more.
+    ///
+    /// # Errors
+    /// Not an object, bad syntax, or what `entry` returns.
+    pub fn object(&mut self, mut entry: impl FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
+        if self.ws_peek() != Some(b'{') {
+            return invalid("expected an object");
+        }
+        self.container(b'}', |mut items| {
+            while let Some(key) = items.next_key_seed(KeyText)? {
+                items.colon()?;
+                entry(items.reader, &key)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads an array: `item` is called with the reader at each item, and must read that item
+    /// and nothing more.
+    ///
+    /// # Errors
+    /// Not an array, bad syntax, or what `item` returns.
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
+        if self.ws_peek() != Some(b'[') {
+            return invalid("expected an array");
+        }
+        self.container(b']', |mut items| {
+            while items.next_item()? {
+                item(items.reader)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads the next value with `seed`.
+    ///
+    /// # Errors
+    /// Bad syntax, or the seed's refusal.
+    pub fn value<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value> {
+        seed.deserialize(self)
+    }
+
+    /// Reads the next value with `seed`, and tells where it lay.
+    ///
+    /// # Errors
+    /// Bad syntax, or the seed's refusal.
+    pub fn spanned<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<(S::Value, Span)> {
+        let (value, span) = self.spanned_with(|r| seed.deserialize(r));
+        Ok((value?, span))
+    }
+
+    /// Runs `read`, which must read exactly the next value, and tells where that value lay
+    /// (meaningful only when `read` succeeded).
+    pub fn spanned_with<T>(&mut self, read: impl FnOnce(&mut Self) -> T) -> (T, Span) {
+        self.ws_peek();
+        let start = self.pos;
+        self.spaced = false;
+        let value = read(&mut *self);
+        let span = Span {
+            start,
+            end: self.pos,
+            spaced: self.spaced,
+        };
+        (value, span)
+    }
+
+    /// Reads a `null` if one is next; `false` (reading nothing) when another value is.
+    ///
+    /// # Errors
+    /// A token starting with `n` that is not `null`.
+    pub fn null(&mut self) -> Result<bool> {
+        if self.ws_peek() != Some(b'n') {
+            return Ok(false);
+        }
+        self.expect_ident(b"null")?;
+        Ok(true)
+    }
+
+    /// Insists that only whitespace is left.
+    ///
+    /// # Errors
+    /// Anything else follows.
+    pub fn finish(&mut self) -> Result<()> {
+        match self.ws_peek() {
+            None => Ok(()),
+            Some(_) => invalid("trailing characters"),
+        }
+    }
+}
+
+/// A key's text, borrowed when it has no escapes.
+struct KeyText;
+
+impl<'de> DeserializeSeed<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::marker::PhantomData;
+
+    use serde::de::IgnoredAny;
+
+    use super::*;
+
+    #[test]
+    fn spans_say_where_values_lay_and_whether_they_are_compact() {
+        let text = r#" {"a": {"x":[1,2]}, "b\"c" : { "y" : 1 }, "n": null} "#;
+        let mut reader = Reader::new(text);
+        let mut seen = Vec::new();
+        reader
+            .object(|r, key| {
+                if key == "n" {
+                    assert!(r.null()?);
+                    seen.push((key.to_owned(), String::new(), false));
+                    return Ok(());
+                }
+                assert!(!r.null()?);
+                let (_, span) = r.spanned(PhantomData::<IgnoredAny>)?;
+                seen.push((
+                    key.to_owned(),
+                    text[span.start..span.end].to_owned(),
+                    span.spaced,
+                ));
+                Ok(())
+            })
+            .unwrap();
+        reader.finish().unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                ("a".into(), r#"{"x":[1,2]}"#.into(), false),
+                ("b\"c".into(), r#"{ "y" : 1 }"#.into(), true),
+                ("n".into(), String::new(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn arrays_and_bad_syntax() {
+        let mut reader = Reader::new("[1, 2 ,3]");
+        let mut sum = 0u64;
+        reader
+            .array(|r| {
+                sum += r.value(PhantomData::<IgnoredAny>).map(|_| 1)?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(sum, 3);
+        for bad in ["[1,]", "[1 2]", "{\"a\" 1}", "{\"a\":1,}", "{1:2}", "[1] x"] {
+            let mut reader = Reader::new(bad);
+            let read = if bad.starts_with('[') {
+                reader.array(|r| r.value(PhantomData::<IgnoredAny>).map(drop))
+            } else {
+                reader.object(|r, _| r.value(PhantomData::<IgnoredAny>).map(drop))
+            };
+            assert!(read.and_then(|()| reader.finish()).is_err(), "{bad}");
+        }
+    }
+}
