@@ -8,6 +8,7 @@ mod consumer_instances;
 mod idempotency;
 mod json_flags;
 mod transform_state;
+mod value_check;
 
 use std::collections::BTreeMap;
 

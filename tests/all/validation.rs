@@ -518,3 +518,96 @@ async fn transform_output_to_a_validated_topic_is_checked() {
     assert_eq!(c.end_offsets("clean").await, vec![1]);
     gw.stop().await;
 }
+
+/// Native produce checks each value where it lies in the body, in the same pass that reads the
+/// body; REST Proxy v2 decodes its body itself and leaves the whole check to produce. Both must
+/// store the same bytes, for compact and pretty-printed bodies alike, and a record that fails
+/// still refuses the whole request with the full check's message.
+#[tokio::test]
+async fn values_checked_while_the_body_is_read_are_stored_as_the_full_check_stores_them() {
+    let gw = TestGateway::start().await;
+    let c = &gw.client;
+    let json_schema = json!({"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "string"}, "amount": {"type": "number", "exclusiveMinimum": 0}}});
+    let rule = json!({"domainRules": [{"name": "positive", "kind": "CONDITION", "type": "CEL",
+        "mode": "WRITE", "expr": "message.amount > 0"}]});
+    for (topic, schema) in [
+        ("av", json!({"schema": avro_payment(), "ruleSet": rule})),
+        (
+            "js",
+            json!({"schemaType": "JSON", "schema": json_schema.to_string()}),
+        ),
+    ] {
+        validated_topic(c, topic).await;
+        register(c, &format!("{topic}-value"), schema).await;
+        let records = json!([
+            {"value": {"id": "p1", "amount": 12.5, "currency": "EUR"}},
+            {"value": {"id": "caf\u{e9} \"2\"", "amount": 3, "currency": "USD", "note": {"string": "tip"}}},
+            {"key": {"k": [1, 2]}, "value": {"id": "p3", "amount": 1e2, "currency": "EUR", "note": null},
+             "headers": {"h": "v"}},
+        ]);
+        let body = json!({"records": records});
+        let path = format!("/v1/topics/{topic}/records");
+        let compact = c.post(&path, &body).await;
+        assert_eq!(
+            compact.status,
+            StatusCode::OK,
+            "{topic}: {:?}",
+            compact.json
+        );
+        let pretty = c
+            .send(
+                hyper::Method::POST,
+                &path,
+                serde_json::to_vec_pretty(&body).unwrap(),
+                &[],
+            )
+            .await;
+        assert_eq!(pretty.status, StatusCode::OK, "{topic}: {:?}", pretty.json);
+        let v2 = c
+            .send(
+                hyper::Method::POST,
+                &format!("/topics/{topic}"),
+                serde_json::to_vec(&body).unwrap(),
+                &[("content-type", "application/vnd.kafka.json.v2+json")],
+            )
+            .await;
+        assert_eq!(v2.status, StatusCode::OK, "{topic}: {:?}", v2.json);
+
+        let stored = c.fetch(topic, 0, "offset=0").await.json["records"].clone();
+        let field = if topic == "av" {
+            "value_base64"
+        } else {
+            "value"
+        };
+        for i in 0..3 {
+            for again in [i + 3, i + 6] {
+                assert_eq!(stored[i][field], stored[again][field], "{topic} record {i}");
+                assert_eq!(stored[i]["key"], stored[again]["key"], "{topic} record {i}");
+            }
+            // REST Proxy v2's records carry no headers.
+            assert_eq!(stored[i]["headers"], stored[i + 3]["headers"]);
+        }
+        assert!(!stored[0][field].is_null(), "{topic}: {:?}", stored[0]);
+
+        // One bad record among good ones: the full check's refusal, nothing appended.
+        let bad = json!({"records": [records[0], {"value": {"id": "p9", "amount": -1,
+            "currency": "EUR"}}]});
+        for body in [
+            serde_json::to_vec(&bad).unwrap(),
+            serde_json::to_vec_pretty(&bad).unwrap(),
+        ] {
+            let r = c.send(hyper::Method::POST, &path, body, &[]).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{topic}: {:?}",
+                r.json
+            );
+            let message = r.json["message"].as_str().unwrap();
+            assert!(message.contains("record 1"), "{topic}: {message}");
+        }
+        assert_eq!(c.end_offsets(topic).await, vec![9], "{topic}");
+    }
+    gw.stop().await;
+}

@@ -132,3 +132,144 @@ fn slice(body: &Bytes, text: &str, span: Span) -> Bytes {
         span.spaced,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::http::wire::decode_produce;
+
+    /// What the serde_json decoder makes of `body`, as comparable parts.
+    fn decoded(body: &Bytes, limit: usize) -> Option<Vec<(crate::event::Record, Option<u32>)>> {
+        let parsed = decode_produce(body, limit).ok()?;
+        parsed
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.into_record(body, i).ok().map(|r| (r.record, r.partition)))
+            .collect()
+    }
+
+    fn read(body: &Bytes, limit: usize) -> Option<Vec<(crate::event::Record, Option<u32>)>> {
+        read_produce(body, limit, None).map(|records| {
+            records
+                .into_iter()
+                .map(|r| (r.record, r.partition))
+                .collect()
+        })
+    }
+
+    /// Whatever one pass takes, the serde_json decoder takes too, with the same records.
+    fn agrees(body: &str, limit: usize) -> bool {
+        let body = Bytes::copy_from_slice(body.as_bytes());
+        match read(&body, limit) {
+            Some(records) => {
+                assert_eq!(Some(records), decoded(&body, limit), "{body:?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn takes_typical_bodies_compact_or_pretty_and_agrees() {
+        let bodies = [
+            r#"{"records":[{"value":{"id":"p-1","amount":1.5,"currency":"EUR","note":null}}]}"#,
+            r#"{"records":[{"key":"k","value":[1,2],"headers":{"h":"v"},"partition":0,"timestamp":5},
+                {"key_base64":"aGk=","value_base64":"AAE="},{"value":null},{"key":{"a":1}}]}"#,
+            "{\n  \"records\": [\n    {\n      \"value\": {\n        \"a\": [ 1, 2 ],\n        \
+             \"b\": \"x y\"\n      }\n    }\n  ]\n}\n",
+            r#"{"records":[{"value":"caf\u00e9 \"quoted\"","key":"\n"}]}"#,
+        ];
+        for body in bodies {
+            assert!(agrees(body, 100), "one pass should take {body}");
+        }
+    }
+
+    #[test]
+    fn leaves_to_the_serde_json_decoder_what_it_must_explain() {
+        for body in [
+            r#"{"records":[{"value":1}],"extra":1}"#,
+            r#"{"records":[{"value":1,"value":2}]}"#,
+            r#"{"records":[{"value":1,"value_base64":"AA=="}]}"#,
+            r#"{"records":[{"value_base64":"!!"}]}"#,
+            r#"{"records":[{"partition":-1}]}"#,
+            r#"{"records":[{"vaule":1}]}"#,
+            r#"{"records":[{"value":1}]} x"#,
+            r#"{"records":[{"value":1},{"value":2},{"value":3}]}"#,
+            r#"{"records":[{"value":1e400}]}"#,
+            r#"{"records":[{"value":"\ud83d"}]}"#,
+            r#"[]"#,
+        ] {
+            assert!(!agrees(body, 2), "one pass should leave {body}");
+        }
+    }
+
+    const FIELDS: &[&str] = &[
+        "key",
+        "value",
+        "key_base64",
+        "value_base64",
+        "headers",
+        "partition",
+        "timestamp",
+        "other",
+    ];
+    const VALUES: &[&str] = &[
+        "null",
+        "1",
+        "-0",
+        "0.5",
+        "1e400",
+        "4294967296",
+        "-3",
+        "true",
+        "\"s\"",
+        "\"aGk=\"",
+        "\"!!\"",
+        "\"caf\\u00e9\"",
+        "\"\\ud83d\\ude00\"",
+        "{\"h\":\"v\"}",
+        "{\"h\":1}",
+        "{ \"a\" : [1, {\"b\":null}] }",
+        "[1,2]",
+        "[ ]",
+        "{}",
+        "\"\\n\"",
+        "\"x\"y",
+    ];
+    const SPACE: &[&str] = &["", " ", "\n  ", "\t"];
+
+    fn entry() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            (
+                prop::sample::select(FIELDS),
+                prop::sample::select(VALUES),
+                prop::sample::select(SPACE),
+            ),
+            0..5,
+        )
+        .prop_map(|fields| {
+            let inner: Vec<String> = fields
+                .into_iter()
+                .map(|(f, v, ws)| format!("{ws}\"{f}\"{ws}:{ws}{v}{ws}"))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn agrees_with_the_serde_json_decoder_on_every_body_it_takes(
+            entries in prop::collection::vec(entry(), 0..6),
+            ws in prop::sample::select(SPACE),
+            limit in 1usize..8,
+        ) {
+            let body = format!("{ws}{{{ws}\"records\"{ws}:{ws}[{}]{ws}}}{ws}", entries.join(","));
+            agrees(&body, limit);
+        }
+    }
+}
