@@ -2,13 +2,14 @@
 //! and its sequence, map and key accessors. Each answers with the visitor call serde_json makes
 //! for the same token; it must not scan text itself beyond what [`Reader`] offers.
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::{Error, MAX_DEPTH, Number, Reader, Result, decline, invalid};
 
 impl<'de> Reader<'de> {
     /// Runs a container's visitor, then insists on its closing bracket: serde_json fails a
     /// visitor that stops early, and so must we.
+    #[inline]
     pub(super) fn container<T>(
         &mut self,
         close: u8,
@@ -29,6 +30,52 @@ impl<'de> Reader<'de> {
         }
         self.pos += 1;
         Ok(value)
+    }
+
+    /// Reads past one value without visiting it: the same syntax checks as visiting (numbers
+    /// too, so `1e400` fails here as it does there), but nothing is converted or unescaped.
+    pub(super) fn skip_value(&mut self) -> Result<()> {
+        match self.ws_peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                self.skip_string()
+            }
+            Some(b'-' | b'0'..=b'9') => self.parse_number().map(drop),
+            Some(b'n') => self.expect_ident(b"null"),
+            Some(b't') => self.expect_ident(b"true"),
+            Some(b'f') => self.expect_ident(b"false"),
+            Some(b'[') => self.container(b']', |mut items| {
+                while items.next_item()? {
+                    items.reader.skip_value()?;
+                }
+                Ok(())
+            }),
+            Some(b'{') => self.container(b'}', |mut items| {
+                while items.next_key()? {
+                    items.reader.skip_string()?;
+                    items.colon()?;
+                    items.reader.skip_value()?;
+                }
+                Ok(())
+            }),
+            _ => invalid("expected value"),
+        }
+    }
+
+    /// Reads past the string whose opening quote is just behind `pos`, checking its escapes.
+    fn skip_string(&mut self) -> Result<()> {
+        loop {
+            self.skip_plain();
+            let byte = self.peek();
+            self.pos += 1;
+            match byte {
+                Some(b'"') => return Ok(()),
+                Some(b'\\') => {
+                    self.parse_escape()?;
+                }
+                _ => return invalid("control character or end in string"),
+            }
+        }
     }
 
     /// serde_json rejects a mismatched token before calling the visitor; so must we.
@@ -65,6 +112,7 @@ const fn number(byte: u8) -> bool {
 impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     type Error = Error;
 
+    #[inline]
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match self.ws_peek() {
             Some(b'"') => {
@@ -134,7 +182,7 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         // Stricter than serde_json's skip (which lets 1e400 through); failing only falls back.
-        self.deserialize_any(IgnoredAny)?;
+        self.skip_value()?;
         visitor.visit_unit()
     }
 }
@@ -166,7 +214,7 @@ impl Items<'_, '_> {
     /// Moves past the separator and the opening quote of the next key; `false` at the closing
     /// brace.
     #[inline]
-    fn next_key(&mut self) -> Result<bool> {
+    pub(super) fn next_key(&mut self) -> Result<bool> {
         match self.reader.ws_peek() {
             Some(b'}') => return Ok(false),
             Some(b',') if !self.first => self.reader.pos += 1,
@@ -194,6 +242,7 @@ impl Items<'_, '_> {
 impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     type Error = Error;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         if !self.next_item()? {
             return Ok(None);
@@ -205,6 +254,7 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
 impl<'de> MapAccess<'de> for Items<'_, 'de> {
     type Error = Error;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         if !self.next_key()? {
             return Ok(None);
@@ -212,6 +262,7 @@ impl<'de> MapAccess<'de> for Items<'_, 'de> {
         seed.deserialize(Key(&mut *self.reader)).map(Some)
     }
 
+    #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
         self.colon()?;
         seed.deserialize(&mut *self.reader)
@@ -225,6 +276,7 @@ struct Key<'a, 'de>(&'a mut Reader<'de>);
 impl<'de> de::Deserializer<'de> for Key<'_, 'de> {
     type Error = Error;
 
+    #[inline]
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.0.visit_string(visitor)
     }

@@ -182,6 +182,14 @@ fn check(text: &str) -> Option<String> {
             (None, Err(_)) => {}
         }
     }
+    // Skipping a value accepts exactly what visiting it does.
+    let skipped = run(text, std::marker::PhantomData::<de::IgnoredAny>);
+    let visited = run(text, std::marker::PhantomData::<Value>);
+    assert_eq!(
+        skipped.is_ok(),
+        visited.is_ok(),
+        "skip and visit disagree on {text:?}: {skipped:?} / {visited:?}"
+    );
     if let (None, Ok(theirs)) = (&declined, serde_json::from_str::<Value>(text)) {
         let ours = run(text, std::marker::PhantomData::<Value>).expect("Value through run");
         assert_eq!(theirs, ours, "Value differs for {text:?}");
