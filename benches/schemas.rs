@@ -99,8 +99,13 @@ fn main() -> anyhow::Result<()> {
         let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http::<http_body_util::Full<Bytes>>();
         let base = format!("http://{}", gateway.addr());
+        // `TIDEGATE_BENCH_ONLY=2` (a case's index) times that case alone, for profiling.
+        let only: Option<usize> = std::env::var("TIDEGATE_BENCH_ONLY").ok().and_then(|v| v.parse().ok());
         for round in 0..rounds {
             for (i, case) in cases.iter().enumerate() {
+                if only.is_some_and(|o| o != i) {
+                    continue;
+                }
                 let secs = run(&broker, case, &format!("t{i}-{round}"), records).await?;
                 best[i] = best[i].min(secs);
                 if !case.wire {

@@ -4,6 +4,8 @@
 //!
 //! Owns only the slots and what a slot may hold. It must not parse JSON or evaluate rules.
 
+use super::object_key::same;
+
 /// What a streaming pass saw at one top-level field.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Captured {
@@ -68,13 +70,16 @@ impl<'f> Capture<'f> {
     /// [`Capture::new`] in the buffers of an earlier capture ([`Capture::into_slots`]).
     #[must_use]
     pub fn recycle(fields: &'f [String], mut slots: Slots) -> Self {
-        for value in slots.values.drain(..) {
-            if let Captured::Str(mut s) = value {
+        // In place: draining and growing the vector again cost more than the rules it serves.
+        for value in &mut slots.values {
+            if let Captured::Str(mut s) = std::mem::replace(value, Captured::Absent) {
                 s.clear();
                 slots.spare.push(s);
             }
         }
-        slots.values.resize(fields.len(), Captured::Absent);
+        if slots.values.len() != fields.len() {
+            slots.values.resize(fields.len(), Captured::Absent);
+        }
         Self {
             fields,
             values: slots.values,
@@ -109,7 +114,7 @@ impl<'f> Capture<'f> {
     #[must_use]
     pub fn slot(&self, key: &str) -> Option<usize> {
         if self.fields.len() <= LINEAR_FIELDS {
-            return self.fields.iter().position(|f| f == key);
+            return self.fields.iter().position(|f| same(f, key));
         }
         self.fields.binary_search_by(|f| f.as_str().cmp(key)).ok()
     }

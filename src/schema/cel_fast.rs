@@ -21,6 +21,7 @@ use std::cmp::Ordering;
 use cel::common::ast::{CallExpr, Expr, LiteralValue, operators};
 
 use super::capture::Captured;
+use super::object_key::same;
 
 /// A condition compiled for the fast path.
 #[derive(Debug)]
@@ -383,7 +384,7 @@ fn equals(left: Val<'_>, right: Val<'_>) -> bool {
     match (left, right) {
         (Val::Null, Val::Null) => true,
         (Val::Bool(a), Val::Bool(b)) => a == b,
-        (Val::Str(a), Val::Str(b)) => a == b,
+        (Val::Str(a), Val::Str(b)) => same(a, b),
         (Val::Int(_) | Val::Uint(_) | Val::Double(_), _) => {
             compare(left, right) == Some(Ordering::Equal)
         }

@@ -32,7 +32,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Number, Value};
 
 use super::capture::{Capture, Captured};
-use super::object_key::KeySeed;
+use super::object_key::{KeySeed, same};
 use crate::json_text;
 
 const NULL: u8 = 1;
@@ -167,7 +167,7 @@ impl Node {
     /// The schema of the value under `name`, and its `required` bit.
     fn key(&self, name: &str) -> (usize, u64) {
         let found = if self.keys.len() <= LINEAR_KEYS {
-            self.keys.iter().find(|k| &*k.name == name)
+            self.keys.iter().find(|k| same(&k.name, name))
         } else {
             self.keys
                 .binary_search_by(|k| (*k.name).cmp(name))
@@ -299,7 +299,7 @@ impl Choices {
     fn has_string(&self, s: &str) -> bool {
         // A short list is scanned: comparing lengths first skips most byte comparisons.
         if self.strings.len() <= LINEAR_KEYS {
-            return self.strings.iter().any(|c| **c == *s);
+            return self.strings.iter().any(|c| same(c, s));
         }
         self.strings.binary_search_by(|c| (**c).cmp(s)).is_ok()
     }

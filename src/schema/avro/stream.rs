@@ -23,7 +23,7 @@ use super::encode::{encode_default, is_long, write_len, write_long, write_str};
 use super::names::Names;
 use crate::json_text;
 use crate::schema::capture::{Capture, Captured};
-use crate::schema::object_key::KeySeed;
+use crate::schema::object_key::{KeySeed, same};
 
 /// Deeper than this the tree path takes over (it caps nesting at 128 with a precise error).
 const MAX_DEPTH: usize = 100;
@@ -245,7 +245,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_> {
                 Some(Fit::Loose)
             }
             Schema::Fixed(_) | Schema::Duration => Some(Fit::Loose),
-            Schema::Enum(e) if e.symbols.iter().any(|x| x == v) => Some(Fit::Loose),
+            Schema::Enum(e) if e.symbols.iter().any(|x| same(x, v)) => Some(Fit::Loose),
             Schema::Float | Schema::Double if special => Some(Fit::Loose),
             _ => None,
         })?;
@@ -253,7 +253,11 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_> {
         match schema {
             Schema::String | Schema::Uuid => write_str(out, v),
             Schema::Enum(e) => {
-                let index = e.symbols.iter().position(|x| x == v).ok_or_else(abort)?;
+                let index = e
+                    .symbols
+                    .iter()
+                    .position(|x| same(x, v))
+                    .ok_or_else(abort)?;
                 write_len(out, index);
             }
             Schema::Float | Schema::Double if special => {
@@ -323,7 +327,11 @@ impl<'de, 'a> Seed<'_, 'a, '_, '_> {
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let key = key.as_str();
             let index = if record.fields.len() <= 8 {
-                record.fields.iter().position(|f| f.name == key)
+                // Fields come in schema order: the search starts at the one expected next.
+                (record.fields.get(next..).unwrap_or_default())
+                    .iter()
+                    .position(|f| same(&f.name, key))
+                    .map(|i| i + next)
             } else {
                 // The lookup may hold aliases too: only a field's own name is a key here.
                 (record.lookup.get(key).copied())
