@@ -63,12 +63,14 @@ pub struct Slots {
 impl<'f> Capture<'f> {
     /// Slots for `fields`, which must be sorted and distinct, all [`Captured::Absent`].
     #[must_use]
+    #[inline]
     pub fn new(fields: &'f [String]) -> Self {
         Self::recycle(fields, Slots::default())
     }
 
     /// [`Capture::new`] in the buffers of an earlier capture ([`Capture::into_slots`]).
     #[must_use]
+    #[inline]
     pub fn recycle(fields: &'f [String], mut slots: Slots) -> Self {
         // In place: draining and growing the vector again cost more than the rules it serves.
         for value in &mut slots.values {
@@ -90,6 +92,7 @@ impl<'f> Capture<'f> {
 
     /// The buffers, for the next record's [`Capture::recycle`].
     #[must_use]
+    #[inline]
     pub fn into_slots(self) -> Slots {
         Slots {
             values: self.values,
@@ -99,6 +102,7 @@ impl<'f> Capture<'f> {
 
     /// Records that the record is an object (a JSON object, an Avro record) and that its
     /// top-level fields were picked.
+    #[inline]
     pub fn mark_object(&mut self) {
         self.object = true;
     }
@@ -106,12 +110,14 @@ impl<'f> Capture<'f> {
     /// Whether the picked fields are the whole story: no field was wanted, or the record is
     /// an object and absent slots are really absent fields.
     #[must_use]
+    #[inline]
     pub fn is_complete(&self) -> bool {
         self.object || self.fields.is_empty()
     }
 
     /// The slot of top-level field `key`, if a rule reads it.
     #[must_use]
+    #[inline]
     pub fn slot(&self, key: &str) -> Option<usize> {
         if self.fields.len() <= LINEAR_FIELDS {
             return self.fields.iter().position(|f| same(f, key));
@@ -120,6 +126,7 @@ impl<'f> Capture<'f> {
     }
 
     /// Records the string `value` for slot `slot`, in a reused buffer when there is one.
+    #[inline]
     pub fn set_str(&mut self, slot: usize, value: &str) {
         let mut s = self.spare.pop().unwrap_or_default();
         s.push_str(value);
@@ -128,6 +135,7 @@ impl<'f> Capture<'f> {
 
     /// Records `value` for slot `slot` (the last occurrence of a duplicated key wins, as in a
     /// parsed JSON tree).
+    #[inline]
     pub fn set(&mut self, slot: usize, value: Captured) {
         if let Some(v) = self.values.get_mut(slot) {
             *v = value;

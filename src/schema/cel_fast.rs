@@ -42,6 +42,8 @@ enum Node {
     Or(Box<Node>, Box<Node>),
     Cond(Box<[Node; 3]>),
     Cmp(Cmp, Box<Node>, Box<Node>),
+    /// `message.<fields[slot]> <op> <literal>`, the usual shape of a comparison.
+    FieldCmp(Cmp, usize, Lit),
     Arith(Arith, Box<Node>, Box<Node>),
     In(Box<Node>, Box<[Lit]>),
     Size(Box<Node>),
@@ -56,7 +58,7 @@ enum Lit {
     Int(i64),
     Uint(u64),
     Double(f64),
-    Str(Box<str>),
+    Str(String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +88,9 @@ enum Text {
 }
 
 /// A value during evaluation; strings borrow the compiled literal or the captured field, so
-/// evaluating allocates nothing.
+/// evaluating allocates nothing. Strings are borrowed as `&String`, a thin pointer, so that a
+/// `Val` and an `Option<Val>` are two words and travel in registers: with `&str` they went
+/// through the stack, and the narrow stores then wide loads stalled store forwarding.
 #[derive(Debug, Clone, Copy)]
 enum Val<'a> {
     Null,
@@ -94,8 +98,10 @@ enum Val<'a> {
     Int(i64),
     Uint(u64),
     Double(f64),
-    Str(&'a str),
+    Str(&'a String),
 }
+
+const _: () = assert!(std::mem::size_of::<Option<Val<'static>>>() == 16);
 
 impl FastCondition {
     /// `None` when the expression uses anything outside the subset. `fields` is the sorted,
@@ -118,6 +124,21 @@ impl FastCondition {
 }
 
 fn compile(expr: &Expr, fields: &[String]) -> Option<Node> {
+    compile_any(expr, fields).map(specialize)
+}
+
+/// The common shapes in nodes of their own, evaluated without building [`Val`]s.
+fn specialize(node: Node) -> Node {
+    match node {
+        Node::Cmp(op, left, right) => match (*left, *right) {
+            (Node::Field(slot), Node::Lit(lit)) => Node::FieldCmp(op, slot, lit),
+            (left, right) => Node::Cmp(op, Box::new(left), Box::new(right)),
+        },
+        node => node,
+    }
+}
+
+fn compile_any(expr: &Expr, fields: &[String]) -> Option<Node> {
     match expr {
         Expr::Literal(literal) => literal_of(literal).map(Node::Lit),
         Expr::Select(select) => {
@@ -220,7 +241,7 @@ fn literal_of(literal: &LiteralValue) -> Option<Lit> {
         LiteralValue::Int(i) => Lit::Int(*i.inner()),
         LiteralValue::UInt(u) => Lit::Uint(*u.inner()),
         LiteralValue::Double(d) => Lit::Double(*d.inner()),
-        LiteralValue::String(s) => Lit::Str(s.inner().into()),
+        LiteralValue::String(s) => Lit::Str(s.inner().to_string()),
         LiteralValue::Bytes(_) => return None,
     })
 }
@@ -279,20 +300,16 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
             truth(branch, message)
         }
         Node::Cmp(op, left, right) => {
-            let (left, right) = (operand(left, message)?, operand(right, message)?);
-            Some(match op {
-                Cmp::Eq => equals(left, right),
-                Cmp::Ne => !equals(left, right),
-                Cmp::Lt => compare(left, right)? == Ordering::Less,
-                Cmp::Le => compare(left, right)? != Ordering::Greater,
-                Cmp::Gt => compare(left, right)? == Ordering::Greater,
-                Cmp::Ge => compare(left, right)? != Ordering::Less,
-            })
+            compared(*op, operand(left, message)?, operand(right, message)?)
         }
-        Node::In(needle, items) => {
-            let needle = operand(needle, message)?;
-            Some(items.iter().any(|item| equals(item.val(), needle)))
-        }
+        Node::FieldCmp(op, slot, lit) => field_compared(*op, message.get(*slot)?, lit),
+        Node::In(needle, items) => Some(match operand(needle, message)? {
+            // Only a string literal equals a string: no other item need be looked at.
+            Val::Str(s) => items
+                .iter()
+                .any(|item| matches!(item, Lit::Str(x) if same(x, s))),
+            needle => items.iter().any(|item| equals(item.val(), needle)),
+        }),
         Node::Text(op, this, arg) => match (operand(this, message)?, operand(arg, message)?) {
             (Val::Str(s), Val::Str(needle)) => Some(match op {
                 Text::StartsWith => s.starts_with(needle),
@@ -326,7 +343,12 @@ fn operand<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
 
 #[inline]
 fn field(message: &[Captured], slot: usize) -> Option<Val<'_>> {
-    Some(match message.get(slot)? {
+    captured(message.get(slot)?)
+}
+
+#[inline]
+fn captured(value: &Captured) -> Option<Val<'_>> {
+    Some(match value {
         // The `cel` crate: no such key.
         Captured::Absent => return None,
         Captured::Null => Val::Null,
@@ -371,15 +393,58 @@ fn value<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
         | Node::And(..)
         | Node::Or(..)
         | Node::Cmp(..)
+        | Node::FieldCmp(..)
         | Node::In(..)
         | Node::Text(..)
         | Node::Matches(..) => Val::Bool(truth(node, message)?),
     })
 }
 
+/// `left <op> right`.
+#[inline]
+fn compared(op: Cmp, left: Val<'_>, right: Val<'_>) -> Option<bool> {
+    Some(match op {
+        Cmp::Eq => equals(left, right),
+        Cmp::Ne => !equals(left, right),
+        Cmp::Lt => compare(left, right)? == Ordering::Less,
+        Cmp::Le => compare(left, right)? != Ordering::Greater,
+        Cmp::Gt => compare(left, right)? == Ordering::Greater,
+        Cmp::Ge => compare(left, right)? != Ordering::Less,
+    })
+}
+
+/// [`compared`] of a captured field and a literal. Number against number, the usual case, is
+/// spelled out pair by pair so that each arm folds to one comparison: going through two
+/// `Val`s, built in memory a byte at a time and read back whole, stalled on store forwarding.
+fn field_compared(op: Cmp, value: &Captured, lit: &Lit) -> Option<bool> {
+    use Captured as C;
+    let order = match (value, lit) {
+        (C::Int(a), Lit::Int(b)) => compare(Val::Int(*a), Val::Int(*b)),
+        (C::Int(a), Lit::Uint(b)) => compare(Val::Int(*a), Val::Uint(*b)),
+        (C::Int(a), Lit::Double(b)) => compare(Val::Int(*a), Val::Double(*b)),
+        (C::Uint(a), Lit::Int(b)) => compare(Val::Uint(*a), Val::Int(*b)),
+        (C::Uint(a), Lit::Uint(b)) => compare(Val::Uint(*a), Val::Uint(*b)),
+        (C::Uint(a), Lit::Double(b)) => compare(Val::Uint(*a), Val::Double(*b)),
+        (C::Float(a), Lit::Int(b)) => compare(Val::Double(*a), Val::Int(*b)),
+        (C::Float(a), Lit::Uint(b)) => compare(Val::Double(*a), Val::Uint(*b)),
+        (C::Float(a), Lit::Double(b)) => compare(Val::Double(*a), Val::Double(*b)),
+        _ => return compared(op, captured(value)?, lit.val()),
+    };
+    // Numbers are equal exactly when they compare equal (`equals`).
+    Some(match op {
+        Cmp::Eq => order == Some(Ordering::Equal),
+        Cmp::Ne => order != Some(Ordering::Equal),
+        Cmp::Lt => order? == Ordering::Less,
+        Cmp::Le => order? != Ordering::Greater,
+        Cmp::Gt => order? == Ordering::Greater,
+        Cmp::Ge => order? != Ordering::Less,
+    })
+}
+
 /// The `cel` crate's `==`, which never errs: numbers of any kind compare by value (as
 /// [`compare`] does, so NaN equals nothing), other kinds only equal their own, and mixed kinds
 /// are unequal.
+#[inline]
 fn equals(left: Val<'_>, right: Val<'_>) -> bool {
     match (left, right) {
         (Val::Null, Val::Null) => true,
@@ -399,6 +464,7 @@ fn equals(left: Val<'_>, right: Val<'_>) -> bool {
     clippy::cast_precision_loss,
     reason = "the cel crate compares through the same lossy conversion"
 )]
+#[inline]
 fn compare(left: Val<'_>, right: Val<'_>) -> Option<Ordering> {
     match (left, right) {
         (Val::Int(a), Val::Int(b)) => Some(a.cmp(&b)),

@@ -118,12 +118,14 @@ impl<'de> DeserializeSeed<'de> for Seed<'_, '_, '_, '_> {
 }
 
 impl<'a> Seed<'_, 'a, '_, '_> {
+    #[inline]
     fn capture(&mut self, value: impl FnOnce() -> Captured) {
         if let Some(slot) = self.slot {
             self.state.capture.set(slot, value());
         }
     }
 
+    #[inline]
     fn capture_str(&mut self, value: &str) {
         if let Some(slot) = self.slot {
             self.state.capture.set_str(slot, value);
