@@ -39,40 +39,34 @@ impl Captured {
 /// comparing bytes); a binary search past it.
 const LINEAR_FIELDS: usize = 8;
 
-/// The fields to pick (sorted, distinct) and what was picked for each.
-#[derive(Debug, Clone)]
+/// The fields to pick (sorted, distinct) and what was picked for each, in buffers kept from
+/// one record to the next ([`Slots`]): borrowed, not moved in and out, because moving them
+/// per record cost more than picking the fields.
+#[derive(Debug)]
 pub struct Capture<'f> {
     fields: &'f [String],
-    /// `values[i]` is what was seen for `fields[i]`.
-    pub values: Vec<Captured>,
+    slots: &'f mut Slots,
     /// Whether the record is an object whose fields these are: rules see any other record
     /// (an array, a scalar, an Avro map) whole, which the fast evaluator does not model.
     object: bool,
-    /// Emptied strings of earlier records, reused for picked strings.
-    spare: Vec<String>,
 }
 
 /// A capture's buffers, kept from one record to the next so that picking fields allocates
 /// nothing once they are warm.
 #[derive(Debug, Default)]
 pub struct Slots {
+    /// `values[i]` is what was seen for `fields[i]`.
     values: Vec<Captured>,
+    /// Emptied strings of earlier records, reused for picked strings.
     spare: Vec<String>,
 }
 
 impl<'f> Capture<'f> {
-    /// Slots for `fields`, which must be sorted and distinct, all [`Captured::Absent`].
+    /// Slots for `fields`, which must be sorted and distinct, all [`Captured::Absent`], in the
+    /// buffers of `slots` (whatever an earlier capture left there is cleared).
     #[must_use]
     #[inline]
-    pub fn new(fields: &'f [String]) -> Self {
-        Self::recycle(fields, Slots::default())
-    }
-
-    /// [`Capture::new`] in the buffers of an earlier capture ([`Capture::into_slots`]).
-    #[must_use]
-    #[inline]
-    pub fn recycle(fields: &'f [String], mut slots: Slots) -> Self {
-        // In place: draining and growing the vector again cost more than the rules it serves.
+    pub fn new(fields: &'f [String], slots: &'f mut Slots) -> Self {
         for value in &mut slots.values {
             if let Captured::Str(mut s) = std::mem::replace(value, Captured::Absent) {
                 s.clear();
@@ -84,20 +78,16 @@ impl<'f> Capture<'f> {
         }
         Self {
             fields,
-            values: slots.values,
+            slots,
             object: false,
-            spare: slots.spare,
         }
     }
 
-    /// The buffers, for the next record's [`Capture::recycle`].
+    /// What was seen for each field: `values()[i]` for `fields[i]`.
     #[must_use]
     #[inline]
-    pub fn into_slots(self) -> Slots {
-        Slots {
-            values: self.values,
-            spare: self.spare,
-        }
+    pub fn values(&self) -> &[Captured] {
+        &self.slots.values
     }
 
     /// Records that the record is an object (a JSON object, an Avro record) and that its
@@ -128,7 +118,7 @@ impl<'f> Capture<'f> {
     /// Records the string `value` for slot `slot`, in a reused buffer when there is one.
     #[inline]
     pub fn set_str(&mut self, slot: usize, value: &str) {
-        let mut s = self.spare.pop().unwrap_or_default();
+        let mut s = self.slots.spare.pop().unwrap_or_default();
         s.push_str(value);
         self.set(slot, Captured::Str(s));
     }
@@ -137,7 +127,7 @@ impl<'f> Capture<'f> {
     /// parsed JSON tree).
     #[inline]
     pub fn set(&mut self, slot: usize, value: Captured) {
-        if let Some(v) = self.values.get_mut(slot) {
+        if let Some(v) = self.slots.values.get_mut(slot) {
             *v = value;
         }
     }
@@ -156,18 +146,20 @@ mod tests {
     #[test]
     fn slots_follow_the_sorted_fields_and_the_last_value_wins() {
         let fields = vec!["amount".to_owned(), "currency".to_owned()];
-        let mut capture = Capture::new(&fields);
+        let mut slots = Slots::default();
+        let mut capture = Capture::new(&fields, &mut slots);
         assert_eq!(capture.slot("currency"), Some(1));
         assert_eq!(capture.slot("note"), None);
         capture.set(0, Captured::Int(1));
         capture.set(0, Captured::Float(2.5));
-        assert_eq!(capture.values, vec![Captured::Float(2.5), Captured::Absent]);
+        assert_eq!(capture.values(), [Captured::Float(2.5), Captured::Absent]);
     }
 
     #[test]
     fn a_recycled_capture_starts_absent_and_reuses_its_strings() {
         let fields: Vec<String> = (0..12).map(|i| format!("f{i:02}")).collect();
-        let mut capture = Capture::new(&fields);
+        let mut slots = Slots::default();
+        let mut capture = Capture::new(&fields, &mut slots);
         assert_eq!(
             capture.slot("f11"),
             Some(11),
@@ -175,16 +167,16 @@ mod tests {
         );
         capture.set_str(3, "a long enough string");
         capture.mark_object();
-        let buffer = match &capture.values[3] {
+        let buffer = match &capture.values()[3] {
             Captured::Str(s) => s.as_ptr(),
             other => panic!("{other:?}"),
         };
         let few = vec!["b".to_owned()];
-        let mut next = Capture::recycle(&few, capture.into_slots());
-        assert_eq!(next.values, vec![Captured::Absent]);
+        let mut next = Capture::new(&few, &mut slots);
+        assert_eq!(next.values(), [Captured::Absent]);
         assert!(!next.is_complete(), "not marked as an object yet");
         next.set_str(0, "x");
-        match &next.values[0] {
+        match &next.values()[0] {
             Captured::Str(s) => {
                 assert_eq!(s, "x");
                 assert_eq!(s.as_ptr(), buffer, "the earlier record's string was reused");

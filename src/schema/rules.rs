@@ -200,7 +200,7 @@ impl Rules {
             Some(_) if !capture.is_complete() => false,
             Some(conditions) => conditions
                 .iter()
-                .all(|c| c.eval(&capture.values) == Some(true)),
+                .all(|c| c.eval(capture.values()) == Some(true)),
             None => false,
         }
     }
@@ -320,7 +320,7 @@ mod fast_tests {
     use serde_json::json;
 
     use super::*;
-    use crate::schema::capture::Captured;
+    use crate::schema::capture::{Captured, Slots};
 
     #[test]
     fn the_fast_path_passes_what_cel_passes_and_defers_the_rest() {
@@ -330,7 +330,8 @@ mod fast_tests {
         .unwrap();
         let fields = rules.fast_fields().unwrap().to_vec();
         assert_eq!(fields, ["amount", "currency"]);
-        let mut capture = Capture::new(&fields);
+        let mut slots = Slots::default();
+        let mut capture = Capture::new(&fields, &mut slots);
         capture.set(0, Captured::Float(2.5));
         capture.set(1, Captured::Str("EUR".into()));
         assert!(

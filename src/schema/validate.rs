@@ -375,12 +375,7 @@ fn fast_check(
     let Some(fields) = rules.fast_fields() else {
         return false;
     };
-    // No field to pick (no rules): no buffers to lend.
-    let mut capture = if fields.is_empty() {
-        Capture::new(fields)
-    } else {
-        Capture::recycle(fields, std::mem::take(slots))
-    };
+    let mut capture = Capture::new(fields, slots);
     let passed = match parsed {
         Parsed::Avro(avro) => {
             out.clear();
@@ -400,9 +395,6 @@ fn fast_check(
         },
     };
     let passed = passed && rules.pass_fast(&capture);
-    if !fields.is_empty() {
-        *slots = capture.into_slots();
-    }
     passed
 }
 

@@ -8,7 +8,7 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
 use super::FastSchema;
-use crate::schema::capture::{Capture, Captured};
+use crate::schema::capture::{Capture, Captured, Slots};
 
 /// `jsonschema`'s verdict on `bytes`, built as `super::super::json` builds it; `None` when it
 /// does not build the schema (then there is nothing to agree with).
@@ -23,7 +23,7 @@ fn slow(schema: &Value, bytes: &[u8]) -> Option<bool> {
 
 fn fast(schema: &Value, bytes: &[u8]) -> bool {
     let compiled = FastSchema::compile(schema).expect("in the subset");
-    compiled.check(bytes, &mut Capture::new(&[]))
+    compiled.check(bytes, &mut Capture::new(&[], &mut Slots::default()))
 }
 
 /// Both validators find the `valid` texts valid and the `invalid` ones invalid.
@@ -321,13 +321,14 @@ fn captures_top_level_scalars() {
     let fields: Vec<String> = ["a", "b", "c", "d", "e", "f", "g", "h", "z"]
         .map(String::from)
         .to_vec();
-    let mut capture = Capture::new(&fields);
+    let mut slots = Slots::default();
+    let mut capture = Capture::new(&fields, &mut slots);
     let schema = FastSchema::compile(&json!({"type": "object"})).unwrap();
     let text = r#"{"a":1,"b":18446744073709551615,"c":-2.5,"d":"x\n","e":true,"f":null,
         "g":{"a":2},"h":[1],"a":-3,"y":4}"#;
     assert!(schema.check(text.as_bytes(), &mut capture));
     assert_eq!(
-        capture.values,
+        capture.values(),
         vec![
             Captured::Int(-3),
             Captured::Uint(u64::MAX),
@@ -341,11 +342,12 @@ fn captures_top_level_scalars() {
         ]
     );
     // Through the parsed-subtree path an `enum` of objects takes.
-    let mut capture = Capture::new(&fields);
+    let mut slots = Slots::default();
+    let mut capture = Capture::new(&fields, &mut slots);
     let schema = FastSchema::compile(&json!({"enum": [{"a": 1, "d": "é"}]})).unwrap();
     assert!(schema.check(br#"{"d":"\u00e9","a":1.0}"#, &mut capture));
-    assert_eq!(capture.values[0], Captured::Float(1.0));
-    assert_eq!(capture.values[3], Captured::Str("é".into()));
+    assert_eq!(capture.values()[0], Captured::Float(1.0));
+    assert_eq!(capture.values()[3], Captured::Str("é".into()));
 }
 
 // Differential testing against `jsonschema`: random schemas of the subset, instances shaped
@@ -826,7 +828,8 @@ fn agrees_with_jsonschema() {
             }
             let tree = serde_json::from_str::<Value>(&text).ok();
             let expected = tree.as_ref().is_some_and(|v| validator.is_valid(v));
-            let mut capture = Capture::new(&fields);
+            let mut slots = Slots::default();
+            let mut capture = Capture::new(&fields, &mut slots);
             let got = compiled.check(text.as_bytes(), &mut capture);
             if duplicated(&inst) {
                 // Each occurrence is checked where the tree keeps the last: only stricter.
@@ -836,7 +839,12 @@ fn agrees_with_jsonschema() {
                 prop_assert_eq!(got, expected, "schema {} instance {}", schema, text);
             }
             if let (true, Some(tree)) = (got, tree.filter(Value::is_object)) {
-                prop_assert_eq!(capture.values, expected_capture(&tree, &fields), "{}", text);
+                prop_assert_eq!(
+                    capture.values(),
+                    expected_capture(&tree, &fields),
+                    "{}",
+                    text
+                );
             }
             let count = if expected { &valid } else { &invalid };
             count.set(count.get() + 1);

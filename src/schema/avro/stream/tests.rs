@@ -8,7 +8,7 @@ use super::encode_json;
 use crate::schema::avro::encode::encode;
 use crate::schema::avro::fixtures::PAYMENT;
 use crate::schema::avro::names::Names;
-use crate::schema::capture::{Capture, Captured};
+use crate::schema::capture::{Capture, Captured, Slots};
 
 /// The streaming result, or `None` when it left the record to the tree.
 fn stream(schema: &Schema, text: &str) -> Option<Vec<u8>> {
@@ -18,7 +18,7 @@ fn stream(schema: &Schema, text: &str) -> Option<Vec<u8>> {
         &Names::new([schema]),
         text.as_bytes(),
         &mut out,
-        &mut Capture::new(&[]),
+        &mut Capture::new(&[], &mut Slots::default()),
     );
     if ok {
         Some(out.split_off(1))
@@ -150,7 +150,8 @@ fn top_level_fields_are_captured() {
         "missing".to_owned(),
         "note".to_owned(),
     ];
-    let mut capture = Capture::new(&fields);
+    let mut slots = Slots::default();
+    let mut capture = Capture::new(&fields, &mut slots);
     let mut out = Vec::new();
     let text = br#"{"id":"p","amount":12,"currency":"EUR","note":null}"#;
     assert!(encode_json(
@@ -161,7 +162,7 @@ fn top_level_fields_are_captured() {
         &mut capture
     ));
     assert_eq!(
-        capture.values,
+        capture.values(),
         vec![
             Captured::Int(12),
             Captured::Str("EUR".into()),
