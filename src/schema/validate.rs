@@ -394,8 +394,7 @@ fn fast_check(
             Source::Reader(reader) => schema.fast_check_in(reader, &mut capture),
         },
     };
-    let passed = passed && rules.pass_fast(&capture);
-    passed
+    passed && rules.pass_fast(&capture)
 }
 
 /// Where replacements are copied to and split off from.
