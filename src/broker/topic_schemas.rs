@@ -285,10 +285,12 @@ impl Broker {
                 is_key,
                 strategy_of(strategy_name).unwrap_or_default(),
             );
-            let latest = validator.latest_id();
+            let trusted = (!is_key)
+                .then(|| prechecked.trusted(topic.as_str(), validator.latest_id()))
+                .flatten();
             for (index, record) in records.iter_mut().enumerate() {
-                if refused.iter().any(|r| r.index == index)
-                    || (!is_key && prechecked.passed(topic.as_str(), latest, index))
+                if trusted.is_some_and(|passed| passed.contains(index))
+                    || refused.iter().any(|r| r.index == index)
                 {
                     continue;
                 }

@@ -20,7 +20,7 @@ pub struct ValueCheck<'b> {
     validator: Validator<'b>,
     topic: String,
     id: SchemaId,
-    passed: Vec<bool>,
+    passed: Passed,
 }
 
 /// Which values of a request passed their topic's check while it was decoded.
@@ -28,7 +28,30 @@ pub struct ValueCheck<'b> {
 pub struct Prechecked {
     topic: String,
     id: Option<SchemaId>,
-    passed: Vec<bool>,
+    passed: Passed,
+}
+
+/// The indexes of the records whose values passed, one bit each.
+#[derive(Debug, Default)]
+pub(super) struct Passed(Vec<u64>);
+
+impl Passed {
+    fn insert(&mut self, index: usize) {
+        let word = index / 64;
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        if let Some(bits) = self.0.get_mut(word) {
+            *bits |= 1 << (index % 64);
+        }
+    }
+
+    /// Whether record `index`'s value passed.
+    pub(super) fn contains(&self, index: usize) -> bool {
+        self.0
+            .get(index / 64)
+            .is_some_and(|bits| bits & (1 << (index % 64)) != 0)
+    }
 }
 
 impl Broker {
@@ -52,7 +75,7 @@ impl Broker {
             validator,
             topic: topic.to_owned(),
             id,
-            passed: Vec::new(),
+            passed: Passed::default(),
         })
     }
 }
@@ -65,10 +88,7 @@ impl ValueCheck<'_> {
     /// again without this check, and produce judges and explains.
     pub fn read(&mut self, index: usize, reader: &mut Reader<'_>) -> Option<Option<Bytes>> {
         let checked = self.validator.check_in(reader)?;
-        if self.passed.len() <= index {
-            self.passed.resize(index + 1, false);
-        }
-        self.passed[index] = true;
+        self.passed.insert(index);
         Some(checked.replacement)
     }
 
@@ -90,12 +110,9 @@ impl Prechecked {
         Self::default()
     }
 
-    /// Whether record `index`'s value passed the check produce would run now: the same topic,
-    /// and a subject whose latest schema is still `latest`.
-    pub(super) fn passed(&self, topic: &str, latest: Option<SchemaId>, index: usize) -> bool {
-        self.id.is_some()
-            && self.id == latest
-            && self.topic == topic
-            && self.passed.get(index).copied().unwrap_or(false)
+    /// The values that passed the check produce would run now on `topic`, whose subject's
+    /// latest schema is `latest`: none unless the check was of that topic against that schema.
+    pub(super) fn trusted(&self, topic: &str, latest: Option<SchemaId>) -> Option<&Passed> {
+        (self.id.is_some() && self.id == latest && self.topic == topic).then_some(&self.passed)
     }
 }
