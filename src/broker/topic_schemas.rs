@@ -350,7 +350,9 @@ impl Broker {
     }
 
     /// A dry run of produce's checks on `records`: the indexes a rule would dead-letter, or
-    /// the refusal a produce would get. Appends nothing.
+    /// the refusal a produce would get. Appends nothing. Values `prechecked` says passed are
+    /// not checked again, as in produce: an Avro value already encoded would otherwise be
+    /// judged as wire format, its defaulted fields filled in, not as the client sent it.
     ///
     /// # Errors
     /// Unknown or internal topic; [`Error::InvalidRecord`].
@@ -358,6 +360,7 @@ impl Broker {
         &self,
         topic: &str,
         mut records: Vec<super::ProduceRecord>,
+        prechecked: &Prechecked,
     ) -> Result<Vec<usize>> {
         self.authorize(super::ResourceType::Topic, topic, super::Operation::Write)?;
         let name = TopicName::new(topic)?;
@@ -366,7 +369,7 @@ impl Broker {
         }
         self.inner.storage.topic(&name)?;
         Ok(self
-            .check_schemas(&name, &mut records, &Prechecked::none())?
+            .check_schemas(&name, &mut records, prechecked)?
             .into_iter()
             .map(|d| d.index)
             .collect())

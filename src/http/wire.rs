@@ -88,9 +88,10 @@ impl<'de> serde::de::Visitor<'de> for BodySeed<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut records = None;
-        while let Some(key) = map.next_key::<&str>()? {
+        // Owned when escaped (`"rec\u006frds"`), as JSON allows and the one-pass reader takes.
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key != "records" {
-                return Err(serde::de::Error::unknown_field(key, &["records"]));
+                return Err(serde::de::Error::unknown_field(&key, &["records"]));
             }
             if records.is_some() {
                 return Err(serde::de::Error::duplicate_field("records"));

@@ -354,16 +354,16 @@ impl Validator<'_> {
     }
 }
 
-/// The common case without a JSON tree: the record streams through the Avro encoder (into
-/// `out`, in wire format) or the JSON Schema fast validator, and the rules' fast evaluator
-/// passes it on the fields picked on the way. `false` when any of them cannot say yes; the
-/// tree path then decides and explains.
 /// Where the fast path reads a record: its own bytes, or a reader inside a larger text.
 enum Source<'a, 'r, 'de> {
     Bytes(&'a [u8]),
     Reader(&'r mut json_text::Reader<'de>),
 }
 
+/// The common case without a JSON tree: the record streams through the Avro encoder (into
+/// `out`, in wire format) or the JSON Schema fast validator, and the rules' fast evaluator
+/// passes it on the fields picked on the way. `false` when any of them cannot say yes; the
+/// tree path then decides and explains.
 fn fast_check(
     id: SchemaId,
     parsed: &Parsed,

@@ -282,8 +282,8 @@ pub fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
 /// produce would get.
 pub async fn validate(state: &AppState, topic: &str, req: Request<Incoming>) -> HandlerResult {
     let body = read_body(state, req).await?;
-    let (records, _) = decode_records(state, topic, &body)?;
-    let dead_lettered = state.broker.validate(topic, records)?;
+    let (records, prechecked) = decode_records(state, topic, &body)?;
+    let dead_lettered = state.broker.validate(topic, records, &prechecked)?;
     json(
         StatusCode::OK,
         &json!({ "valid": true, "dead_lettered": dead_lettered }),

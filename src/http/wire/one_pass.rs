@@ -181,6 +181,7 @@ mod tests {
             "{\n  \"records\": [\n    {\n      \"value\": {\n        \"a\": [ 1, 2 ],\n        \
              \"b\": \"x y\"\n      }\n    }\n  ]\n}\n",
             r#"{"records":[{"value":"caf\u00e9 \"quoted\"","key":"\n"}]}"#,
+            r#"{"rec\u006frds":[{"v\u0061lue":1,"headers":{"\u0068":"v"}}]}"#,
         ];
         for body in bodies {
             assert!(agrees(body, 100), "one pass should take {body}");
@@ -215,6 +216,7 @@ mod tests {
         "partition",
         "timestamp",
         "other",
+        "v\\u0061lue",
     ];
     const VALUES: &[&str] = &[
         "null",
