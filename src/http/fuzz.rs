@@ -10,8 +10,10 @@ use hyper::header::HeaderValue;
 
 use super::{cloudevents, handlers, wire};
 
-/// A native produce body (`POST /v1/topics/{t}/records`).
+/// A native produce body (`POST /v1/topics/{t}/records`), through both of its decoders: the
+/// one-pass reader that runs first and the serde_json decoder it falls back to.
 pub fn produce_body(data: &[u8]) {
+    let _ = wire::read_produce(&Bytes::copy_from_slice(data), 1_000, None);
     let _ = wire::decode_produce(data, 1_000);
 }
 
