@@ -19,7 +19,6 @@ use crate::schema::{Strategy, Validator};
 pub struct ValueCheck<'b> {
     validator: Validator<'b>,
     topic: String,
-    id: SchemaId,
     passed: Passed,
 }
 
@@ -70,11 +69,11 @@ impl Broker {
             .inner
             .schemas
             .validator(topic, false, Strategy::TopicName);
-        let id = validator.latest_id()?;
+        // No schema yet: nothing to run here; produce refuses such records with the reason.
+        validator.latest_id()?;
         Some(ValueCheck {
             validator,
             topic: topic.to_owned(),
-            id,
             passed: Passed::default(),
         })
     }
@@ -97,7 +96,7 @@ impl ValueCheck<'_> {
     pub fn finish(self) -> Prechecked {
         Prechecked {
             topic: self.topic,
-            id: Some(self.id),
+            id: self.validator.latest_id(),
             passed: self.passed,
         }
     }

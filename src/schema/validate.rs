@@ -85,9 +85,16 @@ pub struct Validator<'r> {
     /// The last wire-format id resolved and found under its subject: a batch's framed
     /// records usually share one, so the lookups run once per batch.
     framed: Option<(SchemaId, String, Arc<Parsed>, Arc<Rules>)>,
-    /// Where the fast path encodes one record (reused: no allocation per record).
+    /// The fast path's buffers, reused from record to record.
+    fast: Buffers,
+}
+
+/// What the fast path reuses from record to record, so that it allocates nothing per record.
+#[derive(Default)]
+struct Buffers {
+    /// Where one record is encoded.
     scratch: Vec<u8>,
-    /// The fast path's picked fields, reused from record to record.
+    /// The picked fields.
     slots: Slots,
     /// Where replacements are copied to and split off from.
     arena: Arena,
@@ -124,9 +131,7 @@ impl Registry {
             topic: topic.to_owned(),
             latest,
             framed: None,
-            scratch: Vec::new(),
-            slots: Slots::default(),
-            arena: Arena::default(),
+            fast: Buffers::default(),
         }
     }
 
@@ -232,19 +237,8 @@ impl Validator<'_> {
             return Err(violation(&self.topic_subject, None, "/", message));
         };
         let subject = &self.topic_subject;
-        if fast_check(
-            *id,
-            parsed,
-            rules,
-            Source::Bytes(bytes),
-            &mut self.scratch,
-            &mut self.slots,
-        ) {
-            let replacement = match &**parsed {
-                Parsed::Avro(_) => Some(self.arena.carve(&self.scratch)),
-                Parsed::Json(_) => None,
-            };
-            return Ok(Checked { replacement });
+        if let Some(checked) = self.fast.check(*id, parsed, rules, Source::Bytes(bytes)) {
+            return Ok(checked);
         }
         let json: Value = serde_json::from_slice(bytes).map_err(|e| {
             violation(
@@ -287,21 +281,7 @@ impl Validator<'_> {
     /// which decides and explains.
     pub fn check_in(&mut self, reader: &mut json_text::Reader<'_>) -> Option<Checked> {
         let (id, parsed, rules) = self.latest.as_ref()?;
-        if !fast_check(
-            *id,
-            parsed,
-            rules,
-            Source::Reader(reader),
-            &mut self.scratch,
-            &mut self.slots,
-        ) {
-            return None;
-        }
-        let replacement = match &**parsed {
-            Parsed::Avro(_) => Some(self.arena.carve(&self.scratch)),
-            Parsed::Json(_) => None,
-        };
-        Some(Checked { replacement })
+        self.fast.check(*id, parsed, rules, Source::Reader(reader))
     }
 
     fn check_framed(&mut self, id: SchemaId, payload: &[u8]) -> Result<Checked, Violation> {
@@ -360,10 +340,37 @@ enum Source<'a, 'r, 'de> {
     Reader(&'r mut json_text::Reader<'de>),
 }
 
-/// The common case without a JSON tree: the record streams through the Avro encoder (into
-/// `out`, in wire format) or the JSON Schema fast validator, and the rules' fast evaluator
-/// passes it on the fields picked on the way. `false` when any of them cannot say yes; the
-/// tree path then decides and explains.
+impl Buffers {
+    /// The common case without a JSON tree: the record streams through the Avro encoder (in
+    /// wire format, the replacement then carved from the arena) or the JSON Schema fast
+    /// validator, and the rules' fast evaluator passes it on the fields picked on the way.
+    /// `None` when any of them cannot say yes; the tree path then decides and explains.
+    fn check(
+        &mut self,
+        id: SchemaId,
+        parsed: &Parsed,
+        rules: &Rules,
+        source: Source<'_, '_, '_>,
+    ) -> Option<Checked> {
+        if !fast_check(
+            id,
+            parsed,
+            rules,
+            source,
+            &mut self.scratch,
+            &mut self.slots,
+        ) {
+            return None;
+        }
+        let replacement = match parsed {
+            Parsed::Avro(_) => Some(self.arena.carve(&self.scratch)),
+            Parsed::Json(_) => None,
+        };
+        Some(Checked { replacement })
+    }
+}
+
+/// [`Buffers::check`]'s pass: `true` when the record passed, encoded into `out` for Avro.
 fn fast_check(
     id: SchemaId,
     parsed: &Parsed,
