@@ -17,6 +17,7 @@ use std::fmt;
 
 mod deserializer;
 mod pull;
+pub use pull::Kind;
 #[cfg(test)]
 mod tests;
 
@@ -97,9 +98,14 @@ fn decline<T>(msg: &str) -> Result<T> {
     Err(Error::new(true, msg))
 }
 
-enum Number {
+/// A number as serde_json visits it: a non-negative integer, a negative one, or a float.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer in `0..=u64::MAX`.
     U64(u64),
+    /// A negative integer in `i64`.
     I64(i64),
+    /// Any other number (a fraction, an exponent, `-0`, or an integer beyond 64 bits).
     F64(f64),
 }
 

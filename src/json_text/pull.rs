@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
-use super::{Reader, Result, Span, invalid};
+use super::{Number, Reader, Result, Span, invalid};
 
 impl<'de> Reader<'de> {
     /// A reader at the start of `text`.
@@ -89,6 +89,58 @@ impl<'de> Reader<'de> {
         (value, span)
     }
 
+    /// What the next value is, judged by its first character (whitespace before it is read).
+    pub fn next_kind(&mut self) -> Kind {
+        match self.ws_peek() {
+            Some(b'n') => Kind::Null,
+            Some(b't' | b'f') => Kind::Bool,
+            Some(b'-' | b'0'..=b'9') => Kind::Number,
+            Some(b'"') => Kind::String,
+            Some(b'[') => Kind::Array,
+            Some(b'{') => Kind::Object,
+            _ => Kind::Invalid,
+        }
+    }
+
+    /// Reads `true` or `false`.
+    ///
+    /// # Errors
+    /// Anything else is next.
+    #[inline]
+    pub fn boolean(&mut self) -> Result<bool> {
+        if self.ws_peek() == Some(b't') {
+            self.expect_ident(b"true")?;
+            return Ok(true);
+        }
+        self.expect_ident(b"false")?;
+        Ok(false)
+    }
+
+    /// Reads a number, as serde_json would visit it.
+    ///
+    /// # Errors
+    /// No number is next, bad syntax, or one out of range.
+    #[inline]
+    pub fn number(&mut self) -> Result<Number> {
+        match self.ws_peek() {
+            Some(b'-' | b'0'..=b'9') => self.parse_number(),
+            _ => invalid("expected a number"),
+        }
+    }
+
+    /// Reads a string, borrowed from the text when it has no escapes.
+    ///
+    /// # Errors
+    /// No string is next, or bad syntax in it.
+    #[inline]
+    pub fn string(&mut self) -> Result<Cow<'de, str>> {
+        if self.ws_peek() != Some(b'"') {
+            return invalid("expected a string");
+        }
+        self.pos += 1;
+        self.visit_string(KeyText)
+    }
+
     /// Reads a `null` if one is next; `false` (reading nothing) when another value is.
     ///
     /// # Errors
@@ -113,7 +165,26 @@ impl<'de> Reader<'de> {
     }
 }
 
-/// A key's text, borrowed when it has no escapes.
+/// What the next value is ([`Reader::next_kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+    /// Nothing a value starts with (or the end of the text).
+    Invalid,
+}
+
+/// A string's or key's text, borrowed when it has no escapes.
 struct KeyText;
 
 impl<'de> DeserializeSeed<'de> for KeyText {

@@ -11,6 +11,7 @@ pub mod compat;
 pub mod data_error;
 pub mod encode;
 pub mod names;
+pub mod plan;
 pub mod stream;
 
 use apache_avro::Schema;
@@ -26,6 +27,8 @@ pub struct AvroSchema {
     pub schema: Schema,
     /// Its named types and those of its references.
     pub names: Names,
+    /// Its encoding plan for the produce fast path, when it has one.
+    pub plan: Option<plan::Plan>,
 }
 
 /// Parses `text` with `references` (the texts of the named types it uses). Returns the
@@ -54,7 +57,15 @@ pub fn parse(text: &str, references: &[String]) -> Result<(AvroSchema, String), 
     .map_err(|e| e.to_string())?;
     let (schema, dependencies) = parsed;
     let names = Names::new(std::iter::once(&schema).chain(dependencies.iter()));
-    Ok((AvroSchema { schema, names }, canonical(&value)))
+    let plan = plan::Plan::compile(&schema, &names);
+    Ok((
+        AvroSchema {
+            schema,
+            names,
+            plan,
+        },
+        canonical(&value),
+    ))
 }
 
 fn valid_name(name: &str) -> bool {

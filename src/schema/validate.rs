@@ -387,11 +387,13 @@ fn fast_check(
         Parsed::Avro(avro) => {
             out.clear();
             wire::write_header(id, out);
-            match source {
-                Source::Bytes(bytes) => {
+            match (&avro.plan, source) {
+                (Some(plan), Source::Bytes(bytes)) => plan.encode_json(bytes, out, &mut capture),
+                (Some(plan), Source::Reader(reader)) => plan.encode_in(reader, out, &mut capture),
+                (None, Source::Bytes(bytes)) => {
                     stream::encode_json(&avro.schema, &avro.names, bytes, out, &mut capture)
                 }
-                Source::Reader(reader) => {
+                (None, Source::Reader(reader)) => {
                     stream::encode_json_in(&avro.schema, &avro.names, reader, out, &mut capture)
                 }
             }

@@ -416,7 +416,7 @@ impl<'de, 'a> Seed<'_, 'a, '_, '_> {
 
 /// Ends an array or map written from `start` with `count` items: the count goes before them
 /// (it was not known while they streamed), then the 0 that ends the blocks.
-fn finish_block(out: &mut Vec<u8>, start: usize, count: usize) {
+pub(super) fn finish_block(out: &mut Vec<u8>, start: usize, count: usize) {
     if count > 0 {
         let mut head = Vec::with_capacity(10);
         write_len(&mut head, count);
@@ -426,4 +426,4 @@ fn finish_block(out: &mut Vec<u8>, start: usize, count: usize) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
