@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::capture::{Capture, Slots};
 use super::{avro, json, rules};
 
 /// Schemas the payload target decodes against: every Avro type, logical types, a recursive
@@ -45,11 +46,13 @@ pub fn schema_text(data: &[u8]) {
 }
 
 /// A produced payload: Avro binary checked and decoded (both walks must agree), and, when it
-/// is JSON, encoded to Avro and checked against a JSON Schema.
+/// is JSON, encoded to Avro three ways (the tree, the streaming encoder, the plan) and checked
+/// against a JSON Schema.
 ///
 /// # Panics
-/// When the checking walk and the decoding walk disagree about the same bytes: the produce
-/// path checks with one and consumers decode with the other.
+/// When the checking walk and the decoding walk disagree about the same bytes (the produce
+/// path checks with one and consumers decode with the other), or when the fast encoders write
+/// other bytes than the tree, or the plan and the streaming encoder disagree.
 pub fn avro_payload(data: &[u8]) {
     // Compiled once: the target is about the payload walks, not schema compilation.
     static SCHEMAS: std::sync::OnceLock<(Vec<avro::AvroSchema>, Option<json::JsonSchema>)> =
@@ -68,14 +71,39 @@ pub fn avro_payload(data: &[u8]) {
         assert_eq!(checked.err(), decoded.err(), "check and decode disagree");
         if let Some(value) = &value {
             let mut out = Vec::new();
-            if avro::encode::encode(&schema.schema, &schema.names, value, &mut out).is_ok() {
+            let tree = avro::encode::encode(&schema.schema, &schema.names, value, &mut out);
+            if tree.is_ok() {
                 assert!(avro::binary::validate(&schema.schema, &schema.names, &out).is_ok());
+            }
+            let streamed = fast_encode(|out, capture| {
+                avro::stream::encode_json(&schema.schema, &schema.names, data, out, capture)
+            });
+            if let Some(plan) = &schema.plan {
+                let planned = fast_encode(|out, capture| plan.encode_json(data, out, capture));
+                assert_eq!(
+                    planned, streamed,
+                    "the plan and the streaming encoder disagree"
+                );
+            }
+            if let Some(streamed) = streamed {
+                assert_eq!(
+                    Some(streamed),
+                    tree.ok().map(|()| out),
+                    "fast and tree disagree"
+                );
             }
         }
     }
     if let (Some(schema), Some(value)) = (json_schema, &value) {
         let _ = schema.check(value);
     }
+}
+
+/// What a fast encoder wrote, or `None` when it declined.
+fn fast_encode(encode: impl FnOnce(&mut Vec<u8>, &mut Capture<'_>) -> bool) -> Option<Vec<u8>> {
+    let mut slots = Slots::default();
+    let mut out = Vec::new();
+    encode(&mut out, &mut Capture::new(&[], &mut slots)).then_some(out)
 }
 
 #[cfg(test)]
@@ -96,12 +124,36 @@ mod tests {
         }
     }
 
+    /// JSON payloads run the three encoders against each other: ones they take, and ones
+    /// each declines somewhere else.
+    #[test]
+    fn json_payloads_encode_alike_three_ways() {
+        let all = r#"{"b":true,"i":1,"l":2,"f":1.5,"d":2,"s":"x","by":"ab",
+            "e":"B","fx":"abcd","arr":[1,2],"m":{"a":"1","b":"2"},"u":7,"ts":1,
+            "dec":"1.25","id":"1481531d-ccc9-46d9-a56f-5b67459c0537"}"#;
+        for text in [
+            all,
+            &all.replace(r#""m":{"a":"1","b":"2"}"#, r#""m":{"b":"1","a":"2"}"#),
+            &all.replace(r#""u":7"#, r#""u":"seven""#),
+            r#"{"v":1,"next":{"v":2,"next":null}}"#,
+            r#"{"v":1,"next":null}"#,
+            "[1,2]",
+        ] {
+            super::avro_payload(text.as_bytes());
+        }
+    }
+
     /// The fixed schemas parse: otherwise the payload target would test nothing.
     #[test]
     fn fixed_schemas_parse() {
-        for text in super::AVRO {
-            super::avro::parse(text, &[]).unwrap();
-        }
+        let plans: Vec<bool> = (super::AVRO.iter())
+            .map(|text| super::avro::parse(text, &[]).unwrap().0.plan.is_some())
+            .collect();
+        assert_eq!(
+            plans,
+            [true, false],
+            "the flat schema plans, the recursive one does not"
+        );
         super::json::parse(super::JSON, &[]).unwrap();
     }
 }

@@ -200,9 +200,11 @@ impl<'a> Compiler<'a> {
             Schema::Decimal(_) => Step::Opaque {
                 takes_numbers: true,
             },
-            Schema::Bytes | Schema::Fixed(_) | Schema::Duration | Schema::BigDecimal => Step::Opaque {
-                takes_numbers: false,
-            },
+            Schema::Bytes | Schema::Fixed(_) | Schema::Duration | Schema::BigDecimal => {
+                Step::Opaque {
+                    takes_numbers: false,
+                }
+            }
             // A reference to a reference, or anything newer than this plan.
             _ => return None,
         })
@@ -241,7 +243,9 @@ fn value(
         Kind::Bool => {
             let v = reader.boolean()?;
             keep(Captured::Bool(v));
-            match branch(step, out, |s| matches!(s, Step::Boolean).then_some(Fit::Exact))? {
+            match branch(step, out, |s| {
+                matches!(s, Step::Boolean).then_some(Fit::Exact)
+            })? {
                 Step::Boolean => {
                     out.push(u8::from(v));
                     Ok(())
@@ -267,7 +271,9 @@ fn value(
         }
         Kind::Array => {
             keep(Captured::Complex);
-            match branch(step, out, |s| matches!(s, Step::Array(_)).then_some(Fit::Exact))? {
+            match branch(step, out, |s| {
+                matches!(s, Step::Array(_)).then_some(Fit::Exact)
+            })? {
                 Step::Array(items) => array(items, reader, out),
                 _ => abort(),
             }

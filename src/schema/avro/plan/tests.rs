@@ -91,7 +91,10 @@ fn the_plan_takes_what_the_stream_takes_over_the_generators() {
             taken += usize::from(outcome.0.is_some());
         }
     }
-    assert!(taken > 500, "the generators make records the plan takes ({taken})");
+    assert!(
+        taken > 500,
+        "the generators make records the plan takes ({taken})"
+    );
 }
 
 #[test]
@@ -114,10 +117,13 @@ fn recursive_and_exploding_schemas_get_no_plan() {
             {"name":"next","type":["null","Node"],"default":null}]}"#,
     )
     .unwrap();
-    assert!(plan_of(&list).is_none(), "recursion is the streaming encoder's");
+    assert!(
+        plan_of(&list).is_none(),
+        "recursion is the streaming encoder's"
+    );
     // Each level names the one below twice: 2^20 steps once expanded.
-    let mut levels = vec![r#"{"type":"record","name":"L0","fields":[{"name":"x","type":"int"}]}"#
-        .to_owned()];
+    let mut levels =
+        vec![r#"{"type":"record","name":"L0","fields":[{"name":"x","type":"int"}]}"#.to_owned()];
     for i in 1..=20 {
         levels.push(format!(
             r#"{{"type":"record","name":"L{i}","fields":[{{"name":"a","type":{}}},{{"name":"b","type":"L{}"}}]}}"#,
