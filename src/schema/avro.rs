@@ -12,7 +12,6 @@ pub mod data_error;
 pub mod encode;
 pub mod names;
 pub mod plan;
-pub mod stream;
 
 use apache_avro::Schema;
 use serde_json::{Map, Value};

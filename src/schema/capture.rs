@@ -1,5 +1,5 @@
 //! The top-level fields of a record that data-contract rules read, picked out while a
-//! streaming pass (the JSON Schema fast validator, the streaming Avro encoder) reads the
+//! streaming pass (the JSON Schema fast validator, the Avro encoding plan) reads the
 //! record anyway, so the rules' fast evaluator needs no JSON tree.
 //!
 //! Owns only the slots and what a slot may hold. It must not parse JSON or evaluate rules.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::avro::{binary, encode, stream};
+use super::avro::{binary, encode};
 use super::capture::{Capture, Slots};
 use super::parsed::Parsed;
 use super::registry::Registry;
@@ -341,7 +341,7 @@ enum Source<'a, 'r, 'de> {
 }
 
 impl Buffers {
-    /// The common case without a JSON tree: the record streams through the Avro encoder (in
+    /// The common case without a JSON tree: the record streams through the Avro plan (in
     /// wire format, the replacement then carved from the arena) or the JSON Schema fast
     /// validator, and the rules' fast evaluator passes it on the fields picked on the way.
     /// `None` when any of them cannot say yes; the tree path then decides and explains.
@@ -390,12 +390,7 @@ fn fast_check(
             match (&avro.plan, source) {
                 (Some(plan), Source::Bytes(bytes)) => plan.encode_json(bytes, out, &mut capture),
                 (Some(plan), Source::Reader(reader)) => plan.encode_in(reader, out, &mut capture),
-                (None, Source::Bytes(bytes)) => {
-                    stream::encode_json(&avro.schema, &avro.names, bytes, out, &mut capture)
-                }
-                (None, Source::Reader(reader)) => {
-                    stream::encode_json_in(&avro.schema, &avro.names, reader, out, &mut capture)
-                }
+                (None, _) => false,
             }
         }
         Parsed::Json(schema) => match source {
