@@ -164,17 +164,12 @@ impl Walk<'_> {
         out: &mut Vec<u8>,
         depth: usize,
     ) -> json_text::Result<()> {
-        if depth > MAX_DEPTH {
-            return abort();
-        }
-        let start = out.len();
-        let mut count = 0usize;
-        reader.array(|reader| {
-            count += 1;
-            self.value(items, reader, out, &mut None, None, depth)
-        })?;
-        finish_block(out, start, count);
-        Ok(())
+        block(out, depth, |out, count| {
+            reader.array(|reader| {
+                *count += 1;
+                self.value(items, reader, out, &mut None, None, depth)
+            })
+        })
     }
 
     /// A map's entries, which must arrive in strictly increasing key order: the tree writes
@@ -186,28 +181,46 @@ impl Walk<'_> {
         out: &mut Vec<u8>,
         depth: usize,
     ) -> json_text::Result<()> {
-        if depth > MAX_DEPTH {
-            return abort();
-        }
-        let start = out.len();
-        let mut count = 0usize;
-        let mut previous: Option<(usize, usize)> = None;
-        reader.object(|reader, key| {
-            if let Some((at, len)) = previous {
-                match out.get(at..at + len) {
-                    Some(last) if key.as_bytes() > last => {}
-                    _ => return abort(),
+        block(out, depth, |out, count| {
+            let mut previous: Option<(usize, usize)> = None;
+            reader.object(|reader, key| {
+                if let Some((at, len)) = previous {
+                    match out.get(at..at + len) {
+                        Some(last) if key.as_bytes() > last => {}
+                        _ => return abort(),
+                    }
                 }
-            }
-            write_len(out, key.len());
-            previous = Some((out.len(), key.len()));
-            out.extend_from_slice(key.as_bytes());
-            count += 1;
-            self.value(values, reader, out, &mut None, None, depth)
-        })?;
-        finish_block(out, start, count);
-        Ok(())
+                write_len(out, key.len());
+                previous = Some((out.len(), key.len()));
+                out.extend_from_slice(key.as_bytes());
+                *count += 1;
+                self.value(values, reader, out, &mut None, None, depth)
+            })
+        })
     }
+}
+
+/// An array's or map's items at `depth`, which `items` writes and counts, as one block: the
+/// count goes before them (it was not known while they streamed), then the 0 that ends the
+/// blocks.
+fn block(
+    out: &mut Vec<u8>,
+    depth: usize,
+    items: impl FnOnce(&mut Vec<u8>, &mut usize) -> json_text::Result<()>,
+) -> json_text::Result<()> {
+    if depth > MAX_DEPTH {
+        return abort();
+    }
+    let start = out.len();
+    let mut count = 0usize;
+    items(out, &mut count)?;
+    if count > 0 {
+        let mut head = Vec::with_capacity(10);
+        write_len(&mut head, count);
+        out.splice(start..start, head);
+    }
+    out.push(0);
+    Ok(())
 }
 
 /// The branch of a union a scalar goes to, chosen as `encode` infers it (the first branch that
@@ -323,15 +336,4 @@ fn defaults(fields: &[Field], out: &mut Vec<u8>, depth: usize) -> json_text::Res
         }
     }
     Ok(())
-}
-
-/// Ends an array or map written from `start` with `count` items: the count goes before them
-/// (it was not known while they streamed), then the 0 that ends the blocks.
-fn finish_block(out: &mut Vec<u8>, start: usize, count: usize) {
-    if count > 0 {
-        let mut head = Vec::with_capacity(10);
-        write_len(&mut head, count);
-        out.splice(start..start, head);
-    }
-    out.push(0);
 }
