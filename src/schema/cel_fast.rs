@@ -44,6 +44,8 @@ enum Node {
     Cmp(Cmp, Box<Node>, Box<Node>),
     /// `message.<fields[slot]> <op> <literal>`, the usual shape of a comparison.
     FieldCmp(Cmp, usize, Lit),
+    /// `message.<fields[slot]> in [literals]`, the usual shape of a membership test.
+    FieldIn(usize, Box<[Lit]>),
     Arith(Arith, Box<Node>, Box<Node>),
     In(Box<Node>, Box<[Lit]>),
     Size(Box<Node>),
@@ -133,6 +135,10 @@ fn specialize(node: Node) -> Node {
         Node::Cmp(op, left, right) => match (*left, *right) {
             (Node::Field(slot), Node::Lit(lit)) => Node::FieldCmp(op, slot, lit),
             (left, right) => Node::Cmp(op, Box::new(left), Box::new(right)),
+        },
+        Node::In(needle, items) => match *needle {
+            Node::Field(slot) => Node::FieldIn(slot, items),
+            needle => Node::In(Box::new(needle), items),
         },
         node => node,
     }
@@ -290,6 +296,22 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
         // was, which is what lets an unsure side be `None` here.
         Node::And(left, right) => junction(false, left, right, message),
         Node::Or(left, right) => junction(true, left, right, message),
+        Node::FieldCmp(op, slot, lit) => field_compared(*op, message.get(*slot)?, lit),
+        // A string field is looked up without making a `Val` of it first: building one in
+        // memory and reading it back stalled on store forwarding.
+        Node::FieldIn(slot, items) => match message.get(*slot)? {
+            Captured::Str(s) => Some(contains_str(items, s)),
+            other => Some(contains(items, captured(other)?)),
+        },
+        _ => truth_other(node, message),
+    }
+}
+
+/// [`truth`] of the less common nodes, kept out of it: a function with every arm needs a
+/// large frame, set up again on each of the calls a condition makes.
+#[inline(never)]
+fn truth_other(node: &Node, message: &[Captured]) -> Option<bool> {
+    match node {
         Node::Cond(parts) => {
             let [cond, then, otherwise] = &**parts;
             let branch = if truth(cond, message)? {
@@ -302,14 +324,7 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
         Node::Cmp(op, left, right) => {
             compared(*op, operand(left, message)?, operand(right, message)?)
         }
-        Node::FieldCmp(op, slot, lit) => field_compared(*op, message.get(*slot)?, lit),
-        Node::In(needle, items) => Some(match operand(needle, message)? {
-            // Only a string literal equals a string: no other item need be looked at.
-            Val::Str(s) => items
-                .iter()
-                .any(|item| matches!(item, Lit::Str(x) if same(x, s))),
-            needle => items.iter().any(|item| equals(item.val(), needle)),
-        }),
+        Node::In(needle, items) => Some(contains(items, operand(needle, message)?)),
         Node::Text(op, this, arg) => match (operand(this, message)?, operand(arg, message)?) {
             (Val::Str(s), Val::Str(needle)) => Some(match op {
                 Text::StartsWith => s.starts_with(needle),
@@ -322,6 +337,12 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
             Val::Str(s) => Some(re.is_match(s)),
             _ => None,
         },
+        Node::Has(_)
+        | Node::Not(_)
+        | Node::And(..)
+        | Node::Or(..)
+        | Node::FieldCmp(..)
+        | Node::FieldIn(..) => truth(node, message),
         Node::Lit(_) | Node::Field(_) | Node::Neg(_) | Node::Arith(..) | Node::Size(_) => {
             match operand(node, message)? {
                 Val::Bool(b) => Some(b),
@@ -329,6 +350,23 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
             }
         }
     }
+}
+
+/// `needle in items`, as the `cel` crate's `==` finds it.
+#[inline]
+fn contains(items: &[Lit], needle: Val<'_>) -> bool {
+    match needle {
+        Val::Str(s) => contains_str(items, s),
+        needle => items.iter().any(|item| equals(item.val(), needle)),
+    }
+}
+
+/// Only a string literal equals a string: no other item need be looked at.
+#[inline]
+fn contains_str(items: &[Lit], s: &str) -> bool {
+    items
+        .iter()
+        .any(|item| matches!(item, Lit::Str(x) if same(x, s)))
 }
 
 /// An operand: a leaf read in place, anything else evaluated.
@@ -394,6 +432,7 @@ fn value<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
         | Node::Or(..)
         | Node::Cmp(..)
         | Node::FieldCmp(..)
+        | Node::FieldIn(..)
         | Node::In(..)
         | Node::Text(..)
         | Node::Matches(..) => Val::Bool(truth(node, message)?),
