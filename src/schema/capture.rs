@@ -49,6 +49,9 @@ pub struct Capture<'f> {
     /// Whether the record is an object whose fields these are: rules see any other record
     /// (an array, a scalar, an Avro map) whole, which the fast evaluator does not model.
     object: bool,
+    /// The slot of each field of the record's schema, in schema order, when the pass knows
+    /// them ([`Capture::by_field`]): then fields are not looked up by name.
+    by_field: Option<&'f [Option<usize>]>,
 }
 
 /// A capture's buffers, kept from one record to the next so that picking fields allocates
@@ -80,6 +83,17 @@ impl<'f> Capture<'f> {
             fields,
             slots,
             object: false,
+            by_field: None,
+        }
+    }
+
+    /// The same capture, told the slot of each field of the record's schema (`by_field[i]`
+    /// for the schema's field `i`, as [`Capture::slot`] would find it by name).
+    #[must_use]
+    pub fn by_field(self, by_field: &'f [Option<usize>]) -> Self {
+        Self {
+            by_field: Some(by_field),
+            ..self
         }
     }
 
@@ -113,6 +127,17 @@ impl<'f> Capture<'f> {
             return self.fields.iter().position(|f| same(f, key));
         }
         self.fields.binary_search_by(|f| f.as_str().cmp(key)).ok()
+    }
+
+    /// The slot of the schema's field `index`, whose name is `key`: from the map the pass was
+    /// given, else by name.
+    #[must_use]
+    #[inline]
+    pub fn slot_of_field(&self, index: usize, key: &str) -> Option<usize> {
+        match self.by_field {
+            Some(by_field) => by_field.get(index).copied().flatten(),
+            None => self.slot(key),
+        }
     }
 
     /// Records the string `value` for slot `slot`, in a reused buffer when there is one.

@@ -96,6 +96,8 @@ struct Buffers {
     scratch: Vec<u8>,
     /// The picked fields.
     slots: Slots,
+    /// Where the Avro record's fields go among them.
+    field_slots: FieldSlots,
     /// Where replacements are copied to and split off from.
     arena: Arena,
 }
@@ -359,6 +361,7 @@ impl Buffers {
             source,
             &mut self.scratch,
             &mut self.slots,
+            &mut self.field_slots,
         ) {
             return None;
         }
@@ -378,28 +381,43 @@ fn fast_check(
     source: Source<'_, '_, '_>,
     out: &mut Vec<u8>,
     slots: &mut Slots,
+    field_slots: &mut FieldSlots,
 ) -> bool {
     let Some(fields) = rules.fast_fields() else {
         return false;
     };
-    let mut capture = Capture::new(fields, slots);
-    let passed = match parsed {
+    match parsed {
         Parsed::Avro(avro) => {
+            let Some(plan) = &avro.plan else {
+                return false;
+            };
+            // The record's fields are matched by position: their slots are found once.
+            if field_slots.as_ref().is_none_or(|(cached, _)| *cached != id) {
+                *field_slots = Some((id, plan.field_slots(fields)));
+            }
+            let by_field = field_slots.as_ref().map(|(_, s)| &**s).unwrap_or_default();
+            let mut capture = Capture::new(fields, slots).by_field(by_field);
             out.clear();
             wire::write_header(id, out);
-            match (&avro.plan, source) {
-                (Some(plan), Source::Bytes(bytes)) => plan.encode_json(bytes, out, &mut capture),
-                (Some(plan), Source::Reader(reader)) => plan.encode_in(reader, out, &mut capture),
-                (None, _) => false,
-            }
+            let passed = match source {
+                Source::Bytes(bytes) => plan.encode_json(bytes, out, &mut capture),
+                Source::Reader(reader) => plan.encode_in(reader, out, &mut capture),
+            };
+            passed && rules.pass_fast(&capture)
         }
-        Parsed::Json(schema) => match source {
-            Source::Bytes(bytes) => schema.fast_check(bytes, &mut capture),
-            Source::Reader(reader) => schema.fast_check_in(reader, &mut capture),
-        },
-    };
-    passed && rules.pass_fast(&capture)
+        Parsed::Json(schema) => {
+            let mut capture = Capture::new(fields, slots);
+            let passed = match source {
+                Source::Bytes(bytes) => schema.fast_check(bytes, &mut capture),
+                Source::Reader(reader) => schema.fast_check_in(reader, &mut capture),
+            };
+            passed && rules.pass_fast(&capture)
+        }
+    }
 }
+
+/// The capture slot of each field of a schema's record, found once per schema.
+type FieldSlots = Option<(SchemaId, Box<[Option<usize>]>)>;
 
 /// Where replacements are copied to and split off from.
 #[derive(Default)]

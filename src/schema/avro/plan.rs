@@ -112,6 +112,19 @@ impl Plan {
         })
     }
 
+    /// For a record schema, the capture slot of each of its fields (`fields` are the ones a
+    /// capture picks, see [`Capture::by_field`]); empty for any other schema.
+    #[must_use]
+    pub fn field_slots(&self, fields: &[String]) -> Box<[Option<usize>]> {
+        let Step::Record(index) = self.root else {
+            return Box::default();
+        };
+        (self.records.get(index).map(|r| &**r).unwrap_or_default())
+            .iter()
+            .map(|field| fields.iter().position(|f| *f == field.name))
+            .collect()
+    }
+
     /// [`Plan::encode_json`] of the value at `reader`'s position in a larger text. On `false`
     /// the reader is left somewhere inside the value.
     pub fn encode_in(

@@ -397,8 +397,28 @@ proptest! {
             if let Some(fast) = taken {
                 prop_assert_eq!(Some(fast), slow, "{} for {}", text, schema);
             }
+            let (by_name, by_field) = captures(&parsed, &text);
+            prop_assert_eq!(by_name, by_field, "{} for {}", text, schema);
         }
     }
+}
+
+/// What a capture of the top-level fields `f0`, `f2`, `f4` and `missing` picks from `text`,
+/// with the fields looked up by name and with the slots the plan found per field.
+fn captures(schema: &Schema, text: &str) -> (Option<Vec<Captured>>, Option<Vec<Captured>>) {
+    let plan = plan_of(schema);
+    let fields: Vec<String> = ["f0", "f2", "f4", "missing"].map(str::to_owned).to_vec();
+    let by_field = plan.field_slots(&fields);
+    let run = |capture: Capture<'_>| {
+        let mut capture = capture;
+        let ok = plan.encode_json(text.as_bytes(), &mut Vec::new(), &mut capture);
+        ok.then(|| capture.values().to_vec())
+    };
+    let (mut one, mut two) = (Slots::default(), Slots::default());
+    (
+        run(Capture::new(&fields, &mut one)),
+        run(Capture::new(&fields, &mut two).by_field(&by_field)),
+    )
 }
 
 /// The differential test above only means something if the fast path takes much of what the

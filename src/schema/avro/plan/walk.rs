@@ -146,7 +146,9 @@ impl Walk<'_> {
                 return abort();
             };
             defaults(rest.get(..at).unwrap_or_default(), out, depth)?;
-            let slot = capture.as_deref().and_then(|c| c.slot(key));
+            let slot = capture
+                .as_deref()
+                .and_then(|c| c.slot_of_field(next + at, key));
             let Some(field) = rest.get(at) else {
                 return abort();
             };
