@@ -203,19 +203,34 @@ impl<'de> Reader<'de> {
         }
     }
 
+    /// The string whose opening quote is just behind `pos`, when it has no escapes: `pos` then
+    /// moves past its closing quote. `None` (reading nothing) for a string that needs
+    /// unescaping or does not end.
+    #[inline]
+    fn plain_string(&mut self) -> Option<&'de str> {
+        let start = self.pos;
+        self.skip_plain();
+        // Both ends sit on ASCII bytes, so the slice is always on char boundaries.
+        match (self.peek(), self.text.get(start..self.pos)) {
+            (Some(b'"'), Some(run)) => {
+                self.pos += 1;
+                Some(run)
+            }
+            _ => {
+                self.pos = start;
+                None
+            }
+        }
+    }
+
     /// Visits the string whose opening quote is just behind `pos` the way serde_json's `StrRead`
     /// does: borrowed when it has no escapes, else a temporary unescaped copy.
     #[inline]
     fn visit_string<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
-        let start = self.pos;
-        self.skip_plain();
-        // Both ends sit on ASCII bytes, so the slice is always on char boundaries.
-        if let (Some(b'"'), Some(run)) = (self.peek(), self.text.get(start..self.pos)) {
-            self.pos += 1;
-            return visitor.visit_borrowed_str(run);
+        match self.plain_string() {
+            Some(run) => visitor.visit_borrowed_str(run),
+            None => visitor.visit_str(&self.unescape()?),
         }
-        self.pos = start;
-        visitor.visit_str(&self.unescape()?)
     }
 
     /// Strings with escapes, control characters or no end: rare, so kept out of line.

@@ -2,10 +2,7 @@
 //! objects and arrays itself and reads each value with a seed of its choice, learning where the
 //! value lay. The syntax rules are the `Deserializer` side's: this module scans no text itself.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::DeserializeSeed;
 
 use super::{Number, Reader, Result, Span, invalid};
 
@@ -32,9 +29,17 @@ impl<'de> Reader<'de> {
             return invalid("expected an object");
         }
         self.container(b'}', |mut items| {
-            while let Some(key) = items.next_key_seed(KeyText)? {
-                items.colon()?;
-                entry(items.reader, &key)?;
+            while items.next_key()? {
+                // The common key is handed over in registers; a `Cow` went through memory and
+                // stalled on store forwarding.
+                if let Some(key) = items.reader.plain_string() {
+                    items.colon()?;
+                    entry(items.reader, key)?;
+                } else {
+                    let key = items.reader.unescape()?;
+                    items.colon()?;
+                    entry(items.reader, &key)?;
+                }
             }
             Ok(())
         })
@@ -128,17 +133,20 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// Reads a string, borrowed from the text when it has no escapes.
+    /// Reads a string and gives its text (unescaped) to `read`.
     ///
     /// # Errors
     /// No string is next, or bad syntax in it.
     #[inline]
-    pub fn string(&mut self) -> Result<Cow<'de, str>> {
+    pub fn string<T>(&mut self, read: impl FnOnce(&str) -> T) -> Result<T> {
         if self.ws_peek() != Some(b'"') {
             return invalid("expected a string");
         }
         self.pos += 1;
-        self.visit_string(KeyText)
+        match self.plain_string() {
+            Some(text) => Ok(read(text)),
+            None => Ok(read(&self.unescape()?)),
+        }
     }
 
     /// Reads a `null` if one is next; `false` (reading nothing) when another value is.
@@ -182,33 +190,6 @@ pub enum Kind {
     Object,
     /// Nothing a value starts with (or the end of the text).
     Invalid,
-}
-
-/// A string's or key's text, borrowed when it has no escapes.
-struct KeyText;
-
-impl<'de> DeserializeSeed<'de> for KeyText {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyText {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
 }
 
 #[cfg(test)]

@@ -91,13 +91,12 @@ impl Walk<'_> {
                 keep(captured);
                 number(step, out, integer, float)
             }
-            Kind::String => {
-                let v = reader.string()?;
+            Kind::String => reader.string(|v| {
                 if let (Some(capture), Some(slot)) = (capture.as_deref_mut(), slot) {
-                    capture.set_str(slot, &v);
+                    capture.set_str(slot, v);
                 }
-                string(step, out, &v)
-            }
+                string(step, out, v)
+            })?,
             Kind::Array => {
                 keep(Captured::Complex);
                 match branch(step, out, |s| {
