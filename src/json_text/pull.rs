@@ -254,4 +254,67 @@ mod tests {
             assert!(read.and_then(|()| reader.finish()).is_err(), "{bad}");
         }
     }
+
+    /// The scalar pulls read what serde_json reads, kinds judged by the first character.
+    #[test]
+    fn scalars_are_pulled_as_serde_json_reads_them() {
+        let text = r#"[ "plain", "esc\"aped\u00e9", 0, -7, 18446744073709551615, 2.5e3, -0,
+            true, false, null, [], {} ]"#;
+        let mut reader = Reader::new(text);
+        let mut seen = Vec::new();
+        reader
+            .array(|r| {
+                let kind = r.next_kind();
+                let value = match kind {
+                    Kind::String => serde_json::json!(r.string(str::to_owned)?),
+                    Kind::Number => match r.number()? {
+                        Number::U64(v) => serde_json::json!(v),
+                        Number::I64(v) => serde_json::json!(v),
+                        Number::F64(v) => serde_json::json!(v),
+                    },
+                    Kind::Bool => serde_json::json!(r.boolean()?),
+                    Kind::Null => {
+                        assert!(r.null()?);
+                        serde_json::Value::Null
+                    }
+                    Kind::Array => r.value(PhantomData::<serde_json::Value>)?,
+                    Kind::Object => r.value(PhantomData::<serde_json::Value>)?,
+                    Kind::Invalid => panic!("a value starts every item"),
+                };
+                seen.push((kind, value));
+                Ok(())
+            })
+            .unwrap();
+        reader.finish().unwrap();
+        let expected: Vec<serde_json::Value> = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            seen.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(
+            seen[6].1,
+            serde_json::json!(-0.0),
+            "-0 is a float, as in serde_json"
+        );
+        for (bad, pull) in [
+            ("\"open", 0),
+            ("\"ctl\u{1}\"", 0),
+            ("01", 1),
+            ("1e999", 1),
+            ("tru", 2),
+            ("nul", 3),
+        ] {
+            let mut reader = Reader::new(bad);
+            let read = match pull {
+                0 => reader.string(|_| ()),
+                1 => reader.number().map(drop),
+                2 => reader.boolean().map(drop),
+                _ => reader.null().map(drop),
+            };
+            assert!(read.is_err(), "{bad}");
+        }
+        assert_eq!(Reader::new(" ]").next_kind(), Kind::Invalid);
+        assert!(Reader::new("1").string(|_| ()).is_err(), "not a string");
+        assert!(Reader::new("\"1\"").number().is_err(), "not a number");
+    }
 }
