@@ -23,6 +23,9 @@ pub enum Captured {
     Float(f64),
     /// A string.
     Str(String),
+    /// The symbol at this index of an Avro enum (a rule's evaluator knows the symbols of the
+    /// field's type): picking it copies no text.
+    Symbol(u32),
     /// An object or array: the fast evaluator cannot use it.
     Complex,
 }

@@ -27,6 +27,46 @@ use super::object_key::same;
 #[derive(Debug)]
 pub struct FastCondition {
     root: Node,
+    /// The symbols of each field that is an Avro enum, which are captured as an index
+    /// ([`Captured::Symbol`]).
+    symbols: Symbols,
+}
+
+/// Per field (by slot), its enum symbols when it has them.
+pub type Symbols = Box<[Option<Box<[String]>>]>;
+
+/// What a condition reads: the captured fields and the symbols of the enum ones.
+struct Msg<'a> {
+    values: &'a [Captured],
+    symbols: &'a [Option<Box<[String]>>],
+}
+
+impl<'a> Msg<'a> {
+    #[inline]
+    fn get(&self, slot: usize) -> Option<&'a Captured> {
+        self.values.get(slot)
+    }
+
+    /// The value of field `slot`; `None` where the `cel` crate errs or the evaluator cannot
+    /// model it.
+    #[inline]
+    fn val(&self, slot: usize) -> Option<Val<'a>> {
+        Some(match self.get(slot)? {
+            // The `cel` crate: no such key.
+            Captured::Absent => return None,
+            Captured::Null => Val::Null,
+            Captured::Bool(b) => Val::Bool(*b),
+            Captured::Int(i) => Val::Int(*i),
+            Captured::Uint(u) => Val::Uint(*u),
+            Captured::Float(f) => Val::Double(*f),
+            Captured::Str(s) => Val::Str(s),
+            Captured::Symbol(i) => {
+                let symbols = self.symbols.get(slot)?.as_deref()?;
+                Val::Str(symbols.get(usize::try_from(*i).ok()?)?)
+            }
+            Captured::Complex => return None,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -44,8 +84,9 @@ enum Node {
     Cmp(Cmp, Box<Node>, Box<Node>),
     /// `message.<fields[slot]> <op> <literal>`, the usual shape of a comparison.
     FieldCmp(Cmp, usize, Lit),
-    /// `message.<fields[slot]> in [literals]`, the usual shape of a membership test.
-    FieldIn(usize, Box<[Lit]>),
+    /// `message.<fields[slot]> in [literals]`, the usual shape of a membership test; for an
+    /// enum field, whether each of its symbols is among the literals.
+    FieldIn(usize, Box<[Lit]>, Option<Box<[bool]>>),
     Arith(Arith, Box<Node>, Box<Node>),
     In(Box<Node>, Box<[Lit]>),
     Size(Box<Node>),
@@ -111,7 +152,19 @@ impl FastCondition {
     /// a schema's rules); an expression reading a field not in `fields` → None.
     #[must_use]
     pub fn compile(expr: &Expr, fields: &[String]) -> Option<FastCondition> {
-        compile(expr, fields).map(|root| FastCondition { root })
+        compile(expr, fields).map(|root| FastCondition {
+            root,
+            symbols: Box::default(),
+        })
+    }
+
+    /// The same condition over records whose enum fields are captured as symbol indexes:
+    /// `symbols[slot]` are the symbols of field `slot` when it is an enum. Membership tests on
+    /// such a field become a lookup by index.
+    #[must_use]
+    pub fn with_symbols(mut self, symbols: Symbols) -> FastCondition {
+        mark_symbols(&mut self.root, &symbols);
+        FastCondition { symbols, ..self }
     }
 
     /// `Some(b)` only when the `cel` crate, evaluating the same expression with `message` bound
@@ -121,7 +174,11 @@ impl FastCondition {
     /// `fields[i]` of [`FastCondition::compile`].
     #[must_use]
     pub fn eval(&self, message: &[Captured]) -> Option<bool> {
-        truth(&self.root, message)
+        let message = Msg {
+            values: message,
+            symbols: &self.symbols,
+        };
+        truth(&self.root, &message)
     }
 }
 
@@ -137,10 +194,34 @@ fn specialize(node: Node) -> Node {
             (left, right) => Node::Cmp(op, Box::new(left), Box::new(right)),
         },
         Node::In(needle, items) => match *needle {
-            Node::Field(slot) => Node::FieldIn(slot, items),
+            Node::Field(slot) => Node::FieldIn(slot, items, None),
             needle => Node::In(Box::new(needle), items),
         },
         node => node,
+    }
+}
+
+/// Gives the membership tests on enum fields the answer for each symbol.
+fn mark_symbols(node: &mut Node, symbols: &[Option<Box<[String]>>]) {
+    match node {
+        Node::FieldIn(slot, items, mask) => {
+            *mask = (symbols.get(*slot).and_then(Option::as_deref))
+                .map(|symbols| symbols.iter().map(|s| contains_str(items, s)).collect());
+        }
+        Node::Not(inner) | Node::Neg(inner) | Node::Size(inner) | Node::Matches(inner, _) => {
+            mark_symbols(inner, symbols);
+        }
+        Node::And(left, right)
+        | Node::Or(left, right)
+        | Node::Cmp(_, left, right)
+        | Node::Arith(_, left, right)
+        | Node::Text(_, left, right) => {
+            mark_symbols(left, symbols);
+            mark_symbols(right, symbols);
+        }
+        Node::Cond(parts) => parts.iter_mut().for_each(|p| mark_symbols(p, symbols)),
+        Node::In(needle, _) => mark_symbols(needle, symbols),
+        Node::Lit(_) | Node::Field(_) | Node::Has(_) | Node::FieldCmp(..) => {}
     }
 }
 
@@ -271,7 +352,7 @@ impl Lit {
 
 /// `&&` (`decider` false) or `||` (`decider` true): a side equal to `decider` decides, even when
 /// the other erred or was not a boolean; otherwise both sides must be known.
-fn junction(decider: bool, left: &Node, right: &Node, message: &[Captured]) -> Option<bool> {
+fn junction(decider: bool, left: &Node, right: &Node, message: &Msg<'_>) -> Option<bool> {
     let left = truth(left, message);
     if left == Some(decider) {
         return Some(decider);
@@ -286,7 +367,7 @@ fn junction(decider: bool, left: &Node, right: &Node, message: &[Captured]) -> O
 /// A node in a boolean position. Conditions are mostly booleans over comparisons of fields with
 /// literals: this path returns them in a register and reads the leaves in place. Going through
 /// [`value`] for every node, whose result is returned through memory, was markedly slower.
-fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
+fn truth(node: &Node, message: &Msg<'_>) -> Option<bool> {
     match node {
         Node::Has(slot) => Some(!matches!(message.get(*slot)?, Captured::Absent)),
         Node::Not(operand) => truth(operand, message).map(|b| !b),
@@ -296,12 +377,13 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
         // was, which is what lets an unsure side be `None` here.
         Node::And(left, right) => junction(false, left, right, message),
         Node::Or(left, right) => junction(true, left, right, message),
-        Node::FieldCmp(op, slot, lit) => field_compared(*op, message.get(*slot)?, lit),
+        Node::FieldCmp(op, slot, lit) => field_compared(*op, message, *slot, lit),
         // A string field is looked up without making a `Val` of it first: building one in
         // memory and reading it back stalled on store forwarding.
-        Node::FieldIn(slot, items) => match message.get(*slot)? {
-            Captured::Str(s) => Some(contains_str(items, s)),
-            other => Some(contains(items, captured(other)?)),
+        Node::FieldIn(slot, items, symbols) => match (message.get(*slot)?, symbols) {
+            (Captured::Str(s), _) => Some(contains_str(items, s)),
+            (Captured::Symbol(i), Some(symbols)) => symbols.get(usize::try_from(*i).ok()?).copied(),
+            _ => Some(contains(items, message.val(*slot)?)),
         },
         _ => truth_other(node, message),
     }
@@ -310,7 +392,7 @@ fn truth(node: &Node, message: &[Captured]) -> Option<bool> {
 /// [`truth`] of the less common nodes, kept out of it: a function with every arm needs a
 /// large frame, set up again on each of the calls a condition makes.
 #[inline(never)]
-fn truth_other(node: &Node, message: &[Captured]) -> Option<bool> {
+fn truth_other(node: &Node, message: &Msg<'_>) -> Option<bool> {
     match node {
         Node::Cond(parts) => {
             let [cond, then, otherwise] = &**parts;
@@ -371,39 +453,19 @@ fn contains_str(items: &[Lit], s: &str) -> bool {
 
 /// An operand: a leaf read in place, anything else evaluated.
 #[inline]
-fn operand<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
+fn operand<'a>(node: &'a Node, message: &Msg<'a>) -> Option<Val<'a>> {
     match node {
         Node::Lit(lit) => Some(lit.val()),
-        Node::Field(slot) => field(message, *slot),
+        Node::Field(slot) => message.val(*slot),
         _ => value(node, message),
     }
 }
 
-#[inline]
-fn field(message: &[Captured], slot: usize) -> Option<Val<'_>> {
-    captured(message.get(slot)?)
-}
-
-#[inline]
-fn captured(value: &Captured) -> Option<Val<'_>> {
-    Some(match value {
-        // The `cel` crate: no such key.
-        Captured::Absent => return None,
-        Captured::Null => Val::Null,
-        Captured::Bool(b) => Val::Bool(*b),
-        Captured::Int(i) => Val::Int(*i),
-        Captured::Uint(u) => Val::Uint(*u),
-        Captured::Float(f) => Val::Double(*f),
-        Captured::Str(s) => Val::Str(s),
-        Captured::Complex => return None,
-    })
-}
-
 /// A node in any position.
-fn value<'a>(node: &'a Node, message: &'a [Captured]) -> Option<Val<'a>> {
+fn value<'a>(node: &'a Node, message: &Msg<'a>) -> Option<Val<'a>> {
     Some(match node {
         Node::Lit(lit) => lit.val(),
-        Node::Field(slot) => field(message, *slot)?,
+        Node::Field(slot) => message.val(*slot)?,
         Node::Neg(operand_node) => match operand(operand_node, message)? {
             Val::Int(i) => Val::Int(i.checked_neg()?),
             Val::Double(d) => Val::Double(-d),
@@ -455,9 +517,9 @@ fn compared(op: Cmp, left: Val<'_>, right: Val<'_>) -> Option<bool> {
 /// [`compared`] of a captured field and a literal. Number against number, the usual case, is
 /// spelled out pair by pair so that each arm folds to one comparison: going through two
 /// `Val`s, built in memory a byte at a time and read back whole, stalled on store forwarding.
-fn field_compared(op: Cmp, value: &Captured, lit: &Lit) -> Option<bool> {
+fn field_compared(op: Cmp, message: &Msg<'_>, slot: usize, lit: &Lit) -> Option<bool> {
     use Captured as C;
-    let order = match (value, lit) {
+    let order = match (message.get(slot)?, lit) {
         (C::Int(a), Lit::Int(b)) => compare(Val::Int(*a), Val::Int(*b)),
         (C::Int(a), Lit::Uint(b)) => compare(Val::Int(*a), Val::Uint(*b)),
         (C::Int(a), Lit::Double(b)) => compare(Val::Int(*a), Val::Double(*b)),
@@ -467,7 +529,7 @@ fn field_compared(op: Cmp, value: &Captured, lit: &Lit) -> Option<bool> {
         (C::Float(a), Lit::Int(b)) => compare(Val::Double(*a), Val::Int(*b)),
         (C::Float(a), Lit::Uint(b)) => compare(Val::Double(*a), Val::Uint(*b)),
         (C::Float(a), Lit::Double(b)) => compare(Val::Double(*a), Val::Double(*b)),
-        _ => return compared(op, captured(value)?, lit.val()),
+        _ => return compared(op, message.val(slot)?, lit.val()),
     };
     // Numbers are equal exactly when they compare equal (`equals`).
     Some(match op {

@@ -130,7 +130,16 @@ impl Registry {
             let record = state.schemas.get(&id).ok_or(Error::SchemaNotFound(id))?;
             record.rule_set.clone()
         };
-        let compiled = Arc::new(rules::compile(rule_set.as_ref()).map_err(Error::InvalidRuleSet)?);
+        let mut compiled = rules::compile(rule_set.as_ref()).map_err(Error::InvalidRuleSet)?;
+        // The fast path captures an Avro record's enum fields as symbol indexes.
+        if !compiled.is_empty()
+            && let Ok(parsed) = self.parsed_by_id(id)
+            && let Parsed::Avro(avro) = &*parsed
+            && let Some(plan) = &avro.plan
+        {
+            compiled = compiled.with_enums(|field| plan.enum_symbols(field));
+        }
+        let compiled = Arc::new(compiled);
         self.rules.lock().insert(id, Arc::clone(&compiled));
         Ok(compiled)
     }

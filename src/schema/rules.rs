@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::capture::Capture;
-use super::cel_fast::FastCondition;
+use super::cel_fast::{FastCondition, Symbols};
 use super::cel_message::{fields_of_message, message_value};
 use serde_json::Value;
 
@@ -179,6 +179,30 @@ impl Rules {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// The same rules over records whose top-level enum fields a pass captures as symbol
+    /// indexes; `enums` gives the symbols of such a field by name.
+    #[must_use]
+    pub fn with_enums<'s>(self, enums: impl Fn(&str) -> Option<&'s [String]>) -> Rules {
+        let Rules {
+            rules,
+            fields,
+            fast,
+        } = self;
+        let fast = match (&fields, fast) {
+            (Some(fields), Some(fast)) => {
+                let symbols: Symbols = (fields.iter()).map(|f| enums(f).map(Box::from)).collect();
+                let with = |c: FastCondition| c.with_symbols(symbols.clone());
+                Some(fast.into_iter().map(with).collect())
+            }
+            (_, fast) => fast,
+        };
+        Rules {
+            rules,
+            fields,
+            fast,
+        }
     }
 
     /// The top-level fields a streaming pass must pick for [`Rules::pass_fast`]; `None` when

@@ -125,6 +125,22 @@ impl Plan {
             .collect()
     }
 
+    /// The symbols of the record schema's field `name` when that field is an enum (such a
+    /// field is captured as a symbol index, [`Captured::Symbol`]).
+    ///
+    /// [`Captured::Symbol`]: crate::schema::capture::Captured::Symbol
+    #[must_use]
+    pub fn enum_symbols(&self, name: &str) -> Option<&[String]> {
+        let Step::Record(index) = self.root else {
+            return None;
+        };
+        let field = self.records.get(index)?.iter().find(|f| f.name == name)?;
+        match &field.step {
+            Step::Enum(symbols) => Some(symbols),
+            _ => None,
+        }
+    }
+
     /// [`Plan::encode_json`] of the value at `reader`'s position in a larger text. On `false`
     /// the reader is left somewhere inside the value.
     pub fn encode_in(

@@ -10,14 +10,33 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::*;
 
+/// The symbols every field has in the tests that capture enum fields as indexes.
+const SYMBOLS: [&str; 5] = ["", "a", "EUR", "USD", "héllo"];
+
+fn symbols(n: usize) -> Symbols {
+    (0..n)
+        .map(|_| Some(SYMBOLS.iter().map(|s| (*s).to_owned()).collect()))
+        .collect()
+}
+
 /// `message` as the `cel` crate is given it: the non-Absent fields, converted as
-/// cel_message.rs converts JSON (a `Complex` field stands for some array).
-fn message_value(fields: &[String], message: &[Captured]) -> cel::Value {
+/// cel_message.rs converts JSON (a `Complex` field stands for some array, a symbol for its
+/// text, an unknown one for an array too).
+fn message_value(fields: &[String], message: &[Captured], symbols: &Symbols) -> cel::Value {
     let map: HashMap<Key, cel::Value> = fields
         .iter()
         .zip(message)
-        .filter_map(|(name, value)| {
+        .enumerate()
+        .filter_map(|(slot, (name, value))| {
             let value = match value {
+                Captured::Symbol(i) => {
+                    match (symbols.get(slot).and_then(Option::as_deref))
+                        .and_then(|s| s.get(*i as usize))
+                    {
+                        Some(text) => cel::Value::String(Arc::new(text.clone())),
+                        None => cel::Value::List(Arc::new(vec![cel::Value::Int(1)])),
+                    }
+                }
                 Captured::Absent => return None,
                 Captured::Null => cel::Value::Null,
                 Captured::Bool(b) => cel::Value::Bool(*b),
@@ -38,10 +57,11 @@ fn cel_says(
     program: &cel::Program,
     fields: &[String],
     message: &[Captured],
+    symbols: &Symbols,
 ) -> Result<cel::Value, cel::ExecutionError> {
     let root = cel::Context::default();
     let mut context = root.new_inner_scope();
-    context.add_variable_from_value("message", message_value(fields, message));
+    context.add_variable_from_value("message", message_value(fields, message, symbols));
     program.execute(&context)
 }
 
@@ -57,7 +77,7 @@ fn fast(expr: &str, message: &[(&str, Captured)]) -> Option<bool> {
         .unwrap_or_else(|| panic!("{expr} is in the subset"));
     let answer = condition.eval(&values);
     if let Some(answer) = answer {
-        let cel = cel_says(&program, &fields, &values);
+        let cel = cel_says(&program, &fields, &values, &Symbols::default());
         assert_eq!(cel, Ok(cel::Value::Bool(answer)), "{expr} over {values:?}");
     }
     answer
@@ -267,6 +287,34 @@ fn anything_outside_the_subset_does_not_compile() {
 }
 
 #[test]
+fn enum_fields_captured_as_symbols_answer_as_their_text() {
+    let fields = ["amount".to_owned(), "currency".to_owned()];
+    let symbols: Symbols = vec![None, Some(["EUR", "USD", "JPY"].map(str::to_owned).into())].into();
+    for expr in [
+        "message.amount > 0 && message.currency in ['EUR', 'USD']",
+        "message.currency == 'USD' || message.currency.startsWith('J')",
+        "size(message.currency) == 3 && has(message.currency)",
+    ] {
+        let program = cel::Program::compile(expr).unwrap();
+        let condition = FastCondition::compile(&program.expression().expr, &fields)
+            .unwrap()
+            .with_symbols(symbols.clone());
+        for (currency, known) in [(0, true), (1, true), (2, true), (3, false)] {
+            let values = [Captured::Int(5), Captured::Symbol(currency)];
+            let fast = condition.eval(&values);
+            assert_eq!(fast.is_some(), known, "{expr} with symbol {currency}");
+            if let Some(answer) = fast {
+                let cel = cel_says(&program, &fields, &values, &symbols);
+                assert_eq!(cel, Ok(cel::Value::Bool(answer)), "{expr} with {currency}");
+            }
+        }
+        // Without the symbols the evaluator cannot read the field: unsure, never wrong.
+        let plain = FastCondition::compile(&program.expression().expr, &fields).unwrap();
+        assert_eq!(plain.eval(&[Captured::Int(5), Captured::Symbol(0)]), None);
+    }
+}
+
+#[test]
 fn slots_follow_the_fields_and_a_short_message_is_unsure() {
     let fields = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
     let program = cel::Program::compile("message.c - message.a == 1").unwrap();
@@ -454,6 +502,8 @@ fn string() -> impl Strategy<Value = Captured> {
         1 => "\\PC{0,4}",
     ]
     .prop_map(Captured::Str)
+    .boxed()
+    .prop_union((0u32..6).prop_map(Captured::Symbol).boxed())
 }
 
 fn anything() -> impl Strategy<Value = Captured> {
@@ -508,11 +558,13 @@ fn agrees_with_the_cel_crate_whenever_it_answers() {
         let fields: Vec<String> = NAMES[..n].iter().map(|f| (*f).to_owned()).collect();
         let program = cel::Program::compile(&expr)
             .map_err(|e| TestCaseError::fail(format!("{expr} does not parse: {e}")))?;
+        let symbols = symbols(n);
         let condition = FastCondition::compile(&program.expression().expr, &fields)
-            .ok_or_else(|| TestCaseError::fail(format!("{expr} did not compile")))?;
+            .ok_or_else(|| TestCaseError::fail(format!("{expr} did not compile")))?
+            .with_symbols(symbols.clone());
         for values in rows {
             let fast = condition.eval(&values);
-            let cel = cel_says(&program, &fields, &values);
+            let cel = cel_says(&program, &fields, &values, &symbols);
             bump(&tally.evaluations);
             let plain = !values.contains(&Captured::Complex);
             if let Ok(cel::Value::Bool(_)) = cel {

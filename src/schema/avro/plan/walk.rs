@@ -91,11 +91,24 @@ impl Walk<'_> {
                 keep(captured);
                 number(step, out, integer, float)
             }
-            Kind::String => reader.string(|v| {
-                if let (Some(capture), Some(slot)) = (capture.as_deref_mut(), slot) {
-                    capture.set_str(slot, v);
+            Kind::String => reader.string(|v| match (capture.as_deref_mut(), slot, step) {
+                // A captured enum field keeps the symbol's index, not a copy of its text.
+                (Some(capture), Some(slot), Step::Enum(symbols)) => {
+                    let Some(index) = symbols.iter().position(|x| same(x, v)) else {
+                        return abort();
+                    };
+                    capture.set(
+                        slot,
+                        Captured::Symbol(u32::try_from(index).unwrap_or(u32::MAX)),
+                    );
+                    write_len(out, index);
+                    Ok(())
                 }
-                string(step, out, v)
+                (Some(capture), Some(slot), _) => {
+                    capture.set_str(slot, v);
+                    string(step, out, v)
+                }
+                _ => string(step, out, v),
             })?,
             Kind::Array => {
                 keep(Captured::Complex);
