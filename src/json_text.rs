@@ -1,18 +1,19 @@
 //! A strict JSON reader for the hot paths: a `serde::Deserializer` over one `&str` that drives
 //! seeds with exactly the visitor calls `serde_json::Deserializer::from_str` would make, for less
-//! (no position tracking, no scratch buffer, an exact-float fast path). The validation fast paths
-//! read records with it, and produce bodies are read with its pull API ([`Reader::object`],
-//! [`Reader::array`], [`Reader::spanned`]), so that a record's value can be checked by a schema's
-//! seed in the same pass that finds where it lies in the body.
+//! (no position tracking, no scratch buffer, an exact-float fast path), and a pull API over the
+//! same syntax rules ([`Reader::object`], [`Reader::array`], [`Reader::next_kind`] and the
+//! scalar pulls, [`Reader::spanned`]). Produce bodies are read with the pull API, so that a
+//! record's value can be checked by its schema's fast path in the same pass that finds where it
+//! lies in the body; the fast paths read records with it too.
 //!
 //! A utility every layer may use. It owns JSON syntax only. It must not know about schemas or
 //! request shapes, and it must never accept a text that
 //! serde_json rejects: anything it is unsure about (deep nesting, surrogate escapes, very long
-//! numbers, hints serde_json reads its own way) it *declines*, which `read` reports as `None` so
+//! numbers, hints serde_json reads its own way) it *declines*, an error like any other, so that
 //! the caller falls back to serde_json. Floats follow serde_json built with `float_roundtrip`
 //! (enabled in Tidegate through jsonschema): correctly rounded, and an error when they overflow.
 
-use serde::de::{self, DeserializeSeed, Visitor};
+use serde::de::{self, Visitor};
 use std::fmt;
 
 mod deserializer;
@@ -33,23 +34,10 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// Runs `seed` over the one JSON value in `text` (whitespace around it allowed). `None` when the
-/// text is not valid JSON, when the seed fails, when anything follows the value, or when the
-/// reader declines; the caller then falls back to serde_json.
-pub(crate) fn read<'de, S: DeserializeSeed<'de>>(text: &'de str, seed: S) -> Option<S::Value> {
-    run(text, seed).ok()
-}
-
-/// [`read`] of bytes that should be UTF-8 JSON text (`None` when they are not): one check of
-/// the whole text is cheaper than checking each string.
-pub(crate) fn read_bytes<'de, S: DeserializeSeed<'de>>(
-    bytes: &'de [u8],
-    seed: S,
-) -> Option<S::Value> {
-    read(std::str::from_utf8(bytes).ok()?, seed)
-}
-
-fn run<'de, S: DeserializeSeed<'de>>(text: &'de str, seed: S) -> Result<S::Value> {
+/// Runs `seed` over the one JSON value in `text` (whitespace around it allowed), as the
+/// differential tests drive it.
+#[cfg(test)]
+fn run<'de, S: de::DeserializeSeed<'de>>(text: &'de str, seed: S) -> Result<S::Value> {
     let mut reader = Reader::new(text);
     let value = seed.deserialize(&mut reader)?;
     reader.finish()?;

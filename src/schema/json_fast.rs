@@ -177,6 +177,51 @@ impl Node {
         found.map_or((self.additional, 0), |k| (k.schema, k.bit))
     }
 
+    /// The `type` and `enum`/`const` checks of a scalar; `chosen`: the choices were already
+    /// held on the parsed subtree being read.
+    fn scalar_fits(&self, ty: u8, chosen: bool, choose: impl Fn(&Choices) -> bool) -> bool {
+        self.types & ty != 0 && (chosen || self.choices.iter().all(choose))
+    }
+
+    /// Every check of a number.
+    fn number_accepts(&self, n: Num, chosen: bool) -> bool {
+        // `integer` needs the fraction looked at only when `number` is not allowed anyway.
+        let ty = if self.types & NUMBER == 0 && n.is_integer() {
+            INTEGER
+        } else {
+            NUMBER
+        };
+        self.scalar_fits(ty, chosen, |c| c.has_number(n)) && self.number_fits(n)
+    }
+
+    /// The `type` and `enum`/`const` checks of an array or object: a scalar choice never
+    /// equals one, a tree choice was held before reading.
+    fn container_fits(&self, ty: u8, chosen: bool) -> bool {
+        self.types & ty != 0 && (chosen || self.choices.is_empty())
+    }
+
+    /// Whether the object's distinct keys allow what was seen: the `required` bits, and the
+    /// count bounds over `names` (listed only when [`Node::lists_names`]).
+    fn object_fits<K: AsRef<str>>(&self, seen: u64, any: bool, names: Option<Vec<K>>) -> bool {
+        if seen & self.required != self.required || (self.min_properties > 0 && !any) {
+            return false;
+        }
+        let Some(mut names) = names else {
+            return true;
+        };
+        names.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        names.dedup_by(|a, b| a.as_ref() == b.as_ref());
+        let count = names.len() as u64;
+        count >= self.min_properties && count <= self.max_properties
+    }
+
+    /// Whether an object's keys must be listed: the tree keeps one of duplicated keys, so its
+    /// size is the number of distinct keys, which costs a list; kept only for `minProperties`
+    /// above 1 (an empty object is the only one with no key) and for `maxProperties`.
+    fn lists_names(&self) -> bool {
+        self.min_properties > 1 || self.max_properties < u64::MAX
+    }
+
     fn number_fits(&self, n: Num) -> bool {
         let at_least = |limit: Option<Num>, strict: bool| {
             limit.is_none_or(|l| match compare(n, l) {
@@ -467,25 +512,18 @@ impl FastSchema {
     /// The top-level fields `capture` asks for are picked while a top-level object is read.
     #[must_use]
     pub fn check(&self, bytes: &[u8], capture: &mut Capture<'_>) -> bool {
-        json_text::read_bytes(bytes, self.seed(capture)).is_some()
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return false;
+        };
+        let mut reader = json_text::Reader::new(text);
+        self.walk(&mut reader, capture).is_ok() && reader.finish().is_ok()
     }
 
     /// [`FastSchema::check`] of the value at `reader`'s position in a larger text. On `false`
     /// the reader is left somewhere inside the value.
     #[must_use]
     pub fn check_in(&self, reader: &mut json_text::Reader<'_>, capture: &mut Capture<'_>) -> bool {
-        reader.value(self.seed(capture)).is_ok()
-    }
-
-    fn seed<'s, 'c, 'f>(&'s self, capture: &'c mut Capture<'f>) -> Seed<'s, 'c, 'f> {
-        Seed {
-            schema: self,
-            node: self.root,
-            capture,
-            slot: None,
-            root: true,
-            chosen: false,
-        }
+        self.walk(reader, capture).is_ok()
     }
 }
 
@@ -578,37 +616,29 @@ impl<'s> Seed<'s, '_, '_> {
         choose: impl Fn(&Choices) -> bool,
     ) -> Result<&'s Node, E> {
         let node = self.node()?;
-        if node.types & ty == 0 || !(self.chosen || node.choices.iter().all(choose)) {
-            return Err(abort());
+        if node.scalar_fits(ty, self.chosen, choose) {
+            Ok(node)
+        } else {
+            Err(abort())
         }
-        Ok(node)
     }
 
     fn number<E: de::Error>(&self, n: Num) -> Result<(), E> {
-        let node = self.node()?;
-        // `integer` needs the fraction looked at only when `number` is not allowed anyway.
-        let ty = if node.types & NUMBER == 0 && n.is_integer() {
-            INTEGER
-        } else {
-            NUMBER
-        };
-        let node = self.scalar(ty, |c| c.has_number(n))?;
-        if node.number_fits(n) {
+        if self.node()?.number_accepts(n, self.chosen) {
             Ok(())
         } else {
             Err(abort())
         }
     }
 
-    /// The `type` and `enum`/`const` checks of an array or object: a scalar choice never
-    /// equals one, a tree choice was held before reading.
     fn container<E: de::Error>(&mut self, ty: u8) -> Result<&'s Node, E> {
         self.capture(|| Captured::Complex);
         let node = self.node()?;
-        if node.types & ty == 0 || !(self.chosen || node.choices.is_empty()) {
-            return Err(abort());
+        if node.container_fits(ty, self.chosen) {
+            Ok(node)
+        } else {
+            Err(abort())
         }
-        Ok(node)
     }
 }
 
@@ -687,10 +717,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
             self.capture.mark_object();
         }
         let capturing = self.root && !self.capture.is_empty();
-        // The tree keeps one of duplicated keys, so its size is the number of distinct keys:
-        // knowing that costs a list of them, kept only for `minProperties` above 1 (an empty
-        // object is the only one with no key) and for `maxProperties`.
-        let mut names = (node.min_properties > 1 || node.max_properties < u64::MAX).then(Vec::new);
+        let mut names = node.lists_names().then(Vec::new);
         let mut seen = 0u64;
         let mut any = false;
         while let Some(name) = map.next_key_seed(KeySeed)? {
@@ -718,20 +745,15 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
                 names.push(name);
             }
         }
-        if seen & node.required != node.required || (node.min_properties > 0 && !any) {
-            return Err(abort());
+        if node.object_fits(seen, any, names) {
+            Ok(())
+        } else {
+            Err(abort())
         }
-        if let Some(mut names) = names {
-            names.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-            names.dedup_by(|a, b| a.as_str() == b.as_str());
-            let count = names.len() as u64;
-            if count < node.min_properties || count > node.max_properties {
-                return Err(abort());
-            }
-        }
-        Ok(())
     }
 }
+
+mod walk;
 
 #[cfg(test)]
 mod tests;

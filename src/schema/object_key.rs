@@ -21,6 +21,12 @@ impl Key<'_> {
     }
 }
 
+impl AsRef<str> for Key<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 /// Reads one [`Key`] (`MapAccess::next_key_seed(KeySeed)`).
 pub(crate) struct KeySeed;
 
