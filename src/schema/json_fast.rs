@@ -164,6 +164,21 @@ impl Node {
         }
     }
 
+    /// What the entry under `key` of an object of this schema is checked against: its schema,
+    /// its `required` bit, and its slot in `capture` when the object's fields are captured.
+    /// `None` for serde_json's number token, which must not pass for a key.
+    fn entry(
+        &self,
+        key: &str,
+        capture: Option<&Capture<'_>>,
+    ) -> Option<(usize, u64, Option<usize>)> {
+        if key == NUMBER_TOKEN {
+            return None;
+        }
+        let (schema, bit) = self.key(key);
+        Some((schema, bit, capture.and_then(|c| c.slot(key))))
+    }
+
     /// The schema of the value under `name`, and its `required` bit.
     fn key(&self, name: &str) -> (usize, u64) {
         let found = if self.keys.len() <= LINEAR_KEYS {
@@ -721,17 +736,10 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
         let mut seen = 0u64;
         let mut any = false;
         while let Some(name) = map.next_key_seed(KeySeed)? {
-            let text = name.as_str();
-            if text == NUMBER_TOKEN {
-                return Err(abort());
-            }
-            let (schema, bit) = node.key(text);
+            let (schema, bit, slot) = node
+                .entry(name.as_str(), capturing.then_some(&*self.capture))
+                .ok_or_else(abort)?;
             seen |= bit;
-            let slot = if capturing {
-                self.capture.slot(text)
-            } else {
-                None
-            };
             map.next_value_seed(Seed {
                 schema: self.schema,
                 node: schema,

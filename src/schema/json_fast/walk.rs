@@ -8,7 +8,7 @@
 
 use serde::de::Error as _;
 
-use super::{ARRAY, BOOLEAN, FastSchema, NULL, NUMBER_TOKEN, Node, Num, OBJECT, STRING, Seed};
+use super::{ARRAY, BOOLEAN, FastSchema, NULL, Node, Num, OBJECT, STRING, Seed};
 use crate::json_text::{self, Kind, Number, Reader};
 use crate::schema::capture::{Capture, Captured};
 
@@ -137,16 +137,11 @@ impl Walk<'_, '_, '_> {
         let mut seen = 0u64;
         let mut any = false;
         reader.object(|reader, key| {
-            if key == NUMBER_TOKEN {
+            let Some((schema, bit, slot)) = node.entry(key, capturing.then_some(&*self.capture))
+            else {
                 return abort();
-            }
-            let (schema, bit) = node.key(key);
-            seen |= bit;
-            let slot = if capturing {
-                self.capture.slot(key)
-            } else {
-                None
             };
+            seen |= bit;
             self.value(schema, reader, slot, false)?;
             any = true;
             if let Some(names) = &mut names {
