@@ -1,6 +1,7 @@
-//! The pull side of the reader: a caller that knows the shape it expects (a produce body) walks
-//! objects and arrays itself and reads each value with a seed of its choice, learning where the
-//! value lay. The syntax rules are the `Deserializer` side's: this module scans no text itself.
+//! The pull side of the reader: a caller that knows the shape it expects (a produce body, a
+//! schema's plan) walks objects and arrays itself, asks what kind of value comes next, and reads
+//! scalars, or whole values with a seed of its choice, learning where a value lay. The syntax
+//! rules are the `Deserializer` side's (the same scanning functions): this module adds none.
 
 use serde::de::DeserializeSeed;
 

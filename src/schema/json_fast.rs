@@ -1,6 +1,8 @@
-//! JSON Schema validation straight from a record's bytes, in one pass over `serde_json`'s
-//! tokens with no `serde_json::Value` tree: the fast path of produce-time validation, where
-//! parsing each record into a tree before `jsonschema` walks it cost more than the walk.
+//! JSON Schema validation straight from a record's bytes, in one pass over the tokens of our
+//! reader (`walk.rs`) with no `serde_json::Value` tree: the fast path of produce-time
+//! validation, where parsing each record into a tree before `jsonschema` walks it cost more
+//! than the walk. The `serde` visitor walk here ([`Seed`]) reads the values a parsed subtree
+//! must be compared with (an `enum` or `const` of arrays or objects).
 //!
 //! Owns a subset of JSON Schema (drafts 6, 7, 2019-09 and 2020-12; draft 7 when `$schema` is
 //! absent): boolean schemas, `type`, `enum`, `const`, `minimum`, `maximum`, `exclusiveMinimum`,

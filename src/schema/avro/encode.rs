@@ -50,8 +50,8 @@ pub fn encode(
 }
 
 /// Appends the encoding of a record field's `default` (where unions take their first branch), as
-/// [`encode`] writes a missing field at nesting `depth`; for the streaming encoder, which meets
-/// missing fields too.
+/// [`encode`] writes a missing field at nesting `depth`; for the fast path's plan, which encodes
+/// defaults ahead of time.
 pub(super) fn encode_default(
     schema: &Schema,
     names: &Names,

@@ -21,6 +21,7 @@ use apache_avro::Schema;
 use apache_avro::schema::Name;
 use serde_json::Value;
 
+use super::data_error::MAX_DEPTH as MAX_TREE_DEPTH;
 use super::encode::{encode_default, is_long};
 use super::names::Names;
 use crate::json_text::{self, Reader};
@@ -72,7 +73,8 @@ enum Step {
 struct Field {
     name: String,
     step: Step,
-    /// The encoded default and how deep it nests, when the field has one that encodes.
+    /// The encoded default and the deepest nesting at which the tree writes it, when the
+    /// field has one that encodes.
     default: Option<(Box<[u8]>, usize)>,
 }
 
@@ -224,21 +226,28 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    /// A field's default, encoded as the tree writes it for a missing field; `None` when it
-    /// does not encode (a record missing that field is then left to the tree).
+    /// A field's default, encoded as the tree writes it for a missing field, with the
+    /// deepest nesting at which the tree still writes it; `None` when it does not encode (a
+    /// record missing that field is then left to the tree).
     fn default(&self, schema: &Schema, default: &Value) -> Option<(Box<[u8]>, usize)> {
+        let encodes_at = |depth: usize| {
+            encode_default(schema, self.names, default, depth, &mut Vec::new()).is_ok()
+        };
         let mut out = Vec::new();
         encode_default(schema, self.names, default, 1, &mut out).ok()?;
-        Some((out.into_boxed_slice(), json_depth(default)))
-    }
-}
-
-/// How many arrays and objects nest in `value`: at least as many levels as its encoding enters.
-fn json_depth(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
-        Value::Object(map) => 1 + map.values().map(json_depth).max().unwrap_or(0),
-        _ => 0,
+        // The tree refuses past a depth, and a default reaches as deep as the records it
+        // fills in, not only as deep as its own text: find where the refusals begin (a
+        // default that encodes at some depth encodes at every shallower one).
+        let (mut deepest, mut refused) = (1, MAX_TREE_DEPTH + 1);
+        while refused - deepest > 1 {
+            let middle = deepest + (refused - deepest) / 2;
+            if encodes_at(middle) {
+                deepest = middle;
+            } else {
+                refused = middle;
+            }
+        }
+        Some((out.into_boxed_slice(), deepest))
     }
 }
 

@@ -589,3 +589,28 @@ fn a_deep_default_deep_in_a_record_is_left_to_the_tree() {
     assert_eq!(tree(&schema, &deep), None);
     assert_eq!(fast(&schema, &deep), None);
 }
+
+#[test]
+fn a_default_whose_records_nest_past_the_tree_limit_is_left_to_the_tree() {
+    // R1 … R127 each default their one field to the next record, all defined flat as union
+    // branches: the default `{}` of `Mid.r` nests 127 records deep once the tree fills it in,
+    // although its own text nests one level.
+    let mut branches = vec![serde_json::json!("null")];
+    branches.push(json!({"type": "record", "name": "R127",
+        "fields": [{"name": "x", "type": "int", "default": 0}]}));
+    for i in (1..127).rev() {
+        branches.push(json!({"type": "record", "name": format!("R{i}"),
+            "fields": [{"name": "n", "type": format!("R{}", i + 1), "default": {}}]}));
+    }
+    let schema = Schema::parse_str(
+        &json!({"type": "record", "name": "Root", "fields": [
+            {"name": "defs", "type": branches, "default": null},
+            {"name": "m", "type": {"type": "record", "name": "Mid",
+                "fields": [{"name": "r", "type": "R1", "default": {}}]}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let text = r#"{"m":{}}"#;
+    assert_eq!(tree(&schema, text), None, "the tree refuses the depth");
+    assert_eq!(fast(&schema, text), None, "so the plan must not take it");
+}

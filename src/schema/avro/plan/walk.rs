@@ -268,7 +268,7 @@ fn branch<'s>(
 
 #[allow(
     clippy::cast_possible_truncation,
-    reason = "a float branch narrows as the streaming encoder does, checked for overflow"
+    reason = "a float branch narrows as the tree does, checked for overflow"
 )]
 fn number(
     step: &Step,
@@ -342,8 +342,8 @@ fn string(step: &Step, out: &mut Vec<u8>, v: &str) -> json_text::Result<()> {
 fn defaults(fields: &[Field], out: &mut Vec<u8>, depth: usize) -> json_text::Result<()> {
     for field in fields {
         match &field.default {
-            // The tree would write it one level down and refuse it past its depth limit.
-            Some((bytes, nesting)) if depth + 1 + nesting < MAX_DEPTH => {
+            // The tree writes it one level down, and refuses it deeper than it can.
+            Some((bytes, deepest)) if depth < *deepest => {
                 out.extend_from_slice(bytes);
             }
             _ => return abort(),
