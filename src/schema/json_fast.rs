@@ -169,6 +169,7 @@ impl Node {
     /// What the entry under `key` of an object of this schema is checked against: its schema,
     /// its `required` bit, and its slot in `capture` when the object's fields are captured.
     /// `None` for serde_json's number token, which must not pass for a key.
+    #[inline]
     fn entry(
         &self,
         key: &str,
@@ -182,6 +183,7 @@ impl Node {
     }
 
     /// The schema of the value under `name`, and its `required` bit.
+    #[inline]
     fn key(&self, name: &str) -> (usize, u64) {
         let found = if self.keys.len() <= LINEAR_KEYS {
             self.keys.iter().find(|k| same(&k.name, name))
@@ -196,11 +198,13 @@ impl Node {
 
     /// The `type` and `enum`/`const` checks of a scalar; `chosen`: the choices were already
     /// held on the parsed subtree being read.
+    #[inline]
     fn scalar_fits(&self, ty: u8, chosen: bool, choose: impl Fn(&Choices) -> bool) -> bool {
         self.types & ty != 0 && (chosen || self.choices.iter().all(choose))
     }
 
     /// Every check of a number.
+    #[inline]
     fn number_accepts(&self, n: Num, chosen: bool) -> bool {
         // `integer` needs the fraction looked at only when `number` is not allowed anyway.
         let ty = if self.types & NUMBER == 0 && n.is_integer() {
@@ -213,6 +217,7 @@ impl Node {
 
     /// The `type` and `enum`/`const` checks of an array or object: a scalar choice never
     /// equals one, a tree choice was held before reading.
+    #[inline]
     fn container_fits(&self, ty: u8, chosen: bool) -> bool {
         self.types & ty != 0 && (chosen || self.choices.is_empty())
     }
@@ -239,6 +244,7 @@ impl Node {
         self.min_properties > 1 || self.max_properties < u64::MAX
     }
 
+    #[inline]
     fn number_fits(&self, n: Num) -> bool {
         let at_least = |limit: Option<Num>, strict: bool| {
             limit.is_none_or(|l| match compare(n, l) {
@@ -260,6 +266,7 @@ impl Node {
             && at_most(self.exclusive_maximum, true)
     }
 
+    #[inline]
     fn length_fits(&self, s: &str) -> bool {
         if self.min_length == 0 && self.max_length == u64::MAX {
             return true;
@@ -358,6 +365,7 @@ impl Choices {
             .any(|c| compare(n, *c) == Some(Ordering::Equal))
     }
 
+    #[inline]
     fn has_string(&self, s: &str) -> bool {
         // A short list is scanned: comparing lengths first skips most byte comparisons.
         if self.strings.len() <= LINEAR_KEYS {
