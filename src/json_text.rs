@@ -34,6 +34,16 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// Runs `read` over the one JSON value in `bytes` (UTF-8 text, whitespace around the value
+/// allowed); `None` when the bytes are not UTF-8, `read` fails, or anything follows the value.
+/// One check of the whole text is cheaper than checking each string.
+pub fn read_whole<T>(bytes: &[u8], read: impl FnOnce(&mut Reader<'_>) -> Result<T>) -> Option<T> {
+    let mut reader = Reader::new(std::str::from_utf8(bytes).ok()?);
+    let value = read(&mut reader).ok()?;
+    reader.finish().ok()?;
+    Some(value)
+}
+
 /// Runs `seed` over the one JSON value in `text` (whitespace around it allowed), as the
 /// differential tests drive it.
 #[cfg(test)]

@@ -537,11 +537,7 @@ impl FastSchema {
     /// The top-level fields `capture` asks for are picked while a top-level object is read.
     #[must_use]
     pub fn check(&self, bytes: &[u8], capture: &mut Capture<'_>) -> bool {
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            return false;
-        };
-        let mut reader = json_text::Reader::new(text);
-        self.walk(&mut reader, capture).is_ok() && reader.finish().is_ok()
+        json_text::read_whole(bytes, |reader| self.walk(reader, capture)).is_some()
     }
 
     /// [`FastSchema::check`] of the value at `reader`'s position in a larger text. On `false`

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::avro::{binary, encode};
+use super::avro::{AvroSchema, binary, encode};
 use super::capture::{Capture, Slots};
 use super::parsed::Parsed;
 use super::registry::Registry;
@@ -96,8 +96,8 @@ struct Buffers {
     scratch: Vec<u8>,
     /// The picked fields.
     slots: Slots,
-    /// Where the Avro record's fields go among them.
-    field_slots: FieldSlots,
+    /// Where the latest Avro schema's record fields go among them, by field position.
+    field_slots: Box<[Option<usize>]>,
     /// Where replacements are copied to and split off from.
     arena: Arena,
 }
@@ -126,6 +126,19 @@ impl Registry {
             Strategy::TopicName => self.latest_compiled(&topic_subject),
             Strategy::RecordName | Strategy::TopicRecordName => None,
         };
+        // Where the latest schema's record fields go among the picked ones, found once.
+        let field_slots = match &latest {
+            Some((_, parsed, rules)) => match (&**parsed, rules.fast_fields()) {
+                (
+                    Parsed::Avro(AvroSchema {
+                        plan: Some(plan), ..
+                    }),
+                    Some(fields),
+                ) => plan.field_slots(fields),
+                _ => Box::default(),
+            },
+            None => Box::default(),
+        };
         Validator {
             registry: self,
             strategy,
@@ -133,7 +146,10 @@ impl Registry {
             topic: topic.to_owned(),
             latest,
             framed: None,
-            fast: Buffers::default(),
+            fast: Buffers {
+                field_slots,
+                ..Buffers::default()
+            },
         }
     }
 
@@ -361,7 +377,7 @@ impl Buffers {
             source,
             &mut self.scratch,
             &mut self.slots,
-            &mut self.field_slots,
+            &self.field_slots,
         ) {
             return None;
         }
@@ -381,7 +397,7 @@ fn fast_check(
     source: Source<'_, '_, '_>,
     out: &mut Vec<u8>,
     slots: &mut Slots,
-    field_slots: &mut FieldSlots,
+    field_slots: &[Option<usize>],
 ) -> bool {
     let Some(fields) = rules.fast_fields() else {
         return false;
@@ -391,12 +407,7 @@ fn fast_check(
             let Some(plan) = &avro.plan else {
                 return false;
             };
-            // The record's fields are matched by position: their slots are found once.
-            if field_slots.as_ref().is_none_or(|(cached, _)| *cached != id) {
-                *field_slots = Some((id, plan.field_slots(fields)));
-            }
-            let by_field = field_slots.as_ref().map(|(_, s)| &**s).unwrap_or_default();
-            let mut capture = Capture::new(fields, slots).by_field(by_field);
+            let mut capture = Capture::new(fields, slots).by_field(field_slots);
             out.clear();
             wire::write_header(id, out);
             let passed = match source {
@@ -415,9 +426,6 @@ fn fast_check(
         }
     }
 }
-
-/// The capture slot of each field of a schema's record, found once per schema.
-type FieldSlots = Option<(SchemaId, Box<[Option<usize>]>)>;
 
 /// Where replacements are copied to and split off from.
 #[derive(Default)]

@@ -104,13 +104,8 @@ impl Plan {
     /// returns true; or returns false with `out` as it was, when the record is not in the
     /// common shape or does not fit (the caller then encodes the parsed tree, which explains).
     pub fn encode_json(&self, json: &[u8], out: &mut Vec<u8>, capture: &mut Capture<'_>) -> bool {
-        let Ok(text) = std::str::from_utf8(json) else {
-            return false;
-        };
-        let mut reader = Reader::new(text);
         encode_with(out, |out| {
-            self.root(&mut reader, out, capture)?;
-            reader.finish()
+            json_text::read_whole(json, |reader| self.root(reader, out, capture)).is_some()
         })
     }
 
@@ -151,16 +146,14 @@ impl Plan {
         out: &mut Vec<u8>,
         capture: &mut Capture<'_>,
     ) -> bool {
-        encode_with(out, |out| self.root(reader, out, capture))
+        encode_with(out, |out| self.root(reader, out, capture).is_ok())
     }
 }
 
-fn encode_with(
-    out: &mut Vec<u8>,
-    encode: impl FnOnce(&mut Vec<u8>) -> json_text::Result<()>,
-) -> bool {
+/// Runs `encode`, leaving `out` as it was when it fails.
+fn encode_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
     let start = out.len();
-    let ok = encode(out).is_ok();
+    let ok = encode(out);
     if !ok {
         out.truncate(start);
     }
